@@ -1,0 +1,70 @@
+# Caravan: `make run` and `make test` work on a fresh machine; each installs what is missing.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+WEB_STAMP := web/node_modules/.installed
+
+.PHONY: help install run test test-py test-web lint format bench gate chromium web-install clean
+
+help:
+	@echo "make run    - short local training run (W&B offline), records under runs/"
+	@echo "make test   - every test (Python, web components, browser end-to-end)"
+	@echo "make lint   - ruff"
+	@echo "make bench  - fresh throughput report under artifacts/throughput/"
+	@echo "make gate   - profiler with --enforce-target at the calibrated floors"
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m ppo.train --wandb offline
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(STAMP)
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+# Debian's Chromium for the browser tests (no browser downloads: only package registries are reachable).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian chromium"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+$(WEB_STAMP): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	@touch $(WEB_STAMP)
+
+web-install: $(WEB_STAMP)
+
+test-py: $(STAMP)
+	$(PY) -m pytest -q
+
+test-web: $(STAMP) $(WEB_STAMP) chromium
+	cd web && npm run test:unit
+	cd web && PYTHON=$(abspath $(PY)) npm run test:e2e
+
+test: $(STAMP)
+	$(MAKE) lint
+	$(MAKE) test-py
+	@if [ -f web/package.json ]; then $(MAKE) test-web; fi
+
+bench: $(STAMP)
+	$(PY) -m profiler --mode all --out artifacts/throughput/current.json
+
+gate: $(STAMP)
+	$(PY) -m profiler --mode all --enforce-target --gate-file artifacts/throughput/gates.json
+
+clean:
+	rm -rf $(VENV) web/node_modules web/.next .pytest_cache .ruff_cache
