@@ -1,0 +1,1 @@
+"""Deployment files for Caravan and the post-deploy smoke checks (`python -m infra.smoke`)."""
