@@ -1,0 +1,189 @@
+"""Caravan game constants and the integer hash (plain Python; docs/ENV_SPEC.md is normative).
+
+Both envs import these values: the reference (`envjax.reference`) uses them as Python ints,
+the JAX env (`envjax.env`) turns them into constant arrays once at import.
+"""
+
+from __future__ import annotations
+
+# ---- frozen sizes -------------------------------------------------------------------------
+OBS_DIM = 260
+N_ACTIONS = 69
+N_TOWNS = 8
+N_GOODS = 12
+MAX_DAYS = 360
+
+# ---- goods: fair value V (cents) and weight -----------------------------------------------
+GOOD_NAMES = (
+    "Provisions",
+    "Salt",
+    "Timber",
+    "Wool",
+    "Iron",
+    "Wine",
+    "Cloth",
+    "Tea",
+    "Spice",
+    "Medicine",
+    "Silk",
+    "Gems",
+)
+GOOD_VALUE_CENTS = (800, 2000, 2400, 3000, 4000, 6000, 7000, 9000, 12000, 14000, 18000, 40000)
+GOOD_WEIGHT = (1, 1, 3, 2, 3, 2, 1, 1, 1, 1, 1, 1)
+PROVISIONS = 0
+MEDICINE = 9
+CAPACITY = 100
+
+# ---- caravan -------------------------------------------------------------------------------
+START_CASH_CENTS = 50_000
+START_PROVISIONS = 10
+START_HEALTH = 100
+MAX_HEALTH = 100
+FED_HEALTH_GAIN = 3
+STARVE_HEALTH_LOSS = 15
+MEDICINE_THRESHOLD = 50  # a dose is used when health < this after eating
+MEDICINE_HEAL = 30
+START_NET_WORTH_CENTS = START_CASH_CENTS + START_PROVISIONS * GOOD_VALUE_CENTS[PROVISIONS]
+
+# ---- bandits ---------------------------------------------------------------------------------
+BANDIT_PCT_PER_DANGER = 6  # attack probability per road day = danger * 6 %
+BANDIT_THRESHOLD_PER_DANGER = BANDIT_PCT_PER_DANGER * 65536  # attack iff h16 * 100 < danger * this
+BANDIT_CASH_TENTHS = 3  # loss = (cash // 10) * 3
+BANDIT_HEALTH_LOSS = 25
+
+# ---- market ----------------------------------------------------------------------------------
+MULT_OTHER_LO, MULT_OTHER_SPAN = 500, 1301  # per-mille multiplier of ordinary towns: 500..1800
+MULT_PROD_LO, MULT_PROD_SPAN = 500, 201  # producer: 500..700
+MULT_CONS_LO, MULT_CONS_SPAN = 1400, 401  # consumer: 1400..1788 (5 random bits)
+PRICE_PULL_SHIFT = 3  # each day price += (base - price) >> 3  (1/8 of the gap, floored)
+NOISE_DIV = 50  # noise amplitude = max(1, base // 50)  (about 2 % of base)
+SHOCK_MASK = 511  # shock iff ((h >> 16) & 511) == 0  (1 in 512)
+SHOCK_MIN_PCT = 20
+SHOCK_SPAN_PCT = 31  # magnitude = 20 + (((h >> 26) & 63) * 31 >> 6): 20..50 %
+PRICE_CAP_MULT = 5  # prices are clipped to [1, 5 * V]
+PRICE_CAP_CENTS = tuple(PRICE_CAP_MULT * v for v in GOOD_VALUE_CENTS)
+IMPACT_DIV = 100  # per-unit price step d = max(1, price // 100)
+SELL_NUM, SELL_DEN = 9, 10  # selling pays (gross * 9) // 10
+
+# ---- reward ------------------------------------------------------------------------------------
+REWARD_DIV = 10_000.0  # reward = float32(delta net worth in cents) / 10000  (= delta coins / 100)
+INVALID_PENALTY = 0.1
+
+# ---- towns and roads -----------------------------------------------------------------------------
+TOWN_NAMES = (
+    "Brindle",
+    "Carrow",
+    "Dunmere",
+    "Ashford",
+    "Eastmarch",
+    "Fenwick",
+    "Gallowby",
+    "Holloway",
+)
+# map coordinates in [0, 1]; y grows downwards as on a screen
+TOWN_XY = (
+    (0.10, 0.70),
+    (0.30, 0.88),
+    (0.22, 0.38),
+    (0.50, 0.60),
+    (0.52, 0.18),
+    (0.74, 0.84),
+    (0.80, 0.46),
+    (0.94, 0.14),
+)
+# (town a, town b, danger 0..3), a < b
+ROADS = (
+    (0, 1, 2),
+    (0, 2, 1),
+    (1, 3, 0),
+    (1, 5, 3),
+    (2, 3, 1),
+    (2, 4, 2),
+    (3, 5, 1),
+    (3, 6, 2),
+    (4, 6, 1),
+    (4, 7, 3),
+    (5, 6, 0),
+    (6, 7, 2),
+)
+NO_ROAD = -1
+DANGER = tuple(
+    tuple(
+        next((d for a, b, d in ROADS if {a, b} == {i, j}), NO_ROAD) if i != j else NO_ROAD
+        for j in range(N_TOWNS)
+    )
+    for i in range(N_TOWNS)
+)
+
+# ---- actions (docs/INTERFACES.md section 3) -------------------------------------------------------
+A_WAIT = 0
+A_TRAVEL = 1  # 1..8
+A_BUY1 = 9  # 9..20
+A_BUY10 = 21
+A_SELL1 = 33
+A_SELL10 = 45
+A_SELLALL = 57
+KIND_WAIT, KIND_TRAVEL, KIND_BUY, KIND_SELL = 0, 1, 2, 3
+
+
+def _labels() -> tuple[str, ...]:
+    labels = ["Wait"]
+    labels += [f"Travel to {t}" for t in TOWN_NAMES]
+    labels += [f"Buy 1 {g}" for g in GOOD_NAMES]
+    labels += [f"Buy 10 {g}" for g in GOOD_NAMES]
+    labels += [f"Sell 1 {g}" for g in GOOD_NAMES]
+    labels += [f"Sell 10 {g}" for g in GOOD_NAMES]
+    labels += [f"Sell all {g}" for g in GOOD_NAMES]
+    return tuple(labels)
+
+
+ACTION_LABELS = _labels()
+
+
+def decode_action(action: int) -> tuple[int, int, int]:
+    """(kind, target, lot) of an action: target is the town or good; lot is 1, 10 or -1 (all)."""
+    if action == A_WAIT:
+        return KIND_WAIT, 0, 0
+    if action < A_BUY1:
+        return KIND_TRAVEL, action - A_TRAVEL, 0
+    if action < A_SELL1:
+        return KIND_BUY, (action - A_BUY1) % N_GOODS, 1 if action < A_BUY10 else 10
+    lot = 1 if action < A_SELL10 else (10 if action < A_SELLALL else -1)
+    return KIND_SELL, (action - A_SELL1) % N_GOODS, lot
+
+
+# ---- hashing -----------------------------------------------------------------------------------------
+MASK32 = 0xFFFFFFFF
+GOLDEN = 0x9E3779B1
+SEED_SALT = 0x5EED5EED
+
+
+def fmix32(h: int) -> int:
+    """murmur3's 32-bit finaliser on a uint32 (a bijection of [0, 2**32))."""
+    h &= MASK32
+    h ^= h >> 16
+    h = (h * 0x85EBCA6B) & MASK32
+    h ^= h >> 13
+    h = (h * 0xC2B2AE35) & MASK32
+    h ^= h >> 16
+    return h
+
+
+# Counter slots hashed each day / at reset: h = fmix32(day_key ^ IDX_KEY[i]).
+SLOT_PRICE = 0  # 0..95: town t, good g at t * 12 + g (daily tick)
+SLOT_BANDIT = 96  # daily bandit roll
+SLOT_GOOD = 96  # 96..107 at reset: producer/consumer of good g at 96 + g
+SLOT_START = 108  # at reset: start town
+N_SLOTS = 109
+IDX_KEY = tuple(fmix32((i + 1) * 0x85EBCA77) for i in range(N_SLOTS))
+
+
+def episode_seed(base_seed: int, env_index: int, episode: int) -> int:
+    """Seed of episode `episode` (0, 1, ...) of env `env_index` started from `base_seed`."""
+    s = fmix32(fmix32((base_seed ^ SEED_SALT) & MASK32) ^ (env_index & MASK32))
+    return fmix32(s + episode * GOLDEN)
+
+
+def day_key(ep_seed: int, day: int) -> int:
+    """Key of one day's hashes; day -1 is the reset draw."""
+    return fmix32(ep_seed + (day + 1) * GOLDEN)
