@@ -1,0 +1,5 @@
+"""`python -m profiler`: see `profiler.cli`."""
+
+from profiler.cli import main
+
+raise SystemExit(main())

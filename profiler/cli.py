@@ -1,0 +1,364 @@
+"""`python -m profiler`: parse the command line, run each job in its own process, report.
+
+Exit codes: 0 measured (and, with --enforce-target, every check passed); 1 a check missed
+under --enforce-target (one-line reason on stderr); 2 bad input; 3 a mode could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from profiler import gates as gates_mod
+from profiler import report as report_mod
+from profiler.config import (
+    CEILING_LEVELS,
+    DEFAULT_NUM_ENVS,
+    DEFAULT_TARGET_STEPS_PER_SEC,
+    FALLBACK_ROLLOUT_STEPS,
+    FALLBACK_UPDATES_PER_WINDOW,
+    MODES,
+    ConfigError,
+    ProfilerConfig,
+    default_target_modes,
+    parse_modes,
+    parse_sweep,
+    validate,
+)
+from profiler.system import REPO_ROOT, code_version, host_info, load_average, utc_timestamp
+
+EXIT_OK, EXIT_MISS, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The profiler's command line."""
+    p = argparse.ArgumentParser(
+        prog="python -m profiler",
+        description="Measure Caravan env steps/s per mode next to the device's ceiling.",
+        epilog="Exit codes: 0 ok, 1 target missed (--enforce-target), 2 bad input, "
+        "3 a mode failed to run. Details: docs/THROUGHPUT.md",
+    )
+    p.add_argument(
+        "--mode",
+        default="all",
+        help=f"all, or one or more (comma-separated) of: {', '.join(MODES)}",
+    )
+    p.add_argument(
+        "--num-envs",
+        type=int,
+        default=DEFAULT_NUM_ENVS,
+        help="parallel envs of the vectorised modes (default %(default)s)",
+    )
+    p.add_argument(
+        "--rollout-steps",
+        type=int,
+        default=None,
+        help="steps per env per update (default: ppo.config.TrainConfig's)",
+    )
+    p.add_argument(
+        "--updates-per-window",
+        type=int,
+        default=None,
+        help="updates per compiled window (default: ppo.config.TrainConfig's)",
+    )
+    p.add_argument("--repeats", type=int, default=5, help="timed calls per mode (default 5)")
+    p.add_argument(
+        "--warmup", type=int, default=1, help="untimed calls after compiling, per mode (default 1)"
+    )
+    p.add_argument(
+        "--reference-steps",
+        type=int,
+        default=20_000,
+        help="reference-env steps per timed call (default %(default)s)",
+    )
+    p.add_argument(
+        "--sweep",
+        default=None,
+        metavar="KEY=V1,V2,...",
+        help="run every selected mode at each value, e.g. num_envs=1024,4096,8192; "
+        "also writes a PNG (see --plot)",
+    )
+    p.add_argument(
+        "--target-steps-per-sec",
+        type=float,
+        default=DEFAULT_TARGET_STEPS_PER_SEC,
+        help="median env steps/s each target mode must reach (default 100000)",
+    )
+    p.add_argument(
+        "--target-modes",
+        default=None,
+        help="modes the target applies to (default: every selected mode but "
+        "reference, which is only judged when run alone)",
+    )
+    p.add_argument(
+        "--enforce-target",
+        action="store_true",
+        help="exit 1 with a one-line reason when any check misses",
+    )
+    p.add_argument(
+        "--gate-file",
+        default=None,
+        help="JSON of calibrated floors that replace the targets (make gate)",
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        help="report JSON path (default artifacts/tmp/throughput-<time>.json)",
+    )
+    p.add_argument(
+        "--plot", default=None, help="sweep PNG path (default: next to --out, ending -sweep.png)"
+    )
+    p.add_argument(
+        "--ceiling",
+        default="full",
+        choices=CEILING_LEVELS,
+        help="device ceiling measurement size (default full)",
+    )
+    p.add_argument(
+        "--eval-episodes",
+        type=int,
+        default=None,
+        help="eval episodes per window in trainer+eval (default: the trainer's)",
+    )
+    p.add_argument(
+        "--xla-flags",
+        default=None,
+        help="extra XLA_FLAGS for the measured processes (recorded in the report)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of envs and trainer (default 0)")
+    p.add_argument(
+        "--run-dir",
+        default=None,
+        help="where trainer+eval writes its throwaway run records "
+        "(default: a temporary folder, removed afterwards)",
+    )
+    return p
+
+
+def config_from_args(argv: list[str] | None) -> ProfilerConfig:
+    """Parse and validate; raises ConfigError for bad values (argparse exits for bad types)."""
+    a = build_parser().parse_args(argv)
+    modes = parse_modes(a.mode)
+    target_modes = parse_modes(a.target_modes) if a.target_modes else default_target_modes(modes)
+    cfg = ProfilerConfig(
+        modes=modes,
+        num_envs=a.num_envs,
+        rollout_steps=a.rollout_steps,
+        updates_per_window=a.updates_per_window,
+        repeats=a.repeats,
+        warmup=a.warmup,
+        reference_steps=a.reference_steps,
+        sweep=parse_sweep(a.sweep) if a.sweep else None,
+        target_steps_per_sec=a.target_steps_per_sec,
+        target_modes=target_modes,
+        enforce_target=a.enforce_target,
+        gate_file=a.gate_file,
+        out=a.out,
+        plot=a.plot,
+        ceiling=a.ceiling,
+        eval_episodes=a.eval_episodes,
+        xla_flags=a.xla_flags,
+        seed=a.seed,
+        run_dir=a.run_dir,
+    )
+    return validate(cfg)
+
+
+def resolve_sizes(cfg: ProfilerConfig) -> dict:
+    """Fill unset window sizes from the trainer's defaults (or the profiler's fallbacks)."""
+    source = "ppo.config.TrainConfig"
+    try:
+        from ppo.config import TrainConfig
+
+        defaults = TrainConfig()
+        rollout, updates = defaults.rollout_steps, defaults.updates_per_window
+    except ImportError:
+        source = "profiler fallback (ppo not importable)"
+        rollout, updates = FALLBACK_ROLLOUT_STEPS, FALLBACK_UPDATES_PER_WINDOW
+    return {
+        "num_envs": cfg.num_envs,
+        "rollout_steps": cfg.rollout_steps or rollout,
+        "updates_per_window": cfg.updates_per_window or updates,
+        "defaults_source": source,
+    }
+
+
+def job_specs(cfg: ProfilerConfig, sizes: dict, run_dir: str) -> list[dict]:
+    """One spec per measured (mode, size); the reference env runs once even in a sweep."""
+    base = {
+        "job": "mode",
+        "num_envs": sizes["num_envs"],
+        "rollout_steps": sizes["rollout_steps"],
+        "updates_per_window": sizes["updates_per_window"],
+        "repeats": cfg.repeats,
+        "warmup": cfg.warmup,
+        "reference_steps": cfg.reference_steps,
+        "eval_episodes": cfg.eval_episodes,
+        "seed": cfg.seed,
+        "run_dir": run_dir,
+    }
+    points = [{}] if cfg.sweep is None else [{cfg.sweep.key: v} for v in cfg.sweep.values]
+    specs: list[dict] = []
+    for mode in cfg.modes:
+        for point in points[:1] if mode == "reference" else points:
+            specs.append({**base, **point, "mode": mode})
+    return specs
+
+
+def run_worker(spec: dict, xla_flags: str | None) -> dict:
+    """Run one job in a fresh Python process; return its payload."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
+    if xla_flags:
+        env["XLA_FLAGS"] = " ".join(p for p in (env.get("XLA_FLAGS"), xla_flags) if p)
+    with tempfile.TemporaryDirectory(prefix="profiler-") as tmp:
+        out = Path(tmp) / "result.json"
+        proc = subprocess.run(
+            [sys.executable, "-m", "profiler.worker", json.dumps(spec), str(out)],
+            env=env,
+            check=False,
+        )
+        if not out.exists():
+            return {
+                "ok": False,
+                "kind": "crash",
+                "error": f"worker exited with status {proc.returncode} and no result",
+            }
+        return json.loads(out.read_text())
+
+
+def _say(msg: str) -> None:
+    print(f"profiler: {msg}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    try:
+        cfg = config_from_args(argv)
+        sizes = resolve_sizes(cfg)
+        gates = gates_mod.load(cfg.gate_file) if cfg.gate_file else gates_mod.from_config(cfg)
+        gates_mod.check_config_matches(gates, sizes)
+    except ConfigError as exc:
+        print(f"python -m profiler: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    started = utc_timestamp()
+    host = host_info()
+    load_start = load_average()
+    _say(f"load average at start {load_start} on {host['cpu_count_logical']} cores")
+    with tempfile.TemporaryDirectory(prefix="profiler-runs-") as scratch:
+        run_dir = cfg.run_dir or scratch
+        specs = job_specs(cfg, sizes, run_dir)
+        ceiling, jax_sys, errors = None, None, []
+        if cfg.ceiling != "off":
+            _say("measuring the device ceiling")
+            payload = run_worker(
+                {"job": "ceiling", "level": cfg.ceiling, "repeats": cfg.repeats}, cfg.xla_flags
+            )
+            if payload["ok"]:
+                ceiling, jax_sys = payload["result"], payload["system"]
+            else:
+                errors.append({"job": "ceiling", **_err(payload)})
+        runs = []
+        for i, spec in enumerate(specs, 1):
+            _say(f"[{i}/{len(specs)}] {_describe(spec)}")
+            payload = run_worker(spec, cfg.xla_flags)
+            if payload["ok"]:
+                run = payload["result"]
+                report_mod.attach_ceiling_fractions(run, ceiling)
+                runs.append(run)
+                jax_sys = jax_sys or payload["system"]
+                _say(f"{spec['mode']}: p50 {run['steps_per_sec']['p50']:,.0f} steps/s")
+            else:
+                errors.append({"job": spec["mode"], "num_envs": spec["num_envs"], **_err(payload)})
+                _say(f"{spec['mode']} failed: {payload['error']}")
+
+    if jax_sys is None:
+        from profiler.system import jax_info
+
+        jax_sys = jax_info()
+    primary = gates_mod.primary_runs(runs, cfg.num_envs)
+    ratios = gates_mod.derived(primary)
+    checks = gates_mod.evaluate(gates, primary, ratios)
+    out = cfg.out or str(
+        REPO_ROOT / "artifacts" / "tmp" / f"throughput-{started.replace(':', '')}.json"
+    )
+    plot = None
+    if cfg.sweep is not None:
+        plot = cfg.plot or str(Path(out).with_suffix("")) + "-sweep.png"
+    report = {
+        **report_mod.skeleton(),
+        "timestamp": started,
+        "finished_at": utc_timestamp(),
+        "code_version": code_version(),
+        "command": ["python", "-m", "profiler", *(sys.argv[1:] if argv is None else argv)],
+        "config": {**cfg.to_json(), "resolved": sizes},
+        "system": {
+            **host,
+            **jax_sys,
+            "load_average_start": load_start,
+            "load_average_end": load_average(),
+        },
+        "ceiling": ceiling,
+        "runs": runs,
+        "derived": ratios,
+        "target": {
+            "steps_per_sec": cfg.target_steps_per_sec,
+            "modes": list(cfg.target_modes),
+            "enforced": cfg.enforce_target,
+            "gates": gates.source,
+        },
+        "checks": checks,
+        "passed": all(c["passed"] for c in checks) and not errors,
+        "errors": errors,
+        "sweep": None
+        if cfg.sweep is None
+        else {"key": cfg.sweep.key, "values": list(cfg.sweep.values), "plot": plot},
+    }
+    report_mod.validate(report)
+    report_mod.write_json(out, report)
+    if plot is not None and runs:
+        from profiler.plot import sweep_png
+
+        sweep_png(report, plot)
+        _say(f"sweep plot written to {plot}")
+    print(report_mod.table(report))
+    _say(f"report written to {out}")
+
+    if errors:
+        print(f"python -m profiler: error: {_error_line(errors)}", file=sys.stderr)
+        return EXIT_USAGE if all(e["kind"] == "config" for e in errors) else EXIT_FAILED
+    if cfg.enforce_target:
+        line = gates_mod.failure_line(checks)
+        if line:
+            print(f"python -m profiler: {line}", file=sys.stderr)
+            return EXIT_MISS
+        if not checks:
+            print(
+                "python -m profiler: --enforce-target: no check applied to the measured modes",
+                file=sys.stderr,
+            )
+            return EXIT_MISS
+    return EXIT_OK
+
+
+def _describe(spec: dict) -> str:
+    if spec["mode"] == "reference":
+        return f"reference: 1 env, {spec['reference_steps']} steps per call"
+    return (
+        f"{spec['mode']}: num_envs={spec['num_envs']} rollout_steps={spec['rollout_steps']} "
+        f"updates_per_window={spec['updates_per_window']}"
+    )
+
+
+def _err(payload: dict) -> dict:
+    return {"kind": payload.get("kind", "crash"), "error": payload.get("error", "unknown")}
+
+
+def _error_line(errors: list[dict]) -> str:
+    return "; ".join(f"{e['job']}: {e['error']}" for e in errors).replace("\n", " ")

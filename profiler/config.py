@@ -1,0 +1,171 @@
+"""The profiler's one frozen config, built from the command line and checked before any work.
+
+Everything here is pure: parsing and validation raise `ConfigError` with a message meant for
+the person who typed the command.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+MODES: tuple[str, ...] = ("reference", "env-only", "trainer", "trainer+eval")
+TRAINER_MODES: frozenset[str] = frozenset({"trainer", "trainer+eval"})
+SWEEP_KEYS: tuple[str, ...] = ("num_envs", "rollout_steps", "updates_per_window")
+CEILING_LEVELS: tuple[str, ...] = ("full", "quick", "off")
+
+DEFAULT_TARGET_STEPS_PER_SEC = 100_000.0
+DEFAULT_NUM_ENVS = 8192
+# Used only when ppo is not importable; otherwise ppo.config.TrainConfig's defaults win so the
+# profiler measures the windows `ppo.train` runs by default.
+FALLBACK_ROLLOUT_STEPS = 16
+FALLBACK_UPDATES_PER_WINDOW = 8
+
+
+class ConfigError(ValueError):
+    """A bad command-line value; the message is shown to the user as is."""
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """`--sweep key=v1,v2,...`: run every selected mode once per value."""
+
+    key: str
+    values: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ProfilerConfig:
+    """Full profiler configuration; `None` sizes mean "the trainer's default"."""
+
+    modes: tuple[str, ...]
+    num_envs: int = DEFAULT_NUM_ENVS
+    rollout_steps: int | None = None
+    updates_per_window: int | None = None
+    repeats: int = 5
+    warmup: int = 1
+    reference_steps: int = 20_000
+    sweep: Sweep | None = None
+    target_steps_per_sec: float = DEFAULT_TARGET_STEPS_PER_SEC
+    target_modes: tuple[str, ...] = ()
+    enforce_target: bool = False
+    gate_file: str | None = None
+    out: str | None = None
+    plot: str | None = None
+    ceiling: str = "full"
+    eval_episodes: int | None = None
+    xla_flags: str | None = None
+    seed: int = 0
+    run_dir: str | None = None
+
+    def to_json(self) -> dict:
+        """The config as plain JSON values (the report's `config`)."""
+        d = dataclasses.asdict(self)
+        d["modes"] = list(self.modes)
+        d["target_modes"] = list(self.target_modes)
+        if self.sweep is not None:
+            d["sweep"] = {"key": self.sweep.key, "values": list(self.sweep.values)}
+        return d
+
+
+def parse_modes(text: str) -> tuple[str, ...]:
+    """`all`, one mode, or a comma-separated list of modes, in canonical order."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts:
+        raise ConfigError("--mode is empty; use one of: all, " + ", ".join(MODES))
+    if parts == ["all"]:
+        return MODES
+    unknown = [p for p in parts if p not in MODES]
+    if unknown:
+        raise ConfigError(
+            f"--mode: unknown mode {unknown[0]!r}; use all or one or more of: " + ", ".join(MODES)
+        )
+    return tuple(m for m in MODES if m in parts)
+
+
+def parse_sweep(text: str) -> Sweep:
+    """Parse `key=v1,v2,...` with positive integer values, kept in the given order."""
+    key, sep, rest = text.partition("=")
+    key = key.strip().replace("-", "_")
+    if not sep:
+        raise ConfigError(f"--sweep {text!r}: expected KEY=V1,V2,... such as num_envs=1024,4096")
+    if key not in SWEEP_KEYS:
+        raise ConfigError(f"--sweep: unknown key {key!r}; use one of: " + ", ".join(SWEEP_KEYS))
+    raw = [v.strip().replace("_", "") for v in rest.split(",") if v.strip()]
+    if not raw:
+        raise ConfigError(f"--sweep {text!r}: no values after '='")
+    values: list[int] = []
+    for v in raw:
+        try:
+            n = int(v)
+        except ValueError:
+            raise ConfigError(f"--sweep: {v!r} is not an integer") from None
+        if n <= 0:
+            raise ConfigError(f"--sweep: values must be positive, got {n}")
+        if n in values:
+            raise ConfigError(f"--sweep: value {n} is listed twice")
+        values.append(n)
+    return Sweep(key=key, values=tuple(values))
+
+
+def default_target_modes(modes: tuple[str, ...]) -> tuple[str, ...]:
+    """The modes the steps/s target applies to: all but the plain-Python baseline.
+
+    The reference env is one Python env and exists to be compared against, so it is checked
+    against the target only when it is the only mode selected.
+    """
+    picked = tuple(m for m in modes if m != "reference")
+    return picked or modes
+
+
+def validate(cfg: ProfilerConfig) -> ProfilerConfig:
+    """Reject inconsistent or out-of-range values with a clear message; return cfg."""
+    if not cfg.modes:
+        raise ConfigError("no mode selected")
+    positive = {
+        "--num-envs": cfg.num_envs,
+        "--rollout-steps": cfg.rollout_steps,
+        "--updates-per-window": cfg.updates_per_window,
+        "--repeats": cfg.repeats,
+        "--reference-steps": cfg.reference_steps,
+        "--eval-episodes": cfg.eval_episodes,
+    }
+    for flag, value in positive.items():
+        if value is not None and value <= 0:
+            raise ConfigError(f"{flag} must be a positive integer, got {value}")
+    if cfg.warmup < 0:
+        raise ConfigError(f"--warmup must be 0 or more, got {cfg.warmup}")
+    if not cfg.target_steps_per_sec > 0:
+        raise ConfigError(
+            f"--target-steps-per-sec must be a positive number, got {cfg.target_steps_per_sec}"
+        )
+    if cfg.ceiling not in CEILING_LEVELS:
+        raise ConfigError(f"--ceiling must be one of {', '.join(CEILING_LEVELS)}")
+    if cfg.seed < 0:
+        raise ConfigError(f"--seed must be 0 or more, got {cfg.seed}")
+    bad_targets = [m for m in cfg.target_modes if m not in cfg.modes]
+    if bad_targets:
+        raise ConfigError(f"--target-modes: {bad_targets[0]!r} is not among the selected modes")
+    if cfg.sweep is not None and cfg.modes == ("reference",):
+        raise ConfigError("--sweep needs a vectorised mode; the reference env is a single env")
+    for path_flag, path in (("--out", cfg.out), ("--plot", cfg.plot)):
+        if path is not None:
+            _check_writable(path_flag, Path(path))
+    if cfg.plot is not None and not cfg.plot.lower().endswith(".png"):
+        raise ConfigError(f"--plot must name a .png file, got {cfg.plot!r}")
+    if cfg.gate_file is not None and not Path(cfg.gate_file).is_file():
+        raise ConfigError(f"--gate-file {cfg.gate_file!r} does not exist")
+    return cfg
+
+
+def _check_writable(flag: str, path: Path) -> None:
+    if path.exists() and path.is_dir():
+        raise ConfigError(f"{flag} {str(path)!r} is a directory; give a file path")
+    parent = path.parent if str(path.parent) else Path(".")
+    # Walk up to the first existing ancestor: missing folders are created later.
+    probe = parent
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ConfigError(f"{flag} {str(path)!r}: {str(probe)!r} is not a directory")
