@@ -6,14 +6,14 @@ the JAX env (`envjax.env`) turns them into constant arrays once at import.
 
 from __future__ import annotations
 
-# ---- frozen sizes -------------------------------------------------------------------------
+# ---- frozen sizes ----
 OBS_DIM = 260
 N_ACTIONS = 69
 N_TOWNS = 8
 N_GOODS = 12
 MAX_DAYS = 360
 
-# ---- goods: fair value V (cents) and weight -----------------------------------------------
+# ---- goods: fair value V (cents) and weight ----
 GOOD_NAMES = (
     "Provisions",
     "Salt",
@@ -34,7 +34,7 @@ PROVISIONS = 0
 MEDICINE = 9
 CAPACITY = 100
 
-# ---- caravan -------------------------------------------------------------------------------
+# ---- caravan ----
 START_CASH_CENTS = 50_000
 START_PROVISIONS = 10
 START_HEALTH = 100
@@ -45,13 +45,13 @@ MEDICINE_THRESHOLD = 50  # a dose is used when health < this after eating
 MEDICINE_HEAL = 30
 START_NET_WORTH_CENTS = START_CASH_CENTS + START_PROVISIONS * GOOD_VALUE_CENTS[PROVISIONS]
 
-# ---- bandits ---------------------------------------------------------------------------------
+# ---- bandits ----
 BANDIT_PCT_PER_DANGER = 6  # attack probability per road day = danger * 6 %
 BANDIT_THRESHOLD_PER_DANGER = BANDIT_PCT_PER_DANGER * 65536  # attack iff h16 * 100 < danger * this
 BANDIT_CASH_TENTHS = 3  # loss = (cash // 10) * 3
 BANDIT_HEALTH_LOSS = 25
 
-# ---- market ----------------------------------------------------------------------------------
+# ---- market ----
 MULT_OTHER_LO, MULT_OTHER_SPAN = 500, 1301  # per-mille multiplier of ordinary towns: 500..1800
 MULT_PROD_LO, MULT_PROD_SPAN = 500, 201  # producer: 500..700
 MULT_CONS_LO, MULT_CONS_SPAN = 1400, 401  # consumer: 1400..1788 (5 random bits)
@@ -65,11 +65,13 @@ PRICE_CAP_CENTS = tuple(PRICE_CAP_MULT * v for v in GOOD_VALUE_CENTS)
 IMPACT_DIV = 100  # per-unit price step d = max(1, price // 100)
 SELL_NUM, SELL_DEN = 9, 10  # selling pays (gross * 9) // 10
 
-# ---- reward ------------------------------------------------------------------------------------
-REWARD_DIV = 10_000.0  # reward = float32(delta net worth in cents) / 10000  (= delta coins / 100)
-INVALID_PENALTY = 0.1
+# ---- reward ----
+# reward = float32(delta_cents - 1000 * invalid) / 10000: delta coins / 100, and -0.1 per
+# invalid action, with a single float rounding (identical in both envs)
+REWARD_DIV = 10_000.0
+INVALID_PENALTY_CENTS = 1_000
 
-# ---- towns and roads -----------------------------------------------------------------------------
+# ---- towns and roads ----
 TOWN_NAMES = (
     "Brindle",
     "Carrow",
@@ -115,7 +117,7 @@ DANGER = tuple(
     for i in range(N_TOWNS)
 )
 
-# ---- actions (docs/INTERFACES.md section 3) -------------------------------------------------------
+# ---- actions (docs/INTERFACES.md section 3) ----
 A_WAIT = 0
 A_TRAVEL = 1  # 1..8
 A_BUY1 = 9  # 9..20
@@ -152,7 +154,7 @@ def decode_action(action: int) -> tuple[int, int, int]:
     return KIND_SELL, (action - A_SELL1) % N_GOODS, lot
 
 
-# ---- hashing -----------------------------------------------------------------------------------------
+# ---- hashing ----
 MASK32 = 0xFFFFFFFF
 GOLDEN = 0x9E3779B1
 SEED_SALT = 0x5EED5EED

@@ -16,7 +16,7 @@ from flax import struct
 
 from envjax import constants as C
 
-# ---- constant tables (numpy; folded into the compiled program) ---------------------------------
+# ---- constant tables (numpy; folded into the compiled program) ----
 _U32 = np.uint32
 _V = np.asarray(C.GOOD_VALUE_CENTS, np.int32)
 _W = np.asarray(C.GOOD_WEIGHT, np.int32)
@@ -61,7 +61,7 @@ class EnvState:
     n_invalid: jax.Array  # int32 invalid actions this episode
 
 
-# ---- hashing ------------------------------------------------------------------------------------
+# ---- hashing ----
 
 
 def fmix32(h: jax.Array) -> jax.Array:
@@ -86,7 +86,7 @@ def _i32(x: jax.Array) -> jax.Array:
     return x.astype(jnp.int32)
 
 
-# ---- reset --------------------------------------------------------------------------------------
+# ---- reset ----
 
 
 def initial_state(base_seed: jax.Array, env_index: jax.Array, episode: jax.Array) -> EnvState:
@@ -109,7 +109,7 @@ def initial_state(base_seed: jax.Array, env_index: jax.Array, episode: jax.Array
     mult = jnp.where(t == producer[None], m_prod[None], mult)
     base = jax.lax.div(_V[None] * mult, 1000)
     town = _i32(h_s >> 29)
-    here = _TOWNS == town
+    here = town == _TOWNS
     seen = jnp.where(here[:, None], base, 0)
     seen_day = jnp.where(here, 0, -1).astype(jnp.int32)
     cargo = jnp.zeros(C.N_GOODS, jnp.int32).at[C.PROVISIONS].set(C.START_PROVISIONS)
@@ -131,7 +131,7 @@ def initial_state(base_seed: jax.Array, env_index: jax.Array, episode: jax.Array
     )
 
 
-# ---- derived quantities -----------------------------------------------------------------------
+# ---- derived quantities ----
 
 
 def net_worth(state: EnvState) -> jax.Array:
@@ -141,7 +141,7 @@ def net_worth(state: EnvState) -> jax.Array:
 
 
 def _here(state: EnvState) -> tuple[jax.Array, jax.Array]:
-    onehot = _TOWNS == state.town
+    onehot = state.town == _TOWNS
     price_here = jnp.sum(jnp.where(onehot[:, None], state.price, 0), axis=0)
     return onehot, price_here
 
@@ -154,8 +154,8 @@ def _lot_cost(p: jax.Array, n: int | jax.Array) -> jax.Array:
 def _mask_parts(state: EnvState, onehot: jax.Array, price_here: jax.Array) -> jax.Array:
     adj = jnp.any(onehot[:, None] & _ADJ, axis=0)  # [8]
     free = C.CAPACITY - jnp.sum(state.cargo * _W)
-    buy1 = (price_here <= state.cash) & (_W <= free)
-    buy10 = (_lot_cost(price_here, 10) <= state.cash) & (10 * _W <= free)
+    buy1 = (price_here <= state.cash) & (free >= _W)
+    buy10 = (_lot_cost(price_here, 10) <= state.cash) & (free >= 10 * _W)
     has1 = state.cargo >= 1
     return jnp.concatenate([jnp.ones(1, bool), adj, buy1, buy10, has1, state.cargo >= 10, has1])
 
@@ -214,7 +214,7 @@ def get_obs(state: EnvState, params: EnvParams | None = None) -> jax.Array:
     )
 
 
-# ---- step ----------------------------------------------------------------------------------------
+# ---- step ----
 
 
 def _tick(price: jax.Array, base: jax.Array, key: jax.Array) -> jax.Array:
@@ -229,25 +229,21 @@ def _tick(price: jax.Array, base: jax.Array, key: jax.Array) -> jax.Array:
 
 
 def _reward(delta: jax.Array, invalid: jax.Array) -> jax.Array:
-    f = jnp.float32
-    r = delta.astype(f) / f(C.REWARD_DIV)
-    return jnp.where(invalid, r - f(C.INVALID_PENALTY), r)
+    total = delta - C.INVALID_PENALTY_CENTS * invalid.astype(jnp.int32)
+    return total.astype(jnp.float32) / jnp.float32(C.REWARD_DIV)
 
 
 def episode_return(state: EnvState) -> jax.Array:
-    f = jnp.float32
-    gain = (net_worth(state) - C.START_NET_WORTH_CENTS).astype(f) / f(C.REWARD_DIV)
-    return gain - state.n_invalid.astype(f) * f(C.INVALID_PENALTY)
+    """Episode return from integers (the sum of step rewards up to float32 rounding)."""
+    total = net_worth(state) - C.START_NET_WORTH_CENTS - C.INVALID_PENALTY_CENTS * state.n_invalid
+    return total.astype(jnp.float32) / jnp.float32(C.REWARD_DIV)
 
 
 def _transition(
     state: EnvState, action: jax.Array, full_info: bool
 ) -> tuple[EnvState, jax.Array, jax.Array, jax.Array, dict[str, jax.Array]]:
     action = jnp.asarray(action, jnp.int32)
-    onehot, price_here = _here(state)
-    mask = _mask_parts(state, onehot, price_here)
-    valid = jnp.any(mask & (_ACTIONS == action))
-    a = jnp.where(valid, action, C.A_WAIT)
+    onehot = state.town == _TOWNS
     kind = jnp.where(
         action == C.A_WAIT,
         C.KIND_WAIT,
@@ -258,29 +254,43 @@ def _transition(
     nw_before = net_worth(state)
     key = day_key(state.ep_seed, state.day)
 
+    # the chosen action's target and lot; validity is checked for this action alone
+    dest = action - C.A_TRAVEL
+    danger = jnp.sum(jnp.where(onehot[:, None] & (dest == _TOWNS)[None], _DANGER, 0))
+    g = jnp.where(action >= C.A_SELL1, action - C.A_SELL1, action - C.A_BUY1) % C.N_GOODS
+    g_hot = g == _GOODS
+    held = jnp.sum(jnp.where(g_hot, state.cargo, 0))
+    p = jnp.sum(jnp.where(onehot[:, None] & g_hot[None], state.price, 0))
+    d = jnp.maximum(1, jax.lax.div(p, C.IMPACT_DIV))
+    lot = jnp.where(
+        (action < C.A_BUY10) | ((action >= C.A_SELL1) & (action < C.A_SELL10)),
+        1,
+        jnp.where(action >= C.A_SELLALL, held, 10),
+    )
+    cost = lot * p + d * ((lot * (lot - 1)) >> 1)
+    free = C.CAPACITY - jnp.sum(state.cargo * _W)
+    w_g = jnp.sum(jnp.where(g_hot, _W, 0))
+    valid = jnp.where(
+        kind == C.KIND_TRAVEL,
+        danger >= 0,
+        jnp.where(
+            kind == C.KIND_BUY,
+            (cost <= state.cash) & (lot * w_g <= free),
+            (kind == C.KIND_WAIT) | ((held >= lot) & (held >= 1)),
+        ),
+    )
+    travel = valid & (kind == C.KIND_TRAVEL)
+    buy = valid & (kind == C.KIND_BUY)
+    sell = valid & (kind == C.KIND_SELL)
+
     # travel and bandits
-    travel = (a >= C.A_TRAVEL) & (a < C.A_BUY1)
-    dest = a - C.A_TRAVEL
-    danger = jnp.sum(jnp.where(onehot[:, None] & (_TOWNS == dest)[None], _DANGER, 0))
     roll = _i32(fmix32(key ^ _IDX_KEY[C.SLOT_BANDIT]) & 0xFFFF)
     attack = travel & (roll * 100 < danger * C.BANDIT_THRESHOLD_PER_DANGER)
     town = jnp.where(travel, dest, state.town)
 
     # trade at the current town
-    buy = (a >= C.A_BUY1) & (a < C.A_SELL1)
-    sell = a >= C.A_SELL1
-    g = jnp.where(a >= C.A_SELL1, a - C.A_SELL1, a - C.A_BUY1) % C.N_GOODS
-    g_hot = _GOODS == g
-    held = jnp.sum(jnp.where(g_hot, state.cargo, 0))
-    p = jnp.sum(jnp.where(g_hot, price_here, 0))
-    d = jnp.maximum(1, jax.lax.div(p, C.IMPACT_DIV))
-    lot = jnp.where(
-        (a < C.A_BUY10) | ((a >= C.A_SELL1) & (a < C.A_SELL10)),
-        1,
-        jnp.where(a >= C.A_SELLALL, held, 10),
-    )
     n = jnp.where(buy | sell, lot, 0)
-    cost = n * p + d * ((n * (n - 1)) >> 1)
+    cost = jnp.where(buy, cost, 0)
     m = jnp.minimum(n, jax.lax.div(jnp.maximum(p - 1, 0), d) + 1)
     gross = m * p - d * ((m * (m - 1)) >> 1) + (n - m)
     proceeds = jax.lax.div(gross * C.SELL_NUM, C.SELL_DEN)
@@ -314,7 +324,7 @@ def _transition(
 
     # what the caravan sees, the calendar
     day = state.day + 1
-    here = _TOWNS == town
+    here = town == _TOWNS
     seen = jnp.where(here[:, None], price, state.seen)
     seen_day = jnp.where(here, day, state.seen_day)
     invalid = ~valid

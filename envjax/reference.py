@@ -40,7 +40,7 @@ class RefState:
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
-# ---- reset --------------------------------------------------------------------------------------
+# ---- reset ----
 
 
 def _hashes(key: int, slots: range) -> list[int]:
@@ -90,7 +90,7 @@ def initial_state(base_seed: int, env_index: int = 0, episode: int = 0) -> RefSt
     )
 
 
-# ---- derived quantities --------------------------------------------------------------------------
+# ---- derived quantities ----
 
 
 def cargo_weight(s: RefState) -> int:
@@ -182,7 +182,7 @@ def observation(s: RefState) -> list[float]:
     return obs
 
 
-# ---- step ------------------------------------------------------------------------------------------
+# ---- step ----
 
 
 @dataclass
@@ -210,10 +210,7 @@ def step_state(s: RefState, action: int) -> StepResult:
     nw_before = net_worth(s)
     kind, target, lot = C.decode_action(action)
     invalid = not action_mask(s)[action]
-    if invalid:
-        kind_eff = C.KIND_WAIT
-    else:
-        kind_eff = kind
+    kind_eff = C.KIND_WAIT if invalid else kind
     attack = False
     units = 0
     cash_delta = 0
@@ -293,20 +290,18 @@ def tick_price(p: int, base: int, cap: int, h: int) -> int:
 
 
 def step_reward(delta_cents: int, invalid: bool) -> float:
-    """float32(delta) / 10000 in float32, minus float32(0.1) when invalid (as the JAX env)."""
-    r = f32(f32(float(delta_cents)) / C.REWARD_DIV)
-    if invalid:
-        r = f32(r - f32(C.INVALID_PENALTY))
-    return r
+    """float32(delta - 1000 * invalid) / 10000, rounded once to float32 as in the JAX env."""
+    return f32(f32(float(delta_cents - C.INVALID_PENALTY_CENTS * int(invalid))) / C.REWARD_DIV)
 
 
 def episode_return(s: RefState) -> float:
-    """Return of the episode so far from integers: (nw - nw0) / 10000 - 0.1 * invalid."""
-    gain = f32(f32(float(net_worth(s) - C.START_NET_WORTH_CENTS)) / C.REWARD_DIV)
-    return f32(gain - f32(f32(float(s.n_invalid)) * f32(C.INVALID_PENALTY)))
+    """Return of the episode so far from integers (equals the sum of step rewards up to
+    float32 rounding of the sum)."""
+    total = net_worth(s) - C.START_NET_WORTH_CENTS - C.INVALID_PENALTY_CENTS * s.n_invalid
+    return f32(f32(float(total)) / C.REWARD_DIV)
 
 
-# ---- the env -----------------------------------------------------------------------------------------
+# ---- the env ----
 
 
 class ReferenceEnv:
@@ -372,7 +367,7 @@ def episode_info(s: RefState) -> dict[str, Any]:
     }
 
 
-# ---- conversion for parity tests --------------------------------------------------------------------
+# ---- conversion for parity tests ----
 
 STATE_FIELDS = (
     "base_seed",
