@@ -205,8 +205,10 @@ def job_specs(cfg: ProfilerConfig, sizes: dict, run_dir: str) -> list[dict]:
     points = [{}] if cfg.sweep is None else [{cfg.sweep.key: v} for v in cfg.sweep.values]
     specs: list[dict] = []
     for mode in cfg.modes:
-        for point in points[:1] if mode == "reference" else points:
-            specs.append({**base, **point, "mode": mode})
+        if mode == "reference":
+            specs.append({**base, "num_envs": 1, "mode": mode})
+            continue
+        specs.extend({**base, **point, "mode": mode} for point in points)
     return specs
 
 

@@ -1,0 +1,109 @@
+"""Tiny real profiler runs: every mode's report matches the schema; --enforce-target exits right.
+
+Sizes are the smallest that still exercise each mode end to end (a few seconds each on 2
+cores). Speed itself is never asserted here: that is `make gate`'s job.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from profiler.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = json.loads((ROOT / "docs" / "schemas" / "throughput_report.schema.json").read_text())
+TINY = [
+    "--num-envs",
+    "32",
+    "--rollout-steps",
+    "8",
+    "--updates-per-window",
+    "2",
+    "--repeats",
+    "2",
+    "--warmup",
+    "1",
+    "--reference-steps",
+    "200",
+]
+
+
+def _profile(tmp_path: Path, *argv: str) -> tuple[int, dict | None]:
+    out = tmp_path / "report.json"
+    code = main([*TINY, *argv, "--out", str(out)])
+    return code, json.loads(out.read_text()) if out.exists() else None
+
+
+@pytest.mark.parametrize("mode", ["reference", "env-only", "trainer", "trainer+eval"])
+def test_profiler__tiny_run_per_mode_matches_schema(mode: str, tmp_path: Path) -> None:
+    ceiling = "off" if mode == "reference" else "quick"
+    code, report = _profile(tmp_path, "--mode", mode, "--ceiling", ceiling, "--eval-episodes", "4")
+    assert code == 0
+    assert report is not None
+    jsonschema.Draft202012Validator(SCHEMA).validate(report)
+    (run,) = report["runs"]
+    assert run["mode"] == mode
+    assert run["steps_per_sec"]["min"] <= run["steps_per_sec"]["p50"] <= run["steps_per_sec"]["p95"]
+    assert len(run["steps_per_sec"]["samples"]) == 2
+    assert report["system"]["backend"] and report["system"]["jax_version"]
+    if mode == "reference":
+        assert run["compile_s"] is None and report["ceiling"] is None
+    else:
+        assert run["compile_s"] > 0
+        assert report["ceiling"]["matmul"]["flops_per_sec"]["p50"] > 0
+    if mode.startswith("trainer"):
+        net = run["network"]
+        assert net["flops_per_env_step"] > net["forward_flops_per_sample"] > 0
+        assert net["fraction_of_matmul_ceiling"] > 0
+    if mode == "env-only":
+        assert run["memory_traffic"]["min_bytes_per_env_step"] > 0
+
+
+def test_profiler__sweep_writes_png_and_one_run_per_value(tmp_path: Path) -> None:
+    code, report = _profile(
+        tmp_path, "--mode", "env-only", "--sweep", "num_envs=16,32", "--ceiling", "off"
+    )
+    assert code == 0 and report is not None
+    jsonschema.Draft202012Validator(SCHEMA).validate(report)
+    assert [r["num_envs"] for r in report["runs"]] == [16, 32]
+    png = Path(report["sweep"]["plot"])
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_profiler__enforce_target_fails_on_impossible_target(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    code, report = _profile(
+        tmp_path,
+        "--mode",
+        "reference",
+        "--ceiling",
+        "off",
+        "--target-steps-per-sec",
+        "1e15",
+        "--enforce-target",
+    )
+    assert code == 1
+    assert report is not None and report["passed"] is False
+    reason = [ln for ln in capfd.readouterr().err.splitlines() if "target missed" in ln]
+    assert len(reason) == 1 and "reference p50 steps/s" in reason[0]
+
+
+def test_profiler__enforce_target_passes_on_trivial_target(tmp_path: Path) -> None:
+    code, report = _profile(
+        tmp_path,
+        "--mode",
+        "reference",
+        "--ceiling",
+        "off",
+        "--target-steps-per-sec",
+        "1",
+        "--enforce-target",
+    )
+    assert code == 0
+    assert report is not None and report["passed"] is True
+    assert [c["passed"] for c in report["checks"]] == [True]
