@@ -1,0 +1,150 @@
+"use client";
+/**
+ * Canvas line chart on uPlot. uPlot is loaded on first use (dynamic import), so it is not in
+ * the first-load bundle; it draws thousands of points per frame without DOM nodes per point.
+ */
+import { useEffect, useRef, useState } from "react";
+import type uPlot from "uplot";
+import { COLORS } from "@/lib/palette";
+
+export interface LineSeries {
+  label: string;
+  values: (number | null)[];
+  color: string;
+  width?: number;
+  dash?: number[];
+  /** Hidden from legend/tooltip (faint raw lines). */
+  quiet?: boolean;
+}
+
+export interface LineChartProps {
+  title: string;
+  x: number[];
+  series: LineSeries[];
+  xLabel: string;
+  formatX?: (v: number) => string;
+  formatY?: (v: number) => string;
+  yRange?: [number, number];
+  /** x value to mark with a vertical line (the chosen iteration). */
+  highlightX?: number | null;
+  syncKey?: string;
+  height?: number;
+}
+
+export function LineChart({
+  title,
+  x,
+  series,
+  xLabel,
+  formatX,
+  formatY,
+  yRange,
+  highlightX = null,
+  syncKey,
+  height = 180,
+}: LineChartProps) {
+  const wrapRef = useRef<HTMLDivElement>(null);
+  const plotRef = useRef<uPlot | null>(null);
+  const highlightRef = useRef<number | null>(highlightX);
+  const [failed, setFailed] = useState<string | null>(null);
+  highlightRef.current = highlightX;
+
+  // (Re)build when the data or the series layout changes.
+  useEffect(() => {
+    const el = wrapRef.current;
+    if (!el) return;
+    let cancelled = false;
+    let ro: ResizeObserver | null = null;
+    import("uplot")
+      .then(({ default: UPlot }) => {
+        if (cancelled || !wrapRef.current) return;
+        const width = Math.max(240, el.clientWidth || 320);
+        const opts: uPlot.Options = {
+          width,
+          height,
+          legend: { show: true, live: true },
+          cursor: syncKey ? { sync: { key: syncKey } } : {},
+          scales: { x: { time: false }, y: yRange ? { range: () => yRange } : {} },
+          axes: [
+            {
+              label: xLabel,
+              labelSize: 20,
+              size: 36,
+              values: formatX ? (_u, vals) => vals.map((v) => formatX(v)) : undefined,
+              stroke: "#475569",
+              grid: { stroke: "#e2e8f0" },
+            },
+            {
+              values: formatY ? (_u, vals) => vals.map((v) => formatY(v)) : undefined,
+              size: 56,
+              stroke: "#475569",
+              grid: { stroke: "#e2e8f0" },
+            },
+          ],
+          series: [
+            { label: xLabel, value: formatX ? (_u, v) => (v == null ? "–" : formatX(v)) : undefined },
+            ...series.map((s) => ({
+              label: s.label,
+              stroke: s.color,
+              width: s.width ?? 2,
+              dash: s.dash,
+              spanGaps: true,
+              points: { show: false },
+              show: true,
+              ...(s.quiet ? { value: () => "" } : {}),
+              ...(formatY && !s.quiet ? { value: (_u: uPlot, v: number | null) => (v == null ? "–" : formatY(v)) } : {}),
+            })),
+          ],
+          hooks: {
+            draw: [
+              (u) => {
+                const hx = highlightRef.current;
+                if (hx === null || hx === undefined) return;
+                const cx = u.valToPos(hx, "x", true);
+                if (!Number.isFinite(cx)) return;
+                const ctx = u.ctx;
+                ctx.save();
+                ctx.strokeStyle = COLORS.highlight;
+                ctx.lineWidth = 2 * (window.devicePixelRatio || 1);
+                ctx.setLineDash([6, 4]);
+                ctx.beginPath();
+                ctx.moveTo(cx, u.bbox.top);
+                ctx.lineTo(cx, u.bbox.top + u.bbox.height);
+                ctx.stroke();
+                ctx.restore();
+              },
+            ],
+          },
+        };
+        const data = [x, ...series.map((s) => s.values)] as uPlot.AlignedData;
+        plotRef.current?.destroy();
+        plotRef.current = new UPlot(opts, data, el);
+        ro = new ResizeObserver(() => {
+          const w = Math.max(240, el.clientWidth);
+          if (plotRef.current && Math.abs(plotRef.current.width - w) > 1) plotRef.current.setSize({ width: w, height });
+        });
+        ro.observe(el);
+      })
+      .catch((e: unknown) => setFailed(e instanceof Error ? e.message : String(e)));
+    return () => {
+      cancelled = true;
+      ro?.disconnect();
+      plotRef.current?.destroy();
+      plotRef.current = null;
+    };
+    // formatters are stable module functions; series identity changes with data
+  }, [x, series, height, xLabel, syncKey, yRange]); // eslint-disable-line react-hooks/exhaustive-deps
+
+  // Moving the highlight only needs a redraw.
+  useEffect(() => {
+    plotRef.current?.redraw(false, false);
+  }, [highlightX]);
+
+  return (
+    <figure className="chart" data-testid={`chart-${title}`} data-highlight={highlightX ?? ""} data-points={x.length}>
+      <figcaption>{title}</figcaption>
+      <div ref={wrapRef} className="chart-canvas" role="img" aria-label={`${title} chart, ${x.length} points`} />
+      {failed ? <p className="error-notice">Chart failed to load: {failed}</p> : null}
+    </figure>
+  );
+}

@@ -1,0 +1,10 @@
+/** Coloured badge for a run's state (running, finished, crashed, failed). */
+export function StateBadge({ state }: { state: string }) {
+  const known = ["running", "finished", "crashed", "failed"].includes(state) ? state : "unknown";
+  return (
+    <span className={`badge badge-${known}`} data-testid="state-badge">
+      {known === "running" ? <span className="pulse" aria-hidden="true" /> : null}
+      {state}
+    </span>
+  );
+}

@@ -1,0 +1,50 @@
+/** Pure helpers for chart data: smoothing, numeric extraction, CSV. */
+import type { WindowRow } from "./types";
+
+/** A finite number or null (rows carry null for non-finite values). */
+export function num(v: unknown): number | null {
+  return typeof v === "number" && Number.isFinite(v) ? v : null;
+}
+
+/**
+ * Exponential moving average with bias correction (as TensorBoard does), so the first points
+ * are not pulled towards zero. weight 0 returns the raw values; nulls stay null and are skipped.
+ */
+export function smooth(values: (number | null)[], weight: number): (number | null)[] {
+  if (weight <= 0) return values.slice();
+  const w = Math.min(weight, 0.999);
+  let last = 0;
+  let n = 0;
+  return values.map((v) => {
+    if (v === null) return null;
+    last = last * w + (1 - w) * v;
+    n += 1;
+    return last / (1 - Math.pow(w, n));
+  });
+}
+
+export function column(rows: WindowRow[], key: string): (number | null)[] {
+  return rows.map((r) => num(r[key]));
+}
+
+function csvCell(v: unknown): string {
+  if (v === null || v === undefined) return "";
+  const s = String(v);
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export function toCsv(header: string[], rows: unknown[][]): string {
+  return [header, ...rows].map((r) => r.map(csvCell).join(",")).join("\n") + "\n";
+}
+
+/** Offer `text` as a file download in the browser. */
+export function downloadText(filename: string, text: string, mime = "text/csv"): void {
+  const url = URL.createObjectURL(new Blob([text], { type: mime }));
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = filename;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}

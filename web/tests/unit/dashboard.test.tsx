@@ -1,0 +1,85 @@
+import { fireEvent, render, screen, waitFor, within } from "@testing-library/react";
+import { beforeEach, describe, expect, it } from "vitest";
+import { AnalyticsDashboard } from "@/components/AnalyticsDashboard";
+import { ApiError } from "@/lib/api";
+import { fakeClient } from "./fixtures";
+import { plots, resetPlots } from "./plots";
+
+beforeEach(() => {
+  window.history.replaceState(null, "", "/analytics");
+  resetPlots();
+});
+
+async function kpiText(key: string) {
+  return within(await screen.findByTestId(`kpi-${key}`)).getByText(/./, { selector: ".kpi-value" }).textContent;
+}
+
+describe("AnalyticsDashboard", () => {
+  it("test_AnalyticsDashboard__default_load_shows_latest_run_and_kpis", async () => {
+    const { client, calls } = fakeClient({ windows: 15 });
+    render(<AnalyticsDashboard client={client} />);
+    await waitFor(() => expect(screen.getByTestId("kpi-window")).toHaveTextContent("14"));
+    expect(await kpiText("eval/return_mean")).toBe("4.50");
+    expect(screen.getByLabelText("Run")).toHaveValue("run-b");
+    expect(calls).toContain("iterations:run-b:10");
+    await screen.findByTestId("iteration-panel");
+    expect(screen.getAllByRole("option", { name: /^Window/ })).toHaveLength(10);
+  });
+
+  it("test_AnalyticsDashboard__choosing_iteration_updates_panel_kpis_and_highlight", async () => {
+    const { client } = fakeClient({ windows: 15 });
+    render(<AnalyticsDashboard client={client} />);
+    await screen.findByTestId("iteration-panel");
+    fireEvent.change(screen.getByLabelText("Iteration"), { target: { value: "8" } });
+    await waitFor(() => expect(screen.getByTestId("iteration-panel")).toHaveAttribute("data-window", "8"));
+    expect(screen.getByTestId("kpi-window")).toHaveTextContent("8");
+    expect(await kpiText("eval/return_mean")).toBe("3.00");
+    expect(screen.getByTestId("readout-return")).toHaveTextContent("Window 8");
+    expect(screen.getByTestId("chart-Return")).toHaveAttribute("data-highlight", String(9 * 4096));
+    expect(window.location.search).toContain("iteration=8");
+    await waitFor(() => expect(plots().length).toBeGreaterThan(0));
+  });
+
+  it("test_AnalyticsDashboard__per_card_error_with_message_and_retry", async () => {
+    const { client, state } = fakeClient({ failHistory: new ApiError(502, "upstream_error", "W&B answered 500") });
+    render(<AnalyticsDashboard client={client} />);
+    const card = await screen.findByTestId("history-card");
+    await waitFor(() => expect(within(card).getByRole("alert")).toHaveTextContent("W&B answered 500"));
+    // the rest of the page still works
+    expect(await screen.findByTestId("iteration-panel")).toBeInTheDocument();
+    state.failHistory = null;
+    fireEvent.click(within(card).getByRole("button", { name: "Retry" }));
+    await waitFor(() => expect(within(card).queryByRole("alert")).toBeNull());
+    expect(within(card).getByTestId("chart-Return")).toBeInTheDocument();
+  });
+
+  it("test_AnalyticsDashboard__stale_payload_shows_banner", async () => {
+    const { client } = fakeClient({ stale: true });
+    render(<AnalyticsDashboard client={client} />);
+    expect(await screen.findByTestId("stale-banner")).toHaveTextContent("Stale data");
+  });
+
+  it("test_AnalyticsDashboard__skeletons_while_loading", async () => {
+    const { client } = fakeClient();
+    const never = new Promise<never>(() => {});
+    const slow = { ...client, history: () => never, iteration: () => never, summary: () => never };
+    render(<AnalyticsDashboard client={slow} />);
+    await waitFor(() => expect(screen.getAllByTestId("skeleton").length).toBeGreaterThan(3));
+    expect(within(screen.getByTestId("history-card")).getByTestId("skeleton")).toBeInTheDocument();
+  });
+
+  it("test_AnalyticsDashboard__unknown_run_from_url_errors_per_card", async () => {
+    window.history.replaceState(null, "", "/analytics?run=nope");
+    const { client } = fakeClient();
+    const missing = new ApiError(404, "not_found", "run 'nope' not found");
+    const broken = {
+      ...client,
+      summary: () => Promise.reject(missing),
+      history: () => Promise.reject(missing),
+      iterations: () => Promise.reject(missing),
+    };
+    render(<AnalyticsDashboard client={broken} />);
+    await waitFor(() => expect(screen.getAllByRole("alert").length).toBeGreaterThanOrEqual(2));
+    for (const a of screen.getAllByRole("alert")) expect(a).toHaveTextContent("run 'nope' not found");
+  });
+});

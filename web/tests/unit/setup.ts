@@ -1,0 +1,31 @@
+import "@testing-library/jest-dom/vitest";
+import { cleanup } from "@testing-library/react";
+import { afterEach, vi } from "vitest";
+
+afterEach(() => cleanup());
+
+// jsdom has no ResizeObserver or canvas; charts are checked through a recording uPlot stub.
+class RO {
+  observe() {}
+  unobserve() {}
+  disconnect() {}
+}
+(globalThis as unknown as { ResizeObserver: typeof RO }).ResizeObserver = RO;
+
+vi.mock("uplot", () => {
+  class FakePlot {
+    width: number;
+    rec: { opts: unknown; data: unknown[]; redraws: number };
+    constructor(opts: { width: number }, data: unknown[]) {
+      this.width = opts.width;
+      this.rec = { opts, data, redraws: 0 };
+      ((globalThis as unknown as { __plots: unknown[] }).__plots ??= []).push(this.rec);
+    }
+    redraw() {
+      this.rec.redraws += 1;
+    }
+    setSize() {}
+    destroy() {}
+  }
+  return { default: FakePlot };
+});
