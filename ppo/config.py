@@ -1,0 +1,255 @@
+"""Training configuration: one frozen dataclass, its command line, and its checks.
+
+Every size the trainer needs is derived once here (`TrainConfig.derived`), and every
+inconsistency is rejected with a clear message before anything is compiled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+WANDB_MODES = ("online", "offline", "disabled")
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run, with a message that says why and what to change."""
+
+
+@dataclass(frozen=True)
+class Derived:
+    """Sizes computed once from a config."""
+
+    num_devices: int
+    envs_per_device: int
+    batch_size: int  # env steps per update (all devices)
+    minibatch_size: int  # samples per minibatch (all devices)
+    steps_per_window: int
+    num_windows: int
+    total_updates: int
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run needs; stored verbatim in run.json."""
+
+    num_envs: int = 256
+    rollout_steps: int = 64
+    updates_per_window: int = 4
+    total_steps: int = 1_048_576
+    epochs: int = 2
+    minibatches: int = 4
+    lr: float = 1e-3
+    anneal_lr: bool = False
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip: float = 0.2
+    ent_coef: float = 0.01
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    hidden: int = 128
+    layers: int = 2
+    seed: int = 0
+    action_masking: bool = True
+    num_seeds: int = 1
+    eval_episodes: int = 128
+    eval_seed_base: int = 1_000_000
+    keep_checkpoints: int = 3
+    run_dir: str = "runs"
+    run_id: str | None = None
+    name: str | None = None
+    wandb: str = "offline"
+    wandb_project: str = "caravan"
+    wandb_entity: str | None = None
+    resume: str | None = None
+    num_devices: int = 0  # 0: every device jax sees
+
+    def to_json(self) -> dict[str, Any]:
+        """The config as a JSON-able dict (run.json, W&B config)."""
+        return dataclasses.asdict(self)
+
+    def derived(self, device_count: int) -> Derived:
+        """Derived sizes for `device_count` devices; raises ConfigError when inconsistent."""
+        validate(self, device_count)
+        nd = self.num_devices or device_count
+        batch = self.num_envs * self.rollout_steps
+        spw = batch * self.updates_per_window
+        num_windows = max(1, math.ceil(self.total_steps / spw))
+        return Derived(
+            num_devices=nd,
+            envs_per_device=self.num_envs // nd,
+            batch_size=batch,
+            minibatch_size=batch // self.minibatches,
+            steps_per_window=spw,
+            num_windows=num_windows,
+            total_updates=num_windows * self.updates_per_window,
+        )
+
+
+def validate(cfg: TrainConfig, device_count: int) -> None:
+    """Reject inconsistent values with one message listing every problem."""
+    errs: list[str] = []
+    positive = (
+        "num_envs",
+        "rollout_steps",
+        "updates_per_window",
+        "total_steps",
+        "epochs",
+        "minibatches",
+        "hidden",
+        "layers",
+        "num_seeds",
+        "keep_checkpoints",
+    )
+    for name in positive:
+        if getattr(cfg, name) < 1:
+            errs.append(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(cfg, name)})")
+    if cfg.eval_episodes < 0:
+        errs.append(f"--eval-episodes must be >= 0 (got {cfg.eval_episodes})")
+    if not cfg.lr > 0 or not math.isfinite(cfg.lr):
+        errs.append(f"--lr must be a positive finite number (got {cfg.lr})")
+    for name in ("gamma", "gae_lambda"):
+        v = getattr(cfg, name)
+        if not 0.0 <= v <= 1.0:
+            errs.append(f"--{name.replace('_', '-')} must be in [0, 1] (got {v})")
+    if not cfg.clip > 0:
+        errs.append(f"--clip must be > 0 (got {cfg.clip})")
+    for name in ("ent_coef", "vf_coef", "max_grad_norm"):
+        if getattr(cfg, name) < 0:
+            errs.append(f"--{name.replace('_', '-')} must be >= 0 (got {getattr(cfg, name)})")
+    if cfg.wandb not in WANDB_MODES:
+        errs.append(f"--wandb must be one of {', '.join(WANDB_MODES)} (got {cfg.wandb!r})")
+    for name in ("run_id", "resume"):
+        v = getattr(cfg, name)
+        if v is not None and not RUN_ID_RE.match(v):
+            errs.append(f"--{name.replace('_', '-')} {v!r} must match {RUN_ID_RE.pattern}")
+    if cfg.num_devices < 0:
+        errs.append(f"--num-devices must be >= 0 (got {cfg.num_devices})")
+    elif cfg.num_devices > device_count:
+        errs.append(f"--num-devices {cfg.num_devices} > the {device_count} devices jax sees")
+    nd = cfg.num_devices or device_count
+    if cfg.num_envs >= 1 and nd >= 1 and cfg.num_envs % nd:
+        errs.append(
+            f"--num-envs {cfg.num_envs} must be divisible by the device count {nd} "
+            f"(envs are sharded evenly across devices)"
+        )
+    batch = cfg.num_envs * cfg.rollout_steps
+    if cfg.minibatches >= 1 and batch >= 1 and (batch // max(nd, 1)) % cfg.minibatches:
+        errs.append(
+            f"the per-device batch --num-envs/devices x --rollout-steps = "
+            f"{batch // max(nd, 1)} must be divisible by --minibatches {cfg.minibatches}"
+        )
+    if errs:
+        raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(errs))
+
+
+def default_wandb_mode() -> str:
+    """`online` when WANDB_API_KEY is set, else `offline`."""
+    return "online" if os.environ.get("WANDB_API_KEY") else "offline"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `python -m ppo.train` command line; defaults are TrainConfig's (a short run)."""
+    d = TrainConfig()
+    p = argparse.ArgumentParser(
+        prog="python -m ppo.train",
+        description=(
+            "Train a PPO agent on Caravan. One compiled call runs one window of "
+            "--updates-per-window updates; between windows the host evaluates, checkpoints, "
+            "logs and prints progress. Defaults are a short local run (about "
+            f"{d.total_steps:,} env steps); for the full-size run use e.g. "
+            "--num-envs 8192 --total-steps 200000000."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    a = p.add_argument
+    a("--num-envs", type=int, default=d.num_envs, help="parallel environments (all devices)")
+    a("--rollout-steps", type=int, default=d.rollout_steps, help="env steps per env per update")
+    a("--updates-per-window", type=int, default=d.updates_per_window, help="updates per window")
+    a(
+        "--total-steps",
+        type=int,
+        default=d.total_steps,
+        help="env steps to train (rounded up to whole windows)",
+    )
+    a("--epochs", type=int, default=d.epochs, help="PPO epochs per update")
+    a("--minibatches", type=int, default=d.minibatches, help="minibatches per epoch")
+    a("--lr", type=float, default=d.lr, help="Adam learning rate")
+    a(
+        "--anneal-lr",
+        action=argparse.BooleanOptionalAction,
+        default=d.anneal_lr,
+        help="anneal the learning rate linearly to 0 over the run",
+    )
+    a("--gamma", type=float, default=d.gamma, help="discount")
+    a("--gae-lambda", type=float, default=d.gae_lambda, help="GAE lambda")
+    a("--clip", type=float, default=d.clip, help="PPO clip range")
+    a("--ent-coef", type=float, default=d.ent_coef, help="entropy bonus coefficient")
+    a("--vf-coef", type=float, default=d.vf_coef, help="value loss coefficient")
+    a("--max-grad-norm", type=float, default=d.max_grad_norm, help="global gradient clip")
+    a("--hidden", type=int, default=d.hidden, help="width of the shared MLP trunk")
+    a("--layers", type=int, default=d.layers, help="hidden layers in the shared trunk")
+    a("--seed", type=int, default=d.seed, help="training seed")
+    a(
+        "--action-masking",
+        action=argparse.BooleanOptionalAction,
+        default=d.action_masking,
+        help="mask invalid actions' logits (off: the agent learns validity from the reward)",
+    )
+    a(
+        "--num-seeds",
+        type=int,
+        default=d.num_seeds,
+        help="independent agents trained in one compiled program (vmap), each its own run",
+    )
+    a(
+        "--eval-episodes",
+        type=int,
+        default=d.eval_episodes,
+        help="episodes per evaluation on fixed seeds (0: no eval)",
+    )
+    a(
+        "--keep-checkpoints",
+        type=int,
+        default=d.keep_checkpoints,
+        help="last N checkpoints kept (the best by eval return is kept too)",
+    )
+    a("--run-dir", default=d.run_dir, help="directory holding runs/<run_id>/")
+    a("--run-id", default=None, help="run id (default: generated)")
+    a("--name", default=None, help="human-readable run name")
+    a(
+        "--wandb",
+        choices=WANDB_MODES,
+        default=None,
+        help="W&B mode (default: online when WANDB_API_KEY is set, else offline)",
+    )
+    a("--wandb-project", default=d.wandb_project, help="W&B project")
+    a("--wandb-entity", default=None, help="W&B entity (default: the key's)")
+    a(
+        "--resume",
+        metavar="RUN_ID",
+        default=None,
+        help="continue RUN_ID from its last complete checkpoint (its config is used)",
+    )
+    a(
+        "--num-devices",
+        type=int,
+        default=d.num_devices,
+        help="devices to shard envs over (0: all jax.devices())",
+    )
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    """Parse the command line into a TrainConfig (not yet validated against devices)."""
+    ns = build_parser().parse_args(argv)
+    kw = vars(ns)
+    if kw["wandb"] is None:
+        kw["wandb"] = default_wandb_mode()
+    return TrainConfig(**kw)

@@ -1,0 +1,168 @@
+"""Per-window evaluation on fixed seeds: full episodes, greedy and sampled policy.
+
+Episode i starts from `CaravanEnv.reset_from_seed(seed_base + i)`; the seeds and the
+sampling key are the same every window, so windows are comparable. The compiled part
+returns per-episode arrays; the host builds the eval document (histograms with fixed bins,
+action mix, replay seeds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ppo.metrics import KIND_NAMES, finite_or_none
+from ppo.network import ActorCritic, apply_mask, sample_actions
+
+N_BINS = 20
+# Fixed histogram ranges for every run: a dead caravan ends at net worth 0 (profit -580
+# coins), so profit bins start at -600; values beyond the last edge fall in the end bins.
+PROFIT_EDGES = np.linspace(-600.0, 9400.0, N_BINS + 1)
+RETURN_EDGES = PROFIT_EDGES / 100.0  # return = profit / 100 - 0.1 per invalid action
+
+
+def make_eval_fn(
+    net: ActorCritic,
+    env: Any,
+    env_params: Any,
+    n_episodes: int,
+    seed_base: int,
+    max_steps: int,
+    n_actions: int,
+    masking: bool,
+) -> Callable[[Any], dict[str, jax.Array]]:
+    """Jitted `eval(params_batched) -> per-episode arrays [S, 2n]` (greedy half first)."""
+    seeds = (seed_base + np.arange(n_episodes)).astype(np.uint32)
+    greedy = jnp.arange(2 * n_episodes) < n_episodes
+    sample_key = jax.random.PRNGKey(seed_base)
+
+    def one(params: Any) -> dict[str, jax.Array]:
+        obs, state = jax.vmap(env.reset_from_seed, in_axes=(0, None))(
+            jnp.asarray(np.concatenate([seeds, seeds])), env_params
+        )
+        m = 2 * n_episodes
+        zf, zi = jnp.zeros(m, jnp.float32), jnp.zeros(m, jnp.int32)
+        acc0 = dict(
+            done=jnp.zeros(m, bool),
+            ret=zf,
+            profit=zf,
+            survived=jnp.zeros(m, bool),
+            length=zi,
+            invalid=zi,
+            kinds=jnp.zeros((m, 4), jnp.int32),
+        )
+
+        def body(carry: tuple, key: jax.Array) -> tuple[tuple, None]:
+            obs, state, acc = carry
+            logits, _ = net.apply(params, obs)
+            if masking:
+                logits = apply_mask(logits, obs[:, :n_actions] > 0.5)
+            action = jnp.where(greedy, jnp.argmax(logits, -1), sample_actions(logits, key))
+            obs, state, _, _, _, info = jax.vmap(env.step, in_axes=(None, 0, 0, None))(
+                key, state, action.astype(jnp.int32), env_params
+            )
+            live = ~acc["done"]
+            first = live & info["episode_done"]
+            onehot = jax.nn.one_hot(info["action_kind"], 4, dtype=jnp.int32)
+            acc = dict(
+                done=acc["done"] | info["episode_done"],
+                ret=jnp.where(first, info["episode_return"], acc["ret"]),
+                profit=jnp.where(first, info["episode_profit"], acc["profit"]),
+                survived=jnp.where(first, info["episode_survived"], acc["survived"]),
+                length=jnp.where(first, info["episode_length"], acc["length"]),
+                invalid=jnp.where(first, info["episode_invalid"], acc["invalid"]),
+                kinds=acc["kinds"] + onehot * live[:, None].astype(jnp.int32),
+            )
+            return (obs, state, acc), None
+
+        keys = jax.random.split(sample_key, max_steps)
+        (_, _, acc), _ = jax.lax.scan(body, (obs, state, acc0), keys)
+        return acc
+
+    return jax.jit(jax.vmap(one))
+
+
+def _hist(values: np.ndarray, edges: np.ndarray) -> dict[str, list]:
+    clipped = np.clip(values, edges[0], edges[-1])
+    counts, _ = np.histogram(clipped, bins=edges)
+    return {"bin_edges": [float(e) for e in edges], "counts": [int(c) for c in counts]}
+
+
+def eval_document(
+    acc: dict[str, np.ndarray],
+    window_id: int,
+    env_steps: int,
+    seed_base: int,
+) -> dict[str, Any]:
+    """The eval/<window_id>.json document from one seed's per-episode arrays."""
+    n = len(acc["ret"]) // 2
+    g = {k: v[:n] for k, v in acc.items()}
+    s = {k: v[n:] for k, v in acc.items()}
+    seeds = seed_base + np.arange(n)
+
+    def stats(d: dict[str, np.ndarray]) -> dict[str, Any]:
+        done = d["done"]
+        steps = max(int(np.sum(d["kinds"])), 1)
+        invalid = int(np.sum(d["invalid"][done]))
+        return {
+            "return_mean": finite_or_none(np.mean(d["ret"][done])) if done.any() else None,
+            "profit_mean": finite_or_none(np.mean(d["profit"][done])) if done.any() else None,
+            "survival_rate": float(np.mean(d["survived"] & done)),
+            "invalid_action_rate": float(invalid / steps),
+        }
+
+    gs = stats(g)
+    done = g["done"]
+    order = np.argsort(g["ret"], kind="stable")
+    replay = [int(seeds[order[-1]]), int(seeds[order[len(order) // 2]]), int(seeds[order[0]])]
+    kinds = np.sum(g["kinds"], axis=0).astype(np.float64)
+    total = max(float(kinds.sum()), 1.0)
+    return {
+        "window_id": window_id,
+        "env_steps": env_steps,
+        "policy": "greedy",
+        "episodes": n,
+        "seeds": {"base": seed_base, "count": n},
+        "return_mean": gs["return_mean"],
+        "return_p10": finite_or_none(np.percentile(g["ret"], 10)),
+        "return_p90": finite_or_none(np.percentile(g["ret"], 90)),
+        "profit_mean": gs["profit_mean"],
+        "survival_rate": gs["survival_rate"],
+        "invalid_action_rate": gs["invalid_action_rate"],
+        "episode_length_mean": finite_or_none(np.mean(g["length"][done])) if done.any() else None,
+        "histograms": {
+            "return": _hist(g["ret"], RETURN_EDGES),
+            "profit": _hist(g["profit"], PROFIT_EDGES),
+        },
+        "action_mix": {k: float(c / total) for k, c in zip(KIND_NAMES, kinds, strict=True)},
+        "replay_seeds": list(dict.fromkeys(replay)),
+        "sampled": stats(s),
+    }
+
+
+def eval_window_metrics(doc: dict[str, Any] | None) -> dict[str, Any]:
+    """The eval/* keys of a window row from its eval document."""
+    if doc is None:
+        return {
+            k: None
+            for k in (
+                "eval/return_mean",
+                "eval/return_p10",
+                "eval/return_p90",
+                "eval/profit_mean",
+                "eval/survival_rate",
+                "eval/invalid_action_rate",
+            )
+        }
+    return {
+        "eval/return_mean": doc["return_mean"],
+        "eval/return_p10": doc["return_p10"],
+        "eval/return_p90": doc["return_p90"],
+        "eval/profit_mean": doc["profit_mean"],
+        "eval/survival_rate": doc["survival_rate"],
+        "eval/invalid_action_rate": doc["invalid_action_rate"],
+    }

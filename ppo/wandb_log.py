@@ -1,0 +1,122 @@
+"""W&B logging at the edge: the real wandb client, never allowed to stop training.
+
+The local run_id is the W&B run id. Steps follow docs/RUN_RECORDS.md: update u of window w
+at step u + w, window w's row at step last_update + w + 1. Any W&B failure warns once,
+turns this logger off and is recorded in run.json; the local records stay complete.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+class WandbLogger:
+    """One W&B run for one training run (mode online, offline or disabled)."""
+
+    def __init__(
+        self,
+        mode: str,
+        run_id: str,
+        name: str,
+        project: str,
+        entity: str | None,
+        config: dict[str, Any],
+        run_dir: Path,
+        resume: bool,
+        group: str | None = None,
+    ) -> None:
+        self.mode = mode
+        self.run: Any = None
+        self.error: str | None = None
+        self.info: dict[str, Any] = {"mode": mode, "run_id": None, "path": None, "dir": None}
+        if mode == "disabled":
+            return
+        try:
+            import wandb
+
+            self.run = wandb.init(
+                project=project,
+                entity=entity,
+                id=run_id,
+                name=name,
+                group=group,
+                config=config,
+                mode=mode,
+                dir=str(run_dir),
+                resume="allow" if resume else None,
+                reinit="create_new",
+                settings=wandb.Settings(
+                    silent=True, console="off", x_disable_stats=True, init_timeout=60
+                ),
+            )
+            path = None
+            if mode == "online":
+                path = f"{self.run.entity}/{self.run.project}/{self.run.id}"
+            self.info = {"mode": mode, "run_id": self.run.id, "path": path, "dir": self.run.dir}
+        except Exception as e:  # W&B trouble must never stop training
+            self._fail(e)
+
+    def _fail(self, e: BaseException) -> None:
+        if self.error is None:
+            self.error = f"{type(e).__name__}: {e}"
+            warnings.warn(
+                f"W&B logging turned off after an error ({self.error}); "
+                "training continues and the local run records stay complete",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            print(f"warning: W&B disabled for this run: {self.error}", file=sys.stderr)
+            self.info["error"] = self.error
+        self.run = None
+
+    @property
+    def active(self) -> bool:
+        return self.run is not None
+
+    def log_window(
+        self,
+        window_row: dict[str, Any],
+        update_rows: list[dict[str, Any]],
+        eval_doc: dict[str, Any] | None,
+    ) -> None:
+        """Log a window's update rows, then its row (+ eval histograms and action mix)."""
+        if self.run is None:
+            return
+        try:
+            import wandb
+
+            w = window_row["window_id"]
+            for row in update_rows:
+                self.run.log(_nn(row), step=row["update"] + w)
+            data = _nn(window_row)
+            if eval_doc is not None:
+                for key, name in (("return", "eval/return_hist"), ("profit", "eval/profit_hist")):
+                    h = eval_doc["histograms"][key]
+                    data[name] = wandb.Histogram(
+                        np_histogram=(np.asarray(h["counts"]), np.asarray(h["bin_edges"]))
+                    )
+                for k, v in eval_doc["action_mix"].items():
+                    data[f"eval/actions/{k}"] = v
+            self.run.log(data, step=window_row["last_update"] + w + 1)
+        except Exception as e:
+            self._fail(e)
+
+    def finish(self, exit_code: int = 0) -> None:
+        """Close the W&B run (flushes offline files)."""
+        if self.run is None:
+            return
+        try:
+            self.run.finish(exit_code=exit_code)
+        except Exception as e:
+            self._fail(e)
+        self.run = None
+
+
+def _nn(row: dict[str, Any]) -> dict[str, Any]:
+    """W&B rows without None values (absent keys rather than nulls) and no timestamp string."""
+    return {k: v for k, v in row.items() if v is not None and k != "timestamp"}
