@@ -1,0 +1,137 @@
+"""The response cache: diskcache with per-entry TTL, stale-while-error and single-flight.
+
+- A fresh entry is served without touching the source.
+- On a miss or an expired entry one fetch runs per key (concurrent requests await it).
+- When the fetch fails (or exceeds its deadline) the last good value is served with
+  `stale: true`; with no value the error goes to the client. After a failure the key
+  backs off (`error_backoff_s`, or the upstream's Retry-After) so a failing W&B is not
+  hammered; stale data keeps flowing meanwhile.
+- "Not found" answers are cached briefly (`ttl_not_found_s`).
+- Entries live on disk under `cache_dir` (bounded by `cache_size_mb`), so a restart keeps
+  them. Single-flight is per process: run one worker per cache directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import diskcache
+
+from analytics_service.errors import ApiError, NotFound, UpstreamTimeout
+
+log = logging.getLogger("analytics_service.cache")
+
+
+@dataclass(frozen=True)
+class Cached:
+    """A value with when it was fetched and whether it is stale."""
+
+    value: Any
+    fetched_at: datetime
+    stale: bool
+
+
+class ResponseCache:
+    """See the module docstring."""
+
+    def __init__(
+        self, directory: Path, *, size_mb: int, error_backoff_s: float, ttl_not_found_s: float
+    ) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.disk = diskcache.Cache(str(directory), size_limit=size_mb * 1024 * 1024)
+        self.error_backoff_s = error_backoff_s
+        self.ttl_not_found_s = ttl_not_found_s
+        self._inflight: dict[str, asyncio.Future[Cached]] = {}
+        self._backoff: dict[str, tuple[float, ApiError]] = {}
+
+    def close(self) -> None:
+        self.disk.close()
+
+    def _read(self, key: str) -> dict | None:
+        try:
+            entry = self.disk.get(key)
+        except Exception as exc:  # a damaged cache file must not break the API
+            log.warning("cache read failed for %s: %r", key, exc)
+            return None
+        return entry if isinstance(entry, dict) and "exp" in entry else None
+
+    def _write(self, key: str, entry: dict) -> None:
+        try:
+            self.disk.set(key, entry)
+        except Exception as exc:
+            log.warning("cache write failed for %s: %r", key, exc)
+
+    async def get(
+        self,
+        key: str,
+        fetch: Callable[[], Any],
+        ttl_of: Callable[[Any], float],
+        *,
+        executor: Executor,
+        timeout_s: float,
+    ) -> Cached:
+        """The value for `key`: cached, or fetched by `fetch` (blocking) on `executor`."""
+        now = time.time()
+        entry = self._read(key)
+        if entry is not None and entry["exp"] > now:
+            return self._from_entry(key, entry, stale=False)
+        backoff = self._backoff.get(key)
+        if backoff is not None and backoff[0] > now:
+            if entry is not None and "v" in entry:
+                return self._from_entry(key, entry, stale=True)
+            raise backoff[1]
+        inflight = self._inflight.get(key)
+        if inflight is not None:
+            return await asyncio.shield(inflight)
+        future: asyncio.Future[Cached] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self._inflight[key] = future
+        try:
+            result = await self._fetch(key, entry, fetch, ttl_of, executor, timeout_s)
+        except BaseException as exc:
+            future.set_exception(exc)
+            raise
+        else:
+            future.set_result(result)
+            return result
+        finally:
+            self._inflight.pop(key, None)
+
+    async def _fetch(self, key, entry, fetch, ttl_of, executor, timeout_s) -> Cached:
+        loop = asyncio.get_running_loop()
+        try:
+            value = await asyncio.wait_for(loop.run_in_executor(executor, fetch), timeout_s)
+        except NotFound as err:
+            self._write(key, {"nf": err.message, "exp": time.time() + self.ttl_not_found_s})
+            raise
+        except (ApiError, TimeoutError) as exc:
+            err = (
+                exc if isinstance(exc, ApiError) else UpstreamTimeout("W&B did not answer in time")
+            )
+            wait = max(self.error_backoff_s, err.retry_after_s or 0)
+            self._backoff[key] = (time.time() + wait, err)
+            if entry is not None and "v" in entry:
+                log.info("serving stale %s after %s", key, err.code)
+                return self._from_entry(key, entry, stale=True)
+            raise err from None
+        now = time.time()
+        self._backoff.pop(key, None)
+        self._write(key, {"v": value, "t": now, "exp": now + ttl_of(value)})
+        return Cached(value, _utc(now), False)
+
+    def _from_entry(self, key: str, entry: dict, *, stale: bool) -> Cached:
+        if "nf" in entry:
+            raise NotFound(entry["nf"])
+        return Cached(entry["v"], _utc(entry["t"]), stale)
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)

@@ -1,0 +1,214 @@
+"""Pydantic response models: the machine-readable form of docs/API.md.
+
+Row models are built from the canonical key lists, so metric keys keep their names
+(`eval/return_mean`) in JSON and in the OpenAPI schema.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from analytics_service.keys import (
+    ACTION_KINDS,
+    CONFIG_SUBSET,
+    INT_KEYS,
+    KPI_KEYS,
+    STR_KEYS,
+    UPDATE_KEYS,
+    WINDOW_KEYS,
+)
+
+SourceName = Literal["wandb", "local"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+
+def _field_name(key: str) -> str:
+    return re.sub(r"\W", "_", key)
+
+
+def _row_model(name: str, keys: tuple[str, ...], doc: str) -> type[BaseModel]:
+    fields: dict[str, Any] = {}
+    for key in keys:
+        if key in STR_KEYS:
+            typ: Any = str | None
+        elif key in INT_KEYS:
+            typ = int | None
+        else:
+            typ = float | None
+        fields[_field_name(key)] = (typ, Field(..., alias=key))
+    model = create_model(name, __base__=_Model, __doc__=doc, **fields)
+    return model
+
+
+WindowRow = _row_model("WindowRow", WINDOW_KEYS, "One window (iteration): a windows.jsonl row.")
+UpdateRow = _row_model("UpdateRow", UPDATE_KEYS, "One PPO update: an updates.jsonl row.")
+Kpis = _row_model("Kpis", KPI_KEYS, "The last window's headline metrics (null before it).")
+
+
+class ErrorBody(_Model):
+    code: str = Field(..., examples=["not_found"])
+    message: str
+    retry_after_s: int | None = Field(None, description="present on 429 (and some 503)")
+
+
+class ErrorResponse(_Model):
+    error: ErrorBody
+
+
+class Envelope(_Model):
+    source: SourceName
+    fetched_at: datetime = Field(..., description="when the data was read from its source")
+    stale: bool = Field(..., description="served from cache after the source failed")
+
+
+class RunInfo(_Model):
+    run_id: str
+    name: str | None
+    state: str = Field(..., description="running, finished, crashed, failed (W&B: also killed)")
+    created_at: datetime | None
+    updated_at: datetime | None
+    window_id: int | None = Field(..., description="latest window (null before the first)")
+    env_steps: int | None
+
+
+class RunsResponse(Envelope):
+    runs: list[RunInfo]
+
+
+RunConfig = create_model(
+    "RunConfig",
+    __base__=_Model,
+    __doc__="The config fields shown with a run (null where the run does not have them).",
+    **{
+        key: (
+            (bool | None)
+            if key == "action_masking"
+            else (float | None)
+            if key == "lr"
+            else (int | None),
+            Field(None),
+        )
+        for key in CONFIG_SUBSET
+    },
+)
+
+
+class RunDetail(_Model):
+    run_id: str
+    name: str | None
+    state: str
+    created_at: datetime | None
+    updated_at: datetime | None
+    config: RunConfig  # type: ignore[valid-type]
+
+
+class SummaryResponse(Envelope):
+    run: RunDetail
+    kpis: Kpis  # type: ignore[valid-type]
+
+
+class HistoryResponse(Envelope):
+    run_id: str
+    total_rows: int = Field(..., description="windows in the run before downsampling")
+    downsampled: bool
+    rows: list[WindowRow]  # type: ignore[valid-type]
+
+
+class IterationsResponse(Envelope):
+    run_id: str
+    iterations: list[WindowRow]  # type: ignore[valid-type]
+
+
+class Histogram(_Model):
+    bin_edges: list[float]
+    counts: list[int]
+
+
+class EvalHistograms(_Model):
+    return_: Histogram = Field(..., alias="return")
+    profit: Histogram
+
+
+ActionMix = create_model(
+    "ActionMix",
+    __base__=_Model,
+    __doc__="Fractions of the evaluation's actions by kind.",
+    **{kind: (float | None, Field(...)) for kind in ACTION_KINDS},
+)
+
+
+class EvalDetail(_Model):
+    histograms: EvalHistograms
+    action_mix: ActionMix  # type: ignore[valid-type]
+    replay_seeds: list[int]
+
+
+class IterationResponse(Envelope):
+    run_id: str
+    window_id: int
+    row: WindowRow  # type: ignore[valid-type]
+    updates: list[UpdateRow]  # type: ignore[valid-type]
+    eval: EvalDetail | None = Field(..., description="null when this window has no evaluation")
+
+
+class SourceHealth(_Model):
+    configured: bool
+    reachable: bool | None = Field(..., description="null when not configured")
+    detail: str
+
+
+class HealthSources(_Model):
+    wandb: SourceHealth
+    local: SourceHealth
+
+
+class HealthResponse(_Model):
+    status: Literal["ok"]
+    fetched_at: datetime
+    sources: HealthSources
+    default_source: SourceName
+
+
+# ---- play and replay -------------------------------------------------------------------
+
+
+class PlayStart(_Model):
+    seed: int | None = Field(
+        None, ge=0, le=2**32 - 1, description="episode seed (uint32); omitted: random"
+    )
+
+
+class PlayStep(_Model):
+    action: int = Field(..., ge=0, le=68, description="action index (docs/INTERFACES.md §3)")
+
+
+class ActionTaken(_Model):
+    action: int
+    label: str
+
+
+class EpisodeMetrics(_Model):
+    return_: float = Field(..., alias="return")
+    profit: float
+    length: int
+    invalid_actions: int
+    survived: bool | None = Field(..., description="set when the episode has ended")
+
+
+class PlayState(_Model):
+    session_id: str
+    seed: int
+    expires_at: datetime
+    done: bool
+    reward: float
+    last_action: ActionTaken | None
+    invalid: bool
+    view: dict[str, Any] = Field(..., description="envjax.render.describe (docs/INTERFACES.md)")
+    episode: EpisodeMetrics

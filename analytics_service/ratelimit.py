@@ -1,0 +1,108 @@
+"""Per-client rate limiting (token bucket per client address) as ASGI middleware."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+
+class TokenBuckets:
+    """One token bucket per client: `rate` tokens/s refill, `burst` capacity."""
+
+    def __init__(self, rate: float, burst: int, max_clients: int = 50_000) -> None:
+        self.rate = rate
+        self.burst = float(burst)
+        self.max_clients = max_clients
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, client: str, now: float | None = None) -> float:
+        """0.0 when a request may pass, else seconds until one token is back."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            tokens, last = self._buckets.get(client, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            if tokens >= 1.0:
+                self._buckets[client] = (tokens - 1.0, now)
+                if len(self._buckets) > self.max_clients:
+                    self._prune(now)
+                return 0.0
+            self._buckets[client] = (tokens, now)
+            return (1.0 - tokens) / self.rate
+
+    def _prune(self, now: float) -> None:
+        # Buckets that have refilled completely carry no state worth keeping.
+        full = [
+            c
+            for c, (t, last) in self._buckets.items()
+            if t + (now - last) * self.rate >= self.burst
+        ]
+        for c in full:
+            del self._buckets[c]
+
+
+class RateLimitMiddleware:
+    """429 + Retry-After for a client over its rate on /api and /ws paths."""
+
+    def __init__(
+        self, app: ASGIApp, *, rate: float, burst: int, trust_forwarded_for: bool = False
+    ) -> None:
+        self.app = app
+        self.buckets = TokenBuckets(rate, burst)
+        self.trust_forwarded_for = trust_forwarded_for
+
+    def _client(self, scope: Scope) -> str:
+        if self.trust_forwarded_for:
+            for name, value in scope.get("headers") or []:
+                if name == b"x-forwarded-for":
+                    return value.decode("latin-1").split(",")[0].strip()
+        client = scope.get("client")
+        return client[0] if client else "unknown"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] not in ("http", "websocket") or not path.startswith(("/api/", "/ws/")):
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "http" and scope.get("method") == "OPTIONS":
+            await self.app(scope, receive, send)  # CORS preflights are not counted
+            return
+        wait = self.buckets.take(self._client(scope))
+        if wait <= 0:
+            await self.app(scope, receive, send)
+            return
+        retry = max(1, math.ceil(wait))
+        if scope["type"] == "websocket":
+            await send(
+                {
+                    "type": "websocket.close",
+                    "code": 4429,
+                    "reason": f"rate limited; retry after {retry} s",
+                }
+            )
+            return
+        body = json.dumps(
+            {
+                "error": {
+                    "code": "rate_limited",
+                    "message": "too many requests from this client",
+                    "retry_after_s": retry,
+                }
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 429,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"retry-after", str(retry).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

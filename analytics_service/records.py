@@ -1,0 +1,128 @@
+"""Reading run records (docs/RUN_RECORDS.md) for the local source.
+
+Uses `ppo.records` when the trainer is installed (one reader for the project) and a small
+reader of its own otherwise. Parsed files are memoised by (path, mtime, size), so a hot
+endpoint does not re-parse an unchanged windows.jsonl.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+from analytics_service.keys import RUN_ID_PATTERN
+
+log = logging.getLogger("analytics_service.records")
+_RUN_ID = re.compile(RUN_ID_PATTERN)
+
+
+class _FileMemo:
+    """A small LRU of parsed files keyed by path and (mtime_ns, size)."""
+
+    def __init__(self, capacity: int = 256) -> None:
+        self._items: OrderedDict[str, tuple[tuple[int, int], Any]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._capacity = capacity
+
+    def get(self, path: Path, parse) -> Any:
+        st = path.stat()
+        stamp = (st.st_mtime_ns, st.st_size)
+        key = str(path)
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None and hit[0] == stamp:
+                self._items.move_to_end(key)
+                return hit[1]
+        value = parse(path)
+        with self._lock:
+            self._items[key] = (stamp, value)
+            self._items.move_to_end(key)
+            while len(self._items) > self._capacity:
+                self._items.popitem(last=False)
+        return value
+
+
+_memo = _FileMemo()
+
+
+def _parse_json(path: Path) -> Any:
+    with path.open("rb") as f:
+        return json.loads(f.read())
+
+
+def _parse_jsonl(path: Path) -> list[dict]:
+    with path.open("rb") as f:
+        data = f.read()
+    lines = data.split(b"\n")
+    rows: list[dict] = []
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            # A torn last line is a crash mid-write: expected, ignored. Elsewhere: say so.
+            if i < len(lines) - 1 and any(x.strip() for x in lines[i + 1 :]):
+                log.warning("skipping unreadable line %d of %s", i + 1, path)
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
+
+
+def is_run_id(run_id: str) -> bool:
+    """True when `run_id` is a valid run id (and so a safe directory name)."""
+    return bool(_RUN_ID.fullmatch(run_id))
+
+
+def run_dir(runs_dir: Path, run_id: str) -> Path | None:
+    """The run's directory, or None when there is no such run (ids are validated first)."""
+    if not is_run_id(run_id):
+        return None
+    path = runs_dir / run_id
+    return path if (path / "run.json").is_file() else None
+
+
+def list_run_ids(runs_dir: Path) -> list[str]:
+    """Ids of the runs under `runs_dir` (any order)."""
+    try:
+        entries = list(os.scandir(runs_dir))
+    except FileNotFoundError:
+        return []
+    return [
+        e.name
+        for e in entries
+        if e.is_dir() and is_run_id(e.name) and os.path.isfile(os.path.join(e.path, "run.json"))
+    ]
+
+
+def read_run(path: Path) -> dict:
+    """run.json of the run at `path`."""
+    return _memo.get(path / "run.json", _parse_json)
+
+
+def read_windows(path: Path) -> list[dict]:
+    """All window rows, in file order (a torn last line ignored)."""
+    file = path / "windows.jsonl"
+    return _memo.get(file, _parse_jsonl) if file.is_file() else []
+
+
+def read_updates(path: Path, window_id: int | None = None) -> list[dict]:
+    """Update rows, all or those of one window."""
+    file = path / "updates.jsonl"
+    rows = _memo.get(file, _parse_jsonl) if file.is_file() else []
+    if window_id is None:
+        return rows
+    return [r for r in rows if r.get("window_id") == window_id]
+
+
+def read_eval(path: Path, window_id: int) -> dict | None:
+    """eval/<window_id>.json, or None when that window has no evaluation."""
+    file = path / "eval" / f"{int(window_id)}.json"
+    return _memo.get(file, _parse_json) if file.is_file() else None

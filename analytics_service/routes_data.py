@@ -1,0 +1,231 @@
+"""The data endpoints: `/api/{source}/runs...` for W&B and the local run records."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+
+from analytics_service import views
+from analytics_service.cache import Cached
+from analytics_service.errors import NotConfigured, NotFound
+from analytics_service.keys import RUN_ID_PATTERN
+from analytics_service.models import (
+    ErrorResponse,
+    HistoryResponse,
+    IterationResponse,
+    IterationsResponse,
+    RunsResponse,
+    SourceName,
+    SummaryResponse,
+)
+from analytics_service.state import Services
+
+router = APIRouter()
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse, "description": desc}
+    for code, desc in (
+        (404, "unknown run or iteration"),
+        (422, "bad parameters"),
+        (429, "this client or W&B is over its rate (Retry-After header)"),
+        (502, "W&B answered with an error or garbage"),
+        (503, "W&B not configured"),
+        (504, "W&B did not answer in time"),
+    )
+}
+
+SourceParam = Annotated[SourceName, Path(description="`wandb` or `local`")]
+RunIdParam = Annotated[
+    str,
+    Path(pattern=RUN_ID_PATTERN, max_length=64, description="run id (also the W&B run id)"),
+]
+
+
+def _services(request: Request) -> Services:
+    return request.app.state.services
+
+
+async def _load(svc: Services, source: str, kind: str, key_parts: tuple, call, ttl_of) -> Cached:
+    """Run `call(source_object)` through the cache (W&B) or directly (local)."""
+    if source == "local":
+        value = await asyncio.to_thread(call, svc.local)
+        return Cached(value, datetime.now(UTC), False)
+    if svc.wandb is None:
+        raise NotConfigured(
+            f"W&B is not configured on this service ({svc.settings.wandb_missing}); use /api/local"
+        )
+    wandb = svc.wandb
+    key = ":".join(
+        (
+            "wandb",
+            svc.settings.wandb_entity or "",
+            svc.settings.wandb_project or "",
+            kind,
+            *map(str, key_parts),
+        )
+    )
+    return await svc.cache.get(
+        key,
+        lambda: call(wandb),
+        ttl_of,
+        executor=svc.executor,
+        timeout_s=svc.settings.fetch_timeout_s,
+    )
+
+
+def _ttl_by_state(svc: Services):
+    s = svc.settings
+
+    def ttl(value: Any) -> float:
+        state = value.get("state") if "state" in value else value.get("run", {}).get("state")
+        return s.ttl_finished_s if views.is_finished(state) else s.ttl_running_s
+
+    return ttl
+
+
+def _envelope(source: str, got: Cached) -> dict:
+    return {"source": source, "fetched_at": got.fetched_at, "stale": got.stale}
+
+
+@router.get(
+    "/api/{source}/runs",
+    response_model=RunsResponse,
+    operation_id="listRuns",
+    responses=_ERRORS,
+    summary="Latest runs, newest first",
+)
+async def list_runs(
+    request: Request,
+    source: SourceParam,
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> RunsResponse:
+    svc = _services(request)
+    got = await _load(
+        svc,
+        source,
+        "runs",
+        (limit,),
+        lambda src: src.list_runs(limit),
+        lambda _: svc.settings.ttl_runs_s,
+    )
+    return RunsResponse.model_validate({**_envelope(source, got), "runs": got.value})
+
+
+@router.get(
+    "/api/{source}/runs/{run_id}/summary",
+    response_model=SummaryResponse,
+    operation_id="getRunSummary",
+    responses=_ERRORS,
+    summary="Run info, config subset and KPIs",
+)
+async def run_summary(request: Request, source: SourceParam, run_id: RunIdParam) -> SummaryResponse:
+    svc = _services(request)
+    got = await _load(
+        svc, source, "summary", (run_id,), lambda src: src.summary(run_id), _ttl_by_state(svc)
+    )
+    return SummaryResponse.model_validate({**_envelope(source, got), **got.value})
+
+
+async def _windows(svc: Services, source: str, run_id: str) -> Cached:
+    return await _load(
+        svc, source, "windows", (run_id,), lambda src: src.windows(run_id), _ttl_by_state(svc)
+    )
+
+
+@router.get(
+    "/api/{source}/runs/{run_id}/history",
+    response_model=HistoryResponse,
+    operation_id="getRunHistory",
+    responses=_ERRORS,
+    summary="One row per window, downsampled to at most max_points",
+)
+async def run_history(
+    request: Request,
+    source: SourceParam,
+    run_id: RunIdParam,
+    max_points: Annotated[int, Query(ge=2, le=10_000)] = 1000,
+) -> HistoryResponse:
+    svc = _services(request)
+    got = await _windows(svc, source, run_id)
+    rows = got.value["rows"]
+    picked = views.downsample(rows, max_points)
+    return HistoryResponse.model_validate(
+        {
+            **_envelope(source, got),
+            "run_id": run_id,
+            "total_rows": len(rows),
+            "downsampled": len(picked) < len(rows),
+            "rows": picked,
+        }
+    )
+
+
+@router.get(
+    "/api/{source}/runs/{run_id}/iterations",
+    response_model=IterationsResponse,
+    operation_id="listIterations",
+    responses=_ERRORS,
+    summary="The last N windows' rows, newest first",
+)
+async def list_iterations(
+    request: Request,
+    source: SourceParam,
+    run_id: RunIdParam,
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> IterationsResponse:
+    svc = _services(request)
+    got = await _windows(svc, source, run_id)
+    rows = got.value["rows"][-limit:][::-1]
+    return IterationsResponse.model_validate(
+        {**_envelope(source, got), "run_id": run_id, "iterations": rows}
+    )
+
+
+@router.get(
+    "/api/{source}/runs/{run_id}/iterations/{iteration}",
+    response_model=IterationResponse,
+    operation_id="getIteration",
+    responses=_ERRORS,
+    summary="One window's drill-down: row, updates, eval histograms and action mix",
+)
+async def get_iteration(
+    request: Request,
+    source: SourceParam,
+    run_id: RunIdParam,
+    iteration: Annotated[int, Path(ge=0, le=1_000_000_000, description="a window_id")],
+) -> IterationResponse:
+    svc = _services(request)
+    if source == "local":
+        got = await _load(
+            svc,
+            source,
+            "iteration",
+            (run_id, iteration),
+            lambda src: src.iteration(run_id, iteration),
+            lambda _: 0,
+        )
+    else:
+        windows = await _windows(svc, source, run_id)
+        row = next((r for r in windows.value["rows"] if r["window_id"] == iteration), None)
+        if row is None:
+            raise NotFound(f"run {run_id!r} has no window {iteration}")
+        # A window's rows are complete once its window row exists: cache it long.
+        got = await _load(
+            svc,
+            source,
+            "iteration",
+            (run_id, iteration),
+            lambda src: src.iteration(run_id, iteration, row),
+            lambda _: svc.settings.ttl_finished_s,
+        )
+    return IterationResponse.model_validate(
+        {
+            **_envelope(source, got),
+            "run_id": run_id,
+            "window_id": iteration,
+            **got.value,
+        }
+    )

@@ -1,0 +1,193 @@
+"""`WS /ws/replay/{run_id}`: an episode played by a window's checkpoint, streamed step by step."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from analytics_service import records
+from analytics_service.episode import Episode
+from analytics_service.errors import ApiError
+from analytics_service.state import Services
+
+router = APIRouter()
+
+CLOSE_NOT_FOUND = 4404
+CLOSE_INVALID = 4422
+CLOSE_BUSY = 1013  # "try again later"
+MAX_PACE_MS = 5000
+
+_policies: OrderedDict[tuple[str, int, int], Any] = OrderedDict()
+_policies_lock = threading.Lock()
+
+
+class _ReplayError(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code, self.reason = code, reason
+
+
+def _int_param(params, name: str, lo: int, hi: int) -> int | None:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _ReplayError(CLOSE_INVALID, f"{name} must be an integer") from None
+    if not lo <= value <= hi:
+        raise _ReplayError(CLOSE_INVALID, f"{name} must be in [{lo}, {hi}]")
+    return value
+
+
+def _load_policy(run_dir: Path, window_id: int) -> Any:
+    """The greedy policy of one checkpoint (a few kept in memory)."""
+    try:
+        from ppo import policy
+    except ImportError:
+        raise _ReplayError(1011, "the trainer package is not installed") from None
+    stamp = int((run_dir / "run.json").stat().st_mtime_ns)
+    key = (str(run_dir), window_id, stamp)
+    with _policies_lock:
+        if key in _policies:
+            _policies.move_to_end(key)
+            return _policies[key]
+    try:
+        act = policy.load(run_dir, window_id, greedy=True)
+    except FileNotFoundError:
+        raise _ReplayError(CLOSE_NOT_FOUND, f"no checkpoint for window {window_id}") from None
+    with _policies_lock:
+        _policies[key] = act
+        while len(_policies) > 8:
+            _policies.popitem(last=False)
+    return act
+
+
+def _prepare(runs_dir: Path, run_id: str, params) -> dict:
+    """Validate the request and load what the replay needs (blocking)."""
+    run_dir = records.run_dir(runs_dir, run_id)
+    if run_dir is None:
+        raise _ReplayError(CLOSE_NOT_FOUND, f"no run {run_id!r} in the local run records")
+    iteration = _int_param(params, "iteration", 0, 1_000_000_000)
+    seed = _int_param(params, "seed", 0, 2**32 - 1)
+    pace = _int_param(params, "pace_ms", 0, MAX_PACE_MS)
+    if iteration is None:
+        meta = records.read_run(run_dir)
+        iteration = meta.get("last_checkpoint")
+        if iteration is None:
+            raise _ReplayError(CLOSE_NOT_FOUND, f"run {run_id!r} has no checkpoint yet")
+    if seed is None:
+        ev = records.read_eval(run_dir, iteration)
+        if not ev or not ev.get("replay_seeds"):
+            raise _ReplayError(CLOSE_INVALID, f"window {iteration} has no replay seeds; pass seed")
+        seed = int(ev["replay_seeds"][0])
+    act = _load_policy(run_dir, int(iteration))
+    return {
+        "window_id": int(iteration),
+        "seed": seed,
+        "pace_ms": 100 if pace is None else pace,
+        "act": act,
+    }
+
+
+def _policy_step(ep: Episode, act: Any) -> tuple[int, float]:
+    jnp = ep.e["jnp"]
+    obs = ep.obs
+    mask = jnp.asarray(obs[:69] > 0.5)
+    action = int(act(obs, mask, None))
+    reward, _ = ep.step(action)
+    return action, reward
+
+
+@router.websocket("/ws/replay/{run_id}")
+async def replay(websocket: WebSocket, run_id: str) -> None:
+    """See docs/API.md, "Replay websocket"."""
+    svc: Services = websocket.app.state.services
+    await websocket.accept()
+    if svc.replay_streams >= svc.settings.replay_max_streams:
+        await websocket.close(CLOSE_BUSY, "too many replays running; try again later")
+        return
+    svc.replay_streams += 1
+    try:
+        await _stream(websocket, svc, run_id)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        svc.replay_streams -= 1
+
+
+async def _stream(ws: WebSocket, svc: Services, run_id: str) -> None:
+    try:
+        plan = await asyncio.to_thread(_prepare, svc.settings.runs_dir, run_id, ws.query_params)
+        episode = await asyncio.to_thread(Episode, plan["seed"])
+    except _ReplayError as err:
+        await ws.close(err.code, err.reason[:120])
+        return
+    except ApiError as err:
+        await ws.close(1011, err.message[:120])
+        return
+    control = {"pace_ms": plan["pace_ms"], "paused": False}
+    wake = asyncio.Event()
+
+    async def read_control() -> None:
+        while True:
+            text = await ws.receive_text()
+            try:
+                msg = json.loads(text)
+            except ValueError:
+                continue
+            if not isinstance(msg, dict):
+                continue
+            pace = msg.get("pace_ms")
+            if isinstance(pace, int) and 0 <= pace <= MAX_PACE_MS:
+                control["pace_ms"] = pace
+            if isinstance(msg.get("pause"), bool):
+                control["paused"] = msg["pause"]
+            wake.set()
+
+    reader = asyncio.create_task(read_control())
+    try:
+        await ws.send_json(
+            {
+                "type": "start",
+                "run_id": run_id,
+                "window_id": plan["window_id"],
+                "seed": plan["seed"],
+                "pace_ms": control["pace_ms"],
+            }
+        )
+        t = 0
+        while not episode.done:
+            if reader.done():
+                return  # the client went away
+            while control["paused"] and not reader.done():
+                wake.clear()
+                await wake.wait()
+            action, reward = await asyncio.to_thread(_policy_step, episode, plan["act"])
+            view = await asyncio.to_thread(episode.view)
+            await ws.send_json(
+                {
+                    "type": "step",
+                    "t": t,
+                    "action": {"action": action, "label": episode.label(action)},
+                    "reward": reward,
+                    "view": view,
+                }
+            )
+            t += 1
+            if control["pace_ms"]:
+                wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), control["pace_ms"] / 1000)
+        view = await asyncio.to_thread(episode.view)
+        await ws.send_json({"type": "end", "episode": episode.metrics(view)})
+        await ws.close(1000)
+    finally:
+        reader.cancel()

@@ -1,0 +1,120 @@
+"""Service settings, read from the environment and `.env` (documented in `.env.example`)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _alias(name: str) -> AliasChoices:
+    # Env var name plus the field name, so code and tests can pass keyword arguments.
+    return AliasChoices(name, name.lower().removeprefix("analytics_"))
+
+
+class Settings(BaseSettings):
+    """Everything the service can be told; frozen once built."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    # Browser access
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://localhost:3000", "http://127.0.0.1:3000"],
+        validation_alias=_alias("ALLOWED_ORIGINS"),
+    )
+
+    # W&B
+    wandb_api_key: SecretStr | None = Field(None, validation_alias=_alias("WANDB_API_KEY"))
+    wandb_entity: str | None = Field(None, validation_alias=_alias("WANDB_ENTITY"))
+    wandb_project: str | None = Field(None, validation_alias=_alias("WANDB_PROJECT"))
+    wandb_base_url: str = Field("https://api.wandb.ai", validation_alias=_alias("WANDB_BASE_URL"))
+    # Per upstream HTTP request, and for a whole fetch (a history scan is several requests).
+    wandb_timeout_s: float = Field(
+        4.0, gt=0, le=60, validation_alias=_alias("ANALYTICS_WANDB_TIMEOUT_S")
+    )
+    fetch_timeout_s: float = Field(
+        8.0, gt=0, le=120, validation_alias=_alias("ANALYTICS_FETCH_TIMEOUT_S")
+    )
+    wandb_max_concurrency: int = Field(
+        8, ge=1, le=64, validation_alias=_alias("ANALYTICS_WANDB_MAX_CONCURRENCY")
+    )
+    wandb_default_retry_after_s: int = Field(
+        30, ge=1, le=3600, validation_alias=_alias("ANALYTICS_WANDB_DEFAULT_RETRY_AFTER_S")
+    )
+
+    # Local run records
+    runs_dir: Path = Field(Path("runs"), validation_alias=_alias("ANALYTICS_RUNS_DIR"))
+
+    # Cache
+    cache_dir: Path = Field(
+        Path(".cache/analytics"), validation_alias=_alias("ANALYTICS_CACHE_DIR")
+    )
+    cache_size_mb: int = Field(
+        256, ge=1, le=100_000, validation_alias=_alias("ANALYTICS_CACHE_SIZE_MB")
+    )
+    ttl_runs_s: float = Field(30, ge=0, validation_alias=_alias("ANALYTICS_TTL_RUNS_S"))
+    ttl_running_s: float = Field(15, ge=0, validation_alias=_alias("ANALYTICS_TTL_RUNNING_S"))
+    ttl_finished_s: float = Field(3600, ge=0, validation_alias=_alias("ANALYTICS_TTL_FINISHED_S"))
+    ttl_not_found_s: float = Field(10, ge=0, validation_alias=_alias("ANALYTICS_TTL_NOT_FOUND_S"))
+    error_backoff_s: float = Field(5, ge=0, validation_alias=_alias("ANALYTICS_ERROR_BACKOFF_S"))
+    health_ttl_s: float = Field(30, ge=0, validation_alias=_alias("ANALYTICS_HEALTH_TTL_S"))
+
+    # Per-client rate limit (token bucket: `rate_limit_per_s` refill, `rate_limit_burst` size)
+    rate_limit_per_s: float = Field(20, gt=0, validation_alias=_alias("ANALYTICS_RATE_LIMIT_PER_S"))
+    rate_limit_burst: int = Field(60, ge=1, validation_alias=_alias("ANALYTICS_RATE_LIMIT_BURST"))
+    trust_forwarded_for: bool = Field(
+        False, validation_alias=_alias("ANALYTICS_TRUST_FORWARDED_FOR")
+    )
+
+    # Play sessions and replays
+    play_max_sessions: int = Field(
+        64, ge=1, le=10_000, validation_alias=_alias("ANALYTICS_PLAY_MAX_SESSIONS")
+    )
+    play_session_ttl_s: float = Field(
+        1800, gt=0, validation_alias=_alias("ANALYTICS_PLAY_SESSION_TTL_S")
+    )
+    replay_max_streams: int = Field(
+        8, ge=1, le=256, validation_alias=_alias("ANALYTICS_REPLAY_MAX_STREAMS")
+    )
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        # "a,b" or a JSON list; an empty string means no cross-origin access at all.
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                return json.loads(text)
+            return [o.strip().rstrip("/") for o in text.split(",") if o.strip()]
+        return value
+
+    @field_validator("wandb_api_key", mode="before")
+    @classmethod
+    def _empty_key_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @cached_property
+    def wandb_configured(self) -> bool:
+        """True when a key, entity and project are all set."""
+        return bool(self.wandb_api_key and self.wandb_entity and self.wandb_project)
+
+    @cached_property
+    def wandb_missing(self) -> str:
+        """Human reason why W&B is not configured ('' when it is)."""
+        missing = [
+            name
+            for name, value in (
+                ("WANDB_API_KEY", self.wandb_api_key),
+                ("WANDB_ENTITY", self.wandb_entity),
+                ("WANDB_PROJECT", self.wandb_project),
+            )
+            if not value
+        ]
+        return f"{', '.join(missing)} not set" if missing else ""

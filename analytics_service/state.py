@@ -1,0 +1,47 @@
+"""What one app instance holds: settings, sources, cache, worker pool, play sessions."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from analytics_service.cache import ResponseCache
+from analytics_service.local_source import LocalSource
+from analytics_service.settings import Settings
+from analytics_service.wandb_source import WandbSource
+
+
+@dataclass
+class Services:
+    settings: Settings
+    local: LocalSource
+    wandb: WandbSource | None
+    cache: ResponseCache
+    executor: ThreadPoolExecutor
+    health: dict[str, Any] = field(default_factory=dict)  # {"at": ts, "value": ...}
+    play: Any = None  # analytics_service.play.PlaySessions, built lazily (needs envjax)
+    replay_streams: int = 0
+
+    @classmethod
+    def build(cls, settings: Settings) -> Services:
+        return cls(
+            settings=settings,
+            local=LocalSource(settings.runs_dir),
+            wandb=WandbSource(settings) if settings.wandb_configured else None,
+            cache=ResponseCache(
+                settings.cache_dir,
+                size_mb=settings.cache_size_mb,
+                error_backoff_s=settings.error_backoff_s,
+                ttl_not_found_s=settings.ttl_not_found_s,
+            ),
+            executor=ThreadPoolExecutor(
+                max_workers=settings.wandb_max_concurrency, thread_name_prefix="wandb"
+            ),
+        )
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        if self.wandb is not None:
+            self.wandb.close()
+        self.cache.close()

@@ -1,0 +1,559 @@
+"""A stub W&B GraphQL server for tests and offline demos, loaded from real run records.
+
+The real `wandb.Api` client talks to it over loopback (`base_url=http://127.0.0.1:PORT`).
+Its data follow the trainer's W&B mapping of docs/RUN_RECORDS.md (update `u` of window `w`
+at step `u + w`, the window row at `last_update + w + 1` with the eval extras), so the
+service's `/api/wandb` and `/api/local` must agree on the same run.
+
+Faults can be switched on (in-process via `StubWandb.set_fault`, or over HTTP with
+`POST /_stub/fault {"mode": ..., "ops": [...]}`): `rate_limit` (429 + Retry-After),
+`server_error` (500), `slow` (answers after `delay_s`), `malformed` (invalid JSON), `auth`
+(401). Every request is counted per operation (`counts`, or `GET /_stub/counts`).
+
+Run it standalone: `python -m analytics_service.wandb_stub --runs-dir runs --port 8765`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import re
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from analytics_service import records
+from analytics_service.keys import (
+    ACTION_KINDS,
+    WANDB_ACTION_MIX_PREFIX,
+    WANDB_HIST_KEYS,
+)
+
+FAULT_MODES = ("rate_limit", "server_error", "slow", "malformed", "auth")
+_OP = re.compile(r"\b(?:query|mutation)\s+(\w+)")
+
+
+@dataclass
+class StubRun:
+    """One run as W&B would hold it."""
+
+    run_id: str
+    display_name: str
+    state: str
+    created_at: str
+    heartbeat_at: str
+    config: dict
+    summary: dict
+    history: list[dict] = field(default_factory=list)  # rows with `_step`, ascending
+
+    @property
+    def last_step(self) -> int:
+        return self.history[-1]["_step"] if self.history else -1
+
+
+def _wandb_time(iso: str) -> str:
+    # W&B spells times without zone or fraction: "2026-11-24T02:30:00".
+    dt = records_time(iso)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S") if dt else iso
+
+
+def records_time(iso: str):
+    from analytics_service.views import parse_time
+
+    return parse_time(iso)
+
+
+class _Recorder:
+    """Stands in for a `wandb.Run`: records what the trainer logs, as W&B would store it."""
+
+    def __init__(self, t0: float) -> None:
+        self.rows: list[dict] = []
+        self.t0 = t0
+
+    def log(self, data: dict, step: int) -> None:
+        row: dict[str, Any] = {}
+        for k, v in data.items():
+            row[k] = v.to_json() if hasattr(v, "to_json") else v
+        row["_step"] = int(step)
+        self.rows.append(row)
+
+
+def _own_mapping(rec: _Recorder, w_row: dict, updates: list[dict], ev: dict | None) -> None:
+    # docs/RUN_RECORDS.md "W&B mapping", for when the trainer package is not importable.
+    def nn(row: dict) -> dict:
+        return {k: v for k, v in row.items() if v is not None and k != "timestamp"}
+
+    w = int(w_row["window_id"])
+    for u in updates:
+        rec.log(nn(u), step=int(u["update"]) + w)
+    data = nn(w_row)
+    if ev:
+        for name, key in WANDB_HIST_KEYS.items():
+            h = ev["histograms"][name]
+            data[key] = {"_type": "histogram", "values": h["counts"], "bins": h["bin_edges"]}
+        for kind in ACTION_KINDS:
+            data[f"{WANDB_ACTION_MIX_PREFIX}{kind}"] = ev["action_mix"].get(kind)
+    rec.log(data, step=int(w_row["last_update"]) + w + 1)
+
+
+def history_from_records(
+    windows: list[dict], updates: list[dict], evals: dict[int, dict]
+) -> list[dict]:
+    """The W&B history the trainer logs for these records: its own `WandbLogger.log_window`
+    when importable (so the stub cannot drift from the trainer), else the documented mapping.
+    W&B adds `_timestamp`; here it is the window's record timestamp."""
+    by_window: dict[int, list[dict]] = {}
+    for u in updates:
+        by_window.setdefault(int(u["window_id"]), []).append(u)
+    rec = _Recorder(0.0)
+    try:
+        from ppo.wandb_log import WandbLogger  # type: ignore[import-not-found]
+
+        logger = WandbLogger("disabled", "stub", "stub", "stub", None, {}, Path("."), False)
+        logger.run = rec
+
+        def log_window(w_row: dict, ups: list[dict], ev: dict | None) -> None:
+            logger.log_window(w_row, ups, ev)
+            if logger.run is None:
+                raise RuntimeError(f"trainer W&B logging failed: {logger.error}")
+    except ImportError:
+
+        def log_window(w_row: dict, ups: list[dict], ev: dict | None) -> None:
+            _own_mapping(rec, w_row, ups, ev)
+
+    for w_row in windows:
+        w = int(w_row["window_id"])
+        start = len(rec.rows)
+        ups = sorted(by_window.get(w, []), key=lambda r: r["update"])
+        log_window(w_row, ups, evals.get(w))
+        ts = records_time_epoch(w_row.get("timestamp"))
+        for row in rec.rows[start:]:
+            row["_timestamp"] = ts
+            row["_runtime"] = w_row.get("wall_time_s")
+    rows = sorted(rec.rows, key=lambda r: r["_step"])
+    return rows
+
+
+def records_time_epoch(iso: Any) -> float | None:
+    from analytics_service.views import _timestamp
+
+    text = _timestamp(iso)
+    if not text:
+        return None
+    from datetime import datetime
+
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def load_runs(runs_dir: Path) -> dict[str, StubRun]:
+    """Stub runs built from the run records under `runs_dir`."""
+    out: dict[str, StubRun] = {}
+    for run_id in records.list_run_ids(runs_dir):
+        path = runs_dir / run_id
+        meta = records.read_run(path)
+        windows = records.read_windows(path)
+        updates = records.read_updates(path)
+        evals = {
+            int(w["window_id"]): ev
+            for w in windows
+            if (ev := records.read_eval(path, int(w["window_id"]))) is not None
+        }
+        history = history_from_records(windows, updates, evals)
+        summary: dict[str, Any] = {}
+        for row in history:  # W&B's summary keeps the last logged value of each key
+            summary.update(row)
+        out[run_id] = StubRun(
+            run_id=run_id,
+            display_name=meta.get("name") or run_id,
+            state=meta["state"],
+            created_at=_wandb_time(meta["created_at"]),
+            heartbeat_at=_wandb_time(meta["updated_at"]),
+            config=dict(meta.get("config") or {}),
+            summary=summary,
+            history=history,
+        )
+    return out
+
+
+class StubWandb:
+    """The stub server: `start()` binds 127.0.0.1 on a free port, `stop()` shuts it down."""
+
+    def __init__(
+        self,
+        runs: dict[str, StubRun],
+        *,
+        entity: str = "caravan-team",
+        project: str = "caravan",
+        api_key: str | None = None,
+    ) -> None:
+        self.runs = runs
+        self.entity = entity
+        self.project = project
+        self.api_key = api_key
+        self.counts: Counter[str] = Counter()
+        self.unknown_ops: list[str] = []
+        self._lock = threading.Lock()
+        self.fault: str | None = None
+        self.fault_ops: set[str] | None = None  # None: every operation
+        self.delay_s = 3.0
+        self.retry_after_s = 7
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ---- control --------------------------------------------------------------------
+    def set_fault(
+        self,
+        mode: str | None,
+        *,
+        ops: list[str] | None = None,
+        delay_s: float | None = None,
+        retry_after_s: int | None = None,
+    ) -> None:
+        """Switch a fault on (`mode` in FAULT_MODES) or off (`None`)."""
+        if mode is not None and mode not in FAULT_MODES:
+            raise ValueError(f"unknown fault {mode!r}")
+        with self._lock:
+            self.fault = mode
+            self.fault_ops = set(ops) if ops else None
+            if delay_s is not None:
+                self.delay_s = delay_s
+            if retry_after_s is not None:
+                self.retry_after_s = retry_after_s
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self.counts.clear()
+
+    def data_requests(self) -> int:
+        """Requests other than the client's `Viewer` handshake."""
+        with self._lock:
+            return sum(n for op, n in self.counts.items() if op != "Viewer")
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self, port: int = 0) -> StubWandb:
+        stub = self
+
+        class Handler(_Handler):
+            server_stub = stub
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    # ---- GraphQL ----------------------------------------------------------------------
+    def answer(self, op: str, query: str, variables: dict) -> dict:
+        """The `data` of one operation."""
+        handler = getattr(self, f"_op_{op}", None)
+        if handler is None:
+            with self._lock:
+                self.unknown_ops.append(op)
+            return {}
+        return handler(query, variables)
+
+    def _op_Viewer(self, query: str, variables: dict) -> dict:
+        return {
+            "viewer": {
+                "id": "VXNlcjox",
+                "entity": self.entity,
+                "username": "stub",
+                "email": "stub@example.invalid",
+                "flags": "{}",
+                "admin": False,
+                "teams": {"edges": []},
+            }
+        }
+
+    def _node(self, run: StubRun, full: bool) -> dict:
+        node = {
+            "projectId": "1",
+            "id": base64.b64encode(f"Run:{run.run_id}".encode()).decode(),
+            "name": run.run_id,
+            "displayName": run.display_name,
+            "tags": [],
+            "sweepName": None,
+            "state": run.state,
+            "group": None,
+            "jobType": None,
+            "commit": None,
+            "readOnly": False,
+            "createdAt": run.created_at,
+            "heartbeatAt": run.heartbeat_at,
+            "description": None,
+            "notes": None,
+            "historyLineCount": len(run.history),
+            "user": {"name": "stub", "username": "stub"},
+        }
+        if full:
+            node["config"] = json.dumps(
+                {k: {"value": v, "desc": None} for k, v in run.config.items()}
+            )
+            node["summaryMetrics"] = json.dumps(run.summary)
+            node["systemMetrics"] = "{}"
+            node["historyKeys"] = {"lastStep": run.last_step}
+        return node
+
+    def _project_ok(self, variables: dict) -> bool:
+        return variables.get("project") == self.project and variables.get("entity") in (
+            self.entity,
+            None,
+        )
+
+    def _op_Runs(self, query: str, variables: dict) -> dict:
+        if not self._project_ok(variables):
+            return {"project": None}
+        order = variables.get("order") or "+created_at"
+        runs = sorted(
+            self.runs.values(),
+            key=lambda r: (r.created_at, r.run_id),
+            reverse=order.startswith("-"),
+        )
+        per_page = int(variables.get("perPage") or 50)
+        start = int(variables["cursor"]) if variables.get("cursor") else 0
+        page = runs[start : start + per_page]
+        full = "fragment RunFragment on Run" in query
+        edges = [
+            {"node": self._node(r, full), "cursor": str(start + i + 1)} for i, r in enumerate(page)
+        ]
+        return {
+            "project": {
+                "internalId": "1",
+                "runCount": len(runs),
+                "readOnly": False,
+                "runs": {
+                    "edges": edges,
+                    "pageInfo": {
+                        "endCursor": str(start + len(page)),
+                        "hasNextPage": start + len(page) < len(runs),
+                    },
+                },
+            }
+        }
+
+    def _run(self, variables: dict) -> StubRun | None:
+        if not self._project_ok(variables):
+            return None
+        name = variables.get("name") or variables.get("run") or variables.get("runName") or ""
+        return self.runs.get(name)
+
+    def _op_Run(self, query: str, variables: dict) -> dict:
+        run = self._run(variables)
+        if run is None:
+            return {"project": {"run": None}}
+        return {"project": {"run": self._node(run, "fragment RunFragment on Run" in query)}}
+
+    def _op_RunHistoryKeys(self, query: str, variables: dict) -> dict:
+        run = self._run(variables)
+        if run is None:
+            return {"project": {"run": None}}
+        keys = sorted({k for r in run.history for k in r})
+        return {
+            "project": {
+                "run": {
+                    "historyKeys": {
+                        "lastStep": run.last_step,
+                        "keys": {k: {"typeCounts": []} for k in keys},
+                    }
+                }
+            }
+        }
+
+    def _op_RunParquetHistory(self, query: str, variables: dict) -> dict:
+        run = self._run(variables)
+        if run is None:
+            return {"project": {"run": None}}
+        return {"project": {"run": {"parquetHistory": {"parquetUrls": [], "liveData": []}}}}
+
+    def _op_HistoryPage(self, query: str, variables: dict) -> dict:
+        run = self._run(variables)
+        if run is None:
+            return {"project": {"run": None}}
+        lo, hi = int(variables.get("minStep", 0)), int(variables.get("maxStep", 1 << 62))
+        rows = [json.dumps(r) for r in run.history if lo <= r["_step"] < hi]
+        return {"project": {"run": {"history": rows}}}
+
+    def _sampled(self, run: StubRun, spec: dict) -> list[dict]:
+        keys = list(spec.get("keys") or [])
+        lo = int(spec.get("minStep", 0))
+        hi = int(spec.get("maxStep", 1 << 62))  # inclusive in sampled specs
+        out = []
+        for r in run.history:
+            if lo <= r["_step"] <= hi and all(k in r for k in keys):
+                out.append({k: r[k] for k in keys})
+        samples = int(spec.get("samples") or len(out) or 1)
+        return out[:samples]
+
+    def _op_SampledHistoryPage(self, query: str, variables: dict) -> dict:
+        run = self._run(variables)
+        if run is None:
+            return {"project": {"run": None}}
+        spec = variables.get("spec")
+        spec = json.loads(spec) if isinstance(spec, str) else (spec or {})
+        return {"project": {"run": {"sampledHistory": [self._sampled(run, spec)]}}}
+
+    def _op_RunSampledHistory(self, query: str, variables: dict) -> dict:
+        run = self._run(variables)
+        if run is None:
+            return {"project": {"run": None}}
+        specs = variables.get("specs") or []
+        specs = [json.loads(s) if isinstance(s, str) else s for s in specs]
+        return {"project": {"run": {"sampledHistory": [self._sampled(run, s) for s in specs]}}}
+
+    def _op_RunFullHistory(self, query: str, variables: dict) -> dict:
+        run = self._run(variables)
+        if run is None:
+            return {"project": {"run": None}}
+        return {"project": {"run": {"history": [json.dumps(r) for r in run.history], "events": []}}}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_stub: StubWandb
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        return
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
+        self._send(status, json.dumps(obj).encode(), headers)
+
+    def _read_body(self) -> bytes:
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def do_GET(self) -> None:
+        stub = self.server_stub
+        if self.path == "/_stub/counts":
+            with stub._lock:
+                self._json(200, dict(stub.counts))
+            return
+        self._json(404, {"errors": [{"message": "not found"}]})
+
+    def do_POST(self) -> None:
+        stub = self.server_stub
+        raw = self._read_body()
+        if self.path == "/_stub/fault":
+            cmd = json.loads(raw or b"{}")
+            stub.set_fault(
+                cmd.get("mode"),
+                ops=cmd.get("ops"),
+                delay_s=cmd.get("delay_s"),
+                retry_after_s=cmd.get("retry_after_s"),
+            )
+            self._json(200, {"fault": stub.fault})
+            return
+        if self.path == "/_stub/reset_counts":
+            stub.reset_counts()
+            self._json(200, {})
+            return
+        if not self.path.startswith("/graphql"):
+            self._json(404, {"errors": [{"message": "not found"}]})
+            return
+        try:
+            body = json.loads(raw)
+            query = body.get("query") or ""
+            variables = body.get("variables") or {}
+        except (ValueError, AttributeError):
+            self._json(400, {"errors": [{"message": "bad request body"}]})
+            return
+        m = _OP.search(query)
+        op = m.group(1) if m else "anonymous"
+        with stub._lock:
+            stub.counts[op] += 1
+            fault, ops = stub.fault, stub.fault_ops
+            delay, retry_after = stub.delay_s, stub.retry_after_s
+        if fault and (ops is None or op in ops):
+            if fault == "rate_limit":
+                self._json(
+                    429,
+                    {"errors": [{"message": "rate limit exceeded"}]},
+                    {
+                        "Retry-After": str(retry_after),
+                        "RateLimit-Remaining": "0",
+                        "RateLimit-Reset": str(retry_after),
+                    },
+                )
+                return
+            if fault == "server_error":
+                self._json(500, {"errors": [{"message": "internal server error"}]})
+                return
+            if fault == "malformed":
+                self._send(200, b'{"data": {"project": ')
+                return
+            if fault == "auth":
+                self._json(401, {"errors": [{"message": "user is not logged in"}]})
+                return
+            if fault == "slow":
+                time.sleep(delay)
+        if stub.api_key is not None and not _auth_ok(
+            self.headers.get("Authorization"), stub.api_key
+        ):
+            self._json(401, {"errors": [{"message": "user is not logged in"}]})
+            return
+        try:
+            data = stub.answer(op, query, variables)
+        except Exception as exc:  # a stub bug must show up, not hang the client
+            self._json(500, {"errors": [{"message": f"stub error: {exc!r}"}]})
+            return
+        self._json(200, {"data": data})
+
+
+def _auth_ok(header: str | None, api_key: str) -> bool:
+    if not header or not header.startswith("Basic "):
+        return False
+    try:
+        user_pass = base64.b64decode(header[6:]).decode()
+    except ValueError:
+        return False
+    return user_pass.split(":", 1)[-1] == api_key
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve the stub until interrupted."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    ap.add_argument("--port", type=int, default=8765)
+    ap.add_argument("--entity", default="caravan-team")
+    ap.add_argument("--project", default="caravan")
+    args = ap.parse_args(argv)
+    stub = StubWandb(load_runs(args.runs_dir), entity=args.entity, project=args.project)
+    stub.start(args.port)
+    print(
+        f"stub W&B on {stub.url} with {len(stub.runs)} runs (entity {args.entity}, "
+        f"project {args.project}); Ctrl-C stops",
+        flush=True,
+    )
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        stub.stop()
+
+
+if __name__ == "__main__":
+    main()
