@@ -16,6 +16,7 @@ from typing import Any
 
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 WANDB_MODES = ("online", "offline", "disabled")
+EVAL_POLICIES = ("sampled", "greedy")
 
 
 class ConfigError(ValueError):
@@ -59,6 +60,7 @@ class TrainConfig:
     action_masking: bool = True
     num_seeds: int = 1
     eval_episodes: int = 128
+    eval_policy: str = "sampled"
     eval_seed_base: int = 1_000_000
     keep_checkpoints: int = 3
     run_dir: str = "runs"
@@ -123,6 +125,8 @@ def validate(cfg: TrainConfig, device_count: int) -> None:
     for name in ("ent_coef", "vf_coef", "max_grad_norm"):
         if getattr(cfg, name) < 0:
             errs.append(f"--{name.replace('_', '-')} must be >= 0 (got {getattr(cfg, name)})")
+    if cfg.eval_policy not in EVAL_POLICIES:
+        errs.append(f"--eval-policy must be one of {', '.join(EVAL_POLICIES)}")
     if cfg.wandb not in WANDB_MODES:
         errs.append(f"--wandb must be one of {', '.join(WANDB_MODES)} (got {cfg.wandb!r})")
     for name in ("run_id", "resume"):

@@ -97,11 +97,18 @@ def eval_document(
     window_id: int,
     env_steps: int,
     seed_base: int,
+    policy: str = "sampled",
 ) -> dict[str, Any]:
-    """The eval/<window_id>.json document from one seed's per-episode arrays."""
+    """The eval/<window_id>.json document from one seed's per-episode arrays.
+
+    `acc` holds the greedy episodes first, then the sampled ones (same seeds). Top-level
+    statistics, histograms, action mix and replay seeds are those of `policy`.
+    """
     n = len(acc["ret"]) // 2
-    g = {k: v[:n] for k, v in acc.items()}
-    s = {k: v[n:] for k, v in acc.items()}
+    halves = {
+        "greedy": {k: v[:n] for k, v in acc.items()},
+        "sampled": {k: v[n:] for k, v in acc.items()},
+    }
     seeds = seed_base + np.arange(n)
 
     def stats(d: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -115,6 +122,7 @@ def eval_document(
             "invalid_action_rate": float(invalid / steps),
         }
 
+    g = halves[policy]
     gs = stats(g)
     done = g["done"]
     order = np.argsort(g["ret"], kind="stable")
@@ -124,7 +132,7 @@ def eval_document(
     return {
         "window_id": window_id,
         "env_steps": env_steps,
-        "policy": "greedy",
+        "policy": policy,
         "episodes": n,
         "seeds": {"base": seed_base, "count": n},
         "return_mean": gs["return_mean"],
@@ -140,7 +148,8 @@ def eval_document(
         },
         "action_mix": {k: float(c / total) for k, c in zip(KIND_NAMES, kinds, strict=True)},
         "replay_seeds": list(dict.fromkeys(replay)),
-        "sampled": stats(s),
+        "sampled": stats(halves["sampled"]),
+        "greedy": stats(halves["greedy"]),
     }
 
 

@@ -267,6 +267,7 @@ def _loop(
                     w,
                     env_steps,
                     cfg.eval_seed_base,
+                    cfg.eval_policy,
                 )
             window_time = now - tw
             row = {
