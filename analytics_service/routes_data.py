@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 
-from analytics_service import views
+from analytics_service import records, views
 from analytics_service.cache import Cached
 from analytics_service.errors import NotConfigured, NotFound
 from analytics_service.keys import RUN_ID_PATTERN
@@ -184,6 +184,27 @@ async def list_iterations(
     )
 
 
+async def _with_local_replay_seeds(
+    svc: Services, run_id: str, window_id: int, got: Cached
+) -> Cached:
+    """The trainer does not log replay seeds to W&B; replays need the local checkpoints
+    anyway, so the seeds come from the local eval record when the run is here too."""
+    ev = got.value.get("eval")
+    if not ev or ev["replay_seeds"]:
+        return got
+
+    def seeds() -> list[int]:
+        path = records.run_dir(svc.settings.runs_dir, run_id)
+        record = records.read_eval(path, window_id) if path is not None else None
+        return [int(s) for s in (record or {}).get("replay_seeds") or []]
+
+    found = await asyncio.to_thread(seeds)
+    if not found:
+        return got
+    value = {**got.value, "eval": {**ev, "replay_seeds": found}}
+    return Cached(value, got.fetched_at, got.stale)
+
+
 @router.get(
     "/api/{source}/runs/{run_id}/iterations/{iteration}",
     response_model=IterationResponse,
@@ -221,6 +242,7 @@ async def get_iteration(
             lambda src: src.iteration(run_id, iteration, row),
             lambda _: svc.settings.ttl_finished_s,
         )
+        got = await _with_local_replay_seeds(svc, run_id, iteration, got)
     return IterationResponse.model_validate(
         {
             **_envelope(source, got),

@@ -1,0 +1,144 @@
+"""Fixtures of the analytics service tests: a real short training run, the stub W&B server
+loaded from it, and app factories pointed at both."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from analytics_service.settings import Settings
+from analytics_service.wandb_stub import StubWandb, load_runs
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).parent))
+
+# The real client refuses keys shorter than 40 word characters.
+API_KEY = "caravanTestKey_" + "Q7x9" * 10
+ENTITY, PROJECT = "caravan-team", "caravan"
+REAL_RUN = "tinyreal1"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _wandb_isolation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """HOME and the wandb dirs in temp dirs, so no real config or key is ever read."""
+    home = tmp_path_factory.mktemp("wandb_home")
+    names = ("HOME", "WANDB_CONFIG_DIR", "WANDB_CACHE_DIR", "WANDB_DIR")
+    saved = {n: os.environ.get(n) for n in (*names, "WANDB_API_KEY", "WANDB_BASE_URL")}
+    for n in names:
+        os.environ[n] = str(home / n.lower())
+    os.environ.pop("WANDB_API_KEY", None)
+    os.environ.pop("WANDB_BASE_URL", None)
+    yield
+    for n, v in saved.items():
+        if v is None:
+            os.environ.pop(n, None)
+        else:
+            os.environ[n] = v
+
+
+@pytest.fixture(scope="session")
+def real_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A runs dir holding one real, tiny `ppo.train` run (4 windows, checkpoints, evals)."""
+    runs = tmp_path_factory.mktemp("runs")
+    cmd = [
+        sys.executable,
+        "-m",
+        "ppo.train",
+        "--num-envs",
+        "16",
+        "--rollout-steps",
+        "8",
+        "--updates-per-window",
+        "2",
+        "--total-steps",
+        "1024",
+        "--epochs",
+        "1",
+        "--minibatches",
+        "2",
+        "--hidden",
+        "32",
+        "--eval-episodes",
+        "8",
+        "--wandb",
+        "disabled",
+        "--run-dir",
+        str(runs),
+        "--run-id",
+        REAL_RUN,
+        "--name",
+        "tiny real run",
+    ]
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, f"training failed:\n{proc.stdout}\n{proc.stderr}"
+    assert (runs / REAL_RUN / "windows.jsonl").is_file()
+    return runs
+
+
+@pytest.fixture(scope="session")
+def stub(real_runs: Path) -> Iterator[StubWandb]:
+    """The stub W&B server, loaded from the real run's records."""
+    server = StubWandb(load_runs(real_runs), entity=ENTITY, project=PROJECT, api_key=API_KEY)
+    server.start()
+    yield server
+    server.stop()
+
+
+def service_settings(
+    runs_dir: Path, cache_dir: Path, stub_url: str | None, **overrides
+) -> Settings:
+    """Settings for a test app (W&B on when `stub_url` is given)."""
+    values = {
+        "runs_dir": runs_dir,
+        "cache_dir": cache_dir,
+        "allowed_origins": ["http://localhost:3000"],
+        "rate_limit_per_s": 10_000,
+        "rate_limit_burst": 10_000,
+        "wandb_timeout_s": 2.0,
+        "fetch_timeout_s": 4.0,
+        "error_backoff_s": 0.0,
+    }
+    if stub_url is not None:
+        values.update(
+            wandb_api_key=API_KEY,
+            wandb_entity=ENTITY,
+            wandb_project=PROJECT,
+            wandb_base_url=stub_url,
+        )
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+@pytest.fixture
+def make_client(real_runs: Path, stub: StubWandb, tmp_path: Path):
+    """`make_client(**settings)`: a TestClient of a fresh app on the stub and the real run."""
+    from fastapi.testclient import TestClient
+
+    from analytics_service.app import create_app
+
+    stub.set_fault(None)
+    stub.reset_counts()
+    clients = []
+
+    def make(*, wandb: bool = True, cache_dir: Path | None = None, **overrides) -> TestClient:
+        settings = service_settings(
+            overrides.pop("runs_dir", real_runs),
+            cache_dir or tmp_path / "cache",
+            stub.url if wandb else None,
+            **overrides,
+        )
+        client = TestClient(create_app(settings), raise_server_exceptions=False)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for c in clients:
+        c.__exit__(None, None, None)
+    stub.set_fault(None)
