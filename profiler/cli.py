@@ -27,6 +27,7 @@ from profiler.config import (
     ProfilerConfig,
     default_target_modes,
     parse_modes,
+    parse_override,
     parse_sweep,
     validate,
 )
@@ -130,6 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="extra XLA_FLAGS for the measured processes (recorded in the report)",
     )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a ppo TrainConfig field in the trainer modes, e.g. "
+        "--set epochs=1 --set hidden=64 (repeatable)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of envs and trainer (default 0)")
     p.add_argument(
         "--run-dir",
@@ -165,6 +174,7 @@ def config_from_args(argv: list[str] | None) -> ProfilerConfig:
         xla_flags=a.xla_flags,
         seed=a.seed,
         run_dir=a.run_dir,
+        trainer_overrides=tuple(parse_override(t) for t in a.set),
     )
     return validate(cfg)
 
@@ -201,6 +211,7 @@ def job_specs(cfg: ProfilerConfig, sizes: dict, run_dir: str) -> list[dict]:
         "eval_episodes": cfg.eval_episodes,
         "seed": cfg.seed,
         "run_dir": run_dir,
+        "trainer_overrides": dict(cfg.trainer_overrides),
     }
     points = [{}] if cfg.sweep is None else [{cfg.sweep.key: v} for v in cfg.sweep.values]
     specs: list[dict] = []
@@ -223,6 +234,7 @@ def run_worker(spec: dict, xla_flags: str | None) -> dict:
         proc = subprocess.run(
             [sys.executable, "-m", "profiler.worker", json.dumps(spec), str(out)],
             env=env,
+            stdout=sys.stderr,  # the trainer's progress lines; stdout keeps only the table
             check=False,
         )
         if not out.exists():
@@ -244,7 +256,9 @@ def main(argv: list[str] | None = None) -> int:
         cfg = config_from_args(argv)
         sizes = resolve_sizes(cfg)
         gates = gates_mod.load(cfg.gate_file) if cfg.gate_file else gates_mod.from_config(cfg)
-        gates_mod.check_config_matches(gates, sizes)
+        gates_mod.check_config_matches(
+            gates, {**sizes, "trainer_overrides": dict(cfg.trainer_overrides)}
+        )
     except ConfigError as exc:
         print(f"python -m profiler: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -58,12 +58,14 @@ class ProfilerConfig:
     xla_flags: str | None = None
     seed: int = 0
     run_dir: str | None = None
+    trainer_overrides: tuple[tuple[str, bool | int | float | str], ...] = ()
 
     def to_json(self) -> dict:
         """The config as plain JSON values (the report's `config`)."""
         d = dataclasses.asdict(self)
         d["modes"] = list(self.modes)
         d["target_modes"] = list(self.target_modes)
+        d["trainer_overrides"] = dict(self.trainer_overrides)
         if self.sweep is not None:
             d["sweep"] = {"key": self.sweep.key, "values": list(self.sweep.values)}
         return d
@@ -109,6 +111,46 @@ def parse_sweep(text: str) -> Sweep:
     return Sweep(key=key, values=tuple(values))
 
 
+# Trainer fields the profiler sets itself (or that would break a timed run).
+_RESERVED_OVERRIDES = {
+    "num_envs": "--num-envs",
+    "rollout_steps": "--rollout-steps",
+    "updates_per_window": "--updates-per-window",
+    "seed": "--seed",
+    "eval_episodes": "--eval-episodes",
+    "total_steps": "--repeats/--warmup",
+    "run_dir": "--run-dir",
+    "run_id": None,
+    "resume": None,
+    "wandb": None,
+}
+
+
+def parse_override(text: str) -> tuple[str, bool | int | float | str]:
+    """`--set KEY=VALUE` for a ppo TrainConfig field: ints, floats and true/false typed."""
+    key, sep, raw = text.partition("=")
+    key = key.strip().replace("-", "_")
+    raw = raw.strip()
+    if not sep or not key or not raw:
+        raise ConfigError(f"--set {text!r}: expected KEY=VALUE such as epochs=1")
+    if key in _RESERVED_OVERRIDES:
+        flag = _RESERVED_OVERRIDES[key]
+        hint = f"use {flag}" if flag else "the profiler sets it"
+        raise ConfigError(f"--set {key}: not allowed here ({hint})")
+    value: bool | int | float | str
+    if raw.lower() in ("true", "false"):
+        value = raw.lower() == "true"
+    else:
+        try:
+            value = int(raw)
+        except ValueError:
+            try:
+                value = float(raw)
+            except ValueError:
+                value = raw
+    return key, value
+
+
 def default_target_modes(modes: tuple[str, ...]) -> tuple[str, ...]:
     """The modes the steps/s target applies to: all but the plain-Python baseline.
 
@@ -147,6 +189,11 @@ def validate(cfg: ProfilerConfig) -> ProfilerConfig:
     bad_targets = [m for m in cfg.target_modes if m not in cfg.modes]
     if bad_targets:
         raise ConfigError(f"--target-modes: {bad_targets[0]!r} is not among the selected modes")
+    keys = [k for k, _ in cfg.trainer_overrides]
+    if len(set(keys)) != len(keys):
+        raise ConfigError("--set: the same key is given twice")
+    if cfg.trainer_overrides and not TRAINER_MODES & set(cfg.modes):
+        raise ConfigError("--set changes the trainer; select trainer or trainer+eval")
     if cfg.sweep is not None and cfg.modes == ("reference",):
         raise ConfigError("--sweep needs a vectorised mode; the reference env is a single env")
     for path_flag, path in (("--out", cfg.out), ("--plot", cfg.plot)):

@@ -9,7 +9,7 @@ import pytest
 
 from profiler import gates
 from profiler.cli import config_from_args, job_specs, main, resolve_sizes
-from profiler.config import MODES, ConfigError, parse_modes, parse_sweep
+from profiler.config import MODES, ConfigError, parse_modes, parse_override, parse_sweep
 from profiler.stats import summarize
 
 
@@ -97,6 +97,21 @@ def test_job_specs__sweep_runs_reference_once() -> None:
         ("env-only", 16),
         ("env-only", 32),
     ]
+
+
+def test_parse_override__types_values_and_rejects_reserved_keys() -> None:
+    assert parse_override("epochs=1") == ("epochs", 1)
+    assert parse_override("lr=3e-4") == ("lr", 3e-4)
+    assert parse_override("action-masking=false") == ("action_masking", False)
+    with pytest.raises(ConfigError, match="use --num-envs"):
+        parse_override("num_envs=64")
+    with pytest.raises(ConfigError, match="expected KEY=VALUE"):
+        parse_override("epochs")
+
+
+def test_main__set_needs_a_trainer_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--mode", "env-only", "--set", "epochs=1"]) == 2
+    assert "select trainer" in capsys.readouterr().err
 
 
 def test_summarize__percentiles_of_known_samples() -> None:

@@ -1,144 +1,148 @@
-"""`trainer` and `trainer+eval` modes: PPO windows end to end, built from ppo's own parts.
+"""`trainer` and `trainer+eval` modes: `ppo.train`'s own training loop, timed from inside.
 
-One timed call is one window as the trainer runs it: the fused jitted window program, then the
-host work between windows (pulling the window's metric rows to the host). `trainer+eval` adds
-the per-window evaluation and checkpoint. Compile time is the window program's lowering and
-compilation, measured apart from the timed windows.
+The profiler runs `ppo.train.train(cfg)` itself (records in a throwaway run folder, W&B
+disabled) and wraps the compiled window program, the eval function, checkpoint writing and
+record appends with timers (`profiler.modes.probe`). One timed sample is one window's full
+cycle as the trainer runs it: from the start of the window's compiled call to the start of
+the next (its compute, metric fetch, eval, records, checkpoint, progress line).
+
+- `trainer`: eval off (`eval_episodes=0`) and checkpoint writes skipped (ppo.train has no
+  switch for that, so the probe replaces `ppo.checkpoint.save`/`prune` with no-ops).
+- `trainer+eval`: the loop unchanged: per-window eval on the trainer's fixed seeds and
+  a checkpoint every window.
+Compile time is the window program's lowering + compilation, as ppo.train measures it.
 """
 
 from __future__ import annotations
 
-import time
+import dataclasses
+import tempfile
 from collections.abc import Callable
 
 from profiler.config import ConfigError
-from profiler.stats import cpu_block, peak_rss_bytes, summarize, time_repeats
+from profiler.modes.probe import TrainProbe
+from profiler.stats import TimedRepeats, cpu_block, peak_rss_bytes, summarize
 
 # Each env step costs one forward pass in the rollout and, per epoch, one forward and one
 # backward pass (backward ~ 2x forward) in the update; plus one bootstrap value per update.
 FORMULA = "F * (1 + 1/rollout_steps + 3 * epochs), F = sum over dense layers of 2 * in * out"
 
 
-def network_flops(params, epochs: int, rollout_steps: int) -> dict:
-    """FLOPs of the network per env step, from the dense kernels in `params`.
+def network_flops(layer_shapes: list[list[int]], epochs: int, rollout_steps: int) -> dict:
+    """FLOPs of the network per env step from its dense kernels' (in, out) shapes.
 
     Counts matmul FLOPs only (2 per multiply-add); biases and activations add < 1 %.
-    Leading axes (per-seed copies) are ignored: FLOPs are per env step of one agent.
     """
-    import jax
-
-    layers: list[list[int]] = []
-    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
-        name = str(getattr(path[-1], "key", path[-1]))
-        if name == "kernel" and leaf.ndim >= 2:
-            layers.append([int(leaf.shape[-2]), int(leaf.shape[-1])])
-    if not layers:
+    if not layer_shapes:
         raise ValueError("no dense kernels found in the trainer's params")
-    fwd = float(sum(2 * i * o for i, o in layers))
-    per_step = fwd * (1.0 + 1.0 / rollout_steps + 3.0 * epochs)
+    fwd = float(sum(2 * i * o for i, o in layer_shapes))
     return {
         "forward_flops_per_sample": fwd,
-        "flops_per_env_step": per_step,
-        "dense_layers": layers,
+        "flops_per_env_step": fwd * (1.0 + 1.0 / rollout_steps + 3.0 * epochs),
+        "dense_layers": layer_shapes,
         "epochs": int(epochs),
         "formula": FORMULA,
     }
 
 
-class Harness:
-    """The trainer's window program and between-window host work, from ppo's public parts."""
+def dense_layers(params) -> list[list[int]]:
+    """(in, out) of every dense kernel in a params tree (per-seed leading axes ignored)."""
+    import jax
 
-    def __init__(self, spec: dict, with_eval: bool, progress: Callable[[str], None]) -> None:
-        import jax
+    layers: list[list[int]] = []
+    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
+        name = str(getattr(path[-1], "key", path[-1]))
+        if name == "kernel" and len(leaf.shape) >= 2:
+            layers.append([int(leaf.shape[-2]), int(leaf.shape[-1])])
+    return layers
 
-        from envjax import N_ACTIONS, OBS_DIM, CaravanEnv
-        from ppo import window as ppo_window
-        from ppo.config import TrainConfig
 
-        overrides = {
-            "num_envs": int(spec["num_envs"]),
-            "rollout_steps": int(spec["rollout_steps"]),
-            "updates_per_window": int(spec["updates_per_window"]),
-            "seed": int(spec["seed"]),
-            "wandb": "disabled",
-        }
-        if spec.get("eval_episodes") is not None:
-            overrides["eval_episodes"] = int(spec["eval_episodes"])
-        try:
-            cfg = TrainConfig(**overrides)
-            der = cfg.derived(jax.device_count())
-        except ValueError as exc:  # ppo's ConfigError: inconsistent sizes, before compiling
-            raise ConfigError(str(exc)) from None
-        self.cfg, self.der = cfg, der
-        self.with_eval = with_eval
-        self.progress = progress
-        env = CaravanEnv()
-        env_params = env.default_params
-        mesh = ppo_window.make_mesh(der.num_devices)
-        self.runner = ppo_window.init_runner(cfg, der, env, env_params, mesh, OBS_DIM, N_ACTIONS)
-        window = ppo_window.make_window_fn(cfg, der, env, env_params, mesh, self.runner, N_ACTIONS)
-        t0 = time.perf_counter()
-        self.window = window.lower(self.runner).compile()
-        self.compile_s = time.perf_counter() - t0
-        self.window_id = 0
-        self.host_s: list[float] = []
-        self.eval_s: list[float] = []
-        self.checkpoint_s: list[float] = []
-        self.steps_per_window = der.steps_per_window * cfg.num_seeds
+def train_config(spec: dict, with_eval: bool, run_dir: str, windows: int):
+    """The TrainConfig the profiler runs: the trainer's defaults plus the profiled sizes."""
+    import jax
 
-    def call(self) -> None:
-        """One window: the compiled program, then the between-window host work."""
-        import jax
+    from ppo.config import TrainConfig
 
-        runner, stats = self.window(self.runner)
-        jax.block_until_ready((runner, stats))
-        self.runner = runner
-        t0 = time.perf_counter()
-        rows = jax.device_get(stats)  # the metric rows the trainer logs
-        self.host_s.append(time.perf_counter() - t0)
-        if not bool(rows.params_finite.all()):
-            raise RuntimeError(f"non-finite params after window {self.window_id}")
-        self.window_id += 1
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    overrides = dict(spec.get("trainer_overrides") or {})
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise ConfigError(f"--set: TrainConfig has no field {unknown[0]!r}")
+    kw = {
+        **overrides,
+        "num_envs": int(spec["num_envs"]),
+        "rollout_steps": int(spec["rollout_steps"]),
+        "updates_per_window": int(spec["updates_per_window"]),
+        "seed": int(spec["seed"]),
+        "wandb": "disabled",
+        "run_dir": run_dir,
+        "run_id": f"profiler-{'eval' if with_eval else 'train'}",
+    }
+    if not with_eval:
+        kw["eval_episodes"] = 0
+    elif spec.get("eval_episodes") is not None:
+        kw["eval_episodes"] = int(spec["eval_episodes"])
+    try:
+        cfg = TrainConfig(**kw)
+        steps = cfg.derived(jax.device_count()).steps_per_window
+        cfg = dataclasses.replace(cfg, total_steps=steps * windows)
+        cfg.derived(jax.device_count())
+    except (TypeError, ValueError) as exc:  # ppo's ConfigError: before anything compiles
+        raise ConfigError(str(exc)) from None
+    return cfg
 
 
 def run(spec: dict, progress: Callable[[str], None]) -> dict:
-    """Compile one window, warm up, then time `repeats` windows; see the module docstring."""
+    """Run warmup + repeats windows of ppo.train and report the timed ones."""
+    import jax
+
+    from ppo import train as ppo_train
+
     with_eval = spec["mode"] == "trainer+eval"
-    h = Harness(spec, with_eval, progress)
-    progress(
-        f"{spec['mode']}: window of {h.steps_per_window:,} env steps compiled in "
-        f"{h.compile_s:.1f} s"
-    )
-    timed = time_repeats(h.call, spec["repeats"], spec["warmup"], progress)
-    net = network_flops(h.runner.params, h.cfg.epochs, h.cfg.rollout_steps)
-    if with_eval:
-        net["eval_flops_per_window"] = (
-            net["forward_flops_per_sample"] * h.cfg.eval_episodes * _max_days()
+    # Window 0 also compiles the eval program on first use, so at least one is untimed.
+    warmup = max(1, int(spec["warmup"]))
+    repeats = int(spec["repeats"])
+    with tempfile.TemporaryDirectory(prefix="profiler-train-", dir=spec.get("run_dir")) as tmp:
+        cfg = train_config(spec, with_eval, tmp, warmup + repeats)
+        der = cfg.derived(jax.device_count())
+        steps = der.steps_per_window * cfg.num_seeds
+        progress(
+            f"{spec['mode']}: {warmup} warmup + {repeats} timed windows of {steps:,} env steps "
+            f"(eval {cfg.eval_episodes} episodes, checkpoints {'on' if with_eval else 'off'})"
         )
+        probe = TrainProbe(checkpoints=with_eval, progress=progress)
+        with probe.installed():
+            ppo_train.train(cfg)
+    cycles = probe.cycles()
+    if len(cycles) != warmup + repeats:
+        raise RuntimeError(f"expected {warmup + repeats} windows, the probe saw {len(cycles)}")
+    timed_cycles = cycles[warmup:]
+    seconds = [c.seconds for c in timed_cycles]
+    timed = TimedRepeats(tuple(seconds), sum(c.cpu_s for c in timed_cycles), sum(seconds))
+    net = network_flops(probe.layer_shapes, cfg.epochs, cfg.rollout_steps)
+    if with_eval:
+        net["eval_flops_per_window"] = net["forward_flops_per_sample"] * probe.eval_steps
     return {
         "mode": spec["mode"],
-        "num_envs": h.cfg.num_envs,
-        "rollout_steps": h.cfg.rollout_steps,
-        "updates_per_window": h.cfg.updates_per_window,
-        "steps_per_call": h.steps_per_window,
-        "steps_per_sec": summarize([h.steps_per_window / s for s in timed.seconds]),
-        "call_seconds": summarize(timed.seconds),
-        "compile_s": h.compile_s,
+        "num_envs": cfg.num_envs,
+        "rollout_steps": cfg.rollout_steps,
+        "updates_per_window": cfg.updates_per_window,
+        "steps_per_call": steps,
+        "steps_per_sec": summarize([steps / s for s in seconds]),
+        "call_seconds": summarize(seconds),
+        "compile_s": probe.compile_s,
         "cpu": cpu_block(timed),
         "peak_rss_bytes": peak_rss_bytes(),
         "network": net,
         "memory_traffic": None,
         "details": {
-            "trainer_config": h.cfg.to_json(),
-            "windows_run": h.window_id,
-            "host_s_per_window": summarize(h.host_s) if h.host_s else None,
-            "eval_s_per_window": summarize(h.eval_s) if h.eval_s else None,
-            "checkpoint_s_per_window": summarize(h.checkpoint_s) if h.checkpoint_s else None,
+            "trainer_config": cfg.to_json(),
+            "windows_run": len(cycles),
+            "timed_windows": list(range(warmup, warmup + repeats)),
+            "phase_seconds_p50": probe.phase_medians(timed_cycles),
+            "first_window_s": cycles[0].seconds,
+            "eval_compile_s": probe.eval_compile_s,
+            "checkpoints": "written every window" if with_eval else "skipped by the profiler",
+            "eval_episodes": cfg.eval_episodes,
         },
     }
-
-
-def _max_days() -> int:
-    from envjax import MAX_DAYS
-
-    return int(MAX_DAYS)
