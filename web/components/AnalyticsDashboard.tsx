@@ -38,7 +38,7 @@ function writeUrl(s: UrlState): void {
   window.history.replaceState(null, "", q ? `?${q}` : window.location.pathname);
 }
 
-export function AnalyticsDashboard({ client = defaultApi }: { client?: ApiClient }) {
+export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS }: { client?: ApiClient; pollMs?: number }) {
   const [url, setUrl] = useState<UrlState | null>(null);
   useEffect(() => setUrl(readUrl()), []);
 
@@ -52,7 +52,7 @@ export function AnalyticsDashboard({ client = defaultApi }: { client?: ApiClient
   const k = source && runId ? `${source}:${runId}` : null;
   const summary = useApi(k, () => client.summary(source as Source, runId as string));
   const running = (summary.data?.run.state ?? runItem?.state) === "running";
-  const poll = running ? POLL_MS : null;
+  const poll = running ? pollMs : null;
   usePoll(runs.reload, poll);
   usePoll(summary.reload, poll);
   const iterations = useApi(k, () => client.iterations(source as Source, runId as string, 10), poll);

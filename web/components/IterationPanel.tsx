@@ -4,7 +4,7 @@ import { useMemo } from "react";
 import { fmtCompact, fmtDuration, fmtNumber, fmtPercent } from "@/lib/format";
 import { COLORS } from "@/lib/palette";
 import { num } from "@/lib/series";
-import type { IterationResponse } from "@/lib/types";
+import { field, type IterationResponse } from "@/lib/types";
 import { ActionMix } from "./ActionMix";
 import { Histogram } from "./Histogram";
 import { LineChart, type LineSeries } from "./LineChart";
@@ -33,12 +33,12 @@ const LOSSES: { key: string; title: string; color: string }[] = [
 
 export function IterationPanel({ data }: { data: IterationResponse }) {
   const { row, updates } = data;
-  const x = useMemo(() => updates.map((u) => u.update), [updates]);
+  const x = useMemo(() => updates.map((u, i) => u.update ?? i), [updates]);
   const lossSeries = useMemo(
     () =>
       LOSSES.map((l) => ({
         ...l,
-        series: [{ label: l.title, values: updates.map((u) => num(u[l.key])), color: l.color }] as LineSeries[],
+        series: [{ label: l.title, values: updates.map((u) => num(field(u, l.key))), color: l.color }] as LineSeries[],
       })),
     [updates],
   );
@@ -46,9 +46,9 @@ export function IterationPanel({ data }: { data: IterationResponse }) {
     <div className="iteration-panel" data-testid="iteration-panel" data-window={data.window_id}>
       <dl className="metrics">
         {METRICS.map((m) => (
-          <div key={m.key} data-testid={`metric-${m.key}`} data-value={num(row[m.key]) ?? ""}>
+          <div key={m.key} data-testid={`metric-${m.key}`} data-value={num(field(row, m.key)) ?? ""}>
             <dt>{m.label}</dt>
-            <dd>{m.fmt(num(row[m.key]))}</dd>
+            <dd>{m.fmt(num(field(row, m.key)))}</dd>
           </div>
         ))}
       </dl>

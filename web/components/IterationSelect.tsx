@@ -13,7 +13,10 @@ interface IterationSelectProps {
 }
 
 export function IterationSelect({ iterations, value, onChange, disabled }: IterationSelectProps) {
-  const shown = [...iterations].sort((a, b) => b.window_id - a.window_id).slice(0, MAX_ITERATIONS);
+  const shown = iterations
+    .filter((r): r is WindowRow & { window_id: number } => r.window_id !== null)
+    .sort((a, b) => b.window_id - a.window_id)
+    .slice(0, MAX_ITERATIONS);
   const latest = shown[0]?.window_id;
   return (
     <div className="iteration-select">

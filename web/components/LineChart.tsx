@@ -23,7 +23,10 @@ export interface LineChartProps {
   series: LineSeries[];
   xLabel: string;
   formatX?: (v: number) => string;
+  /** Legend/cursor values. */
   formatY?: (v: number) => string;
+  /** Axis ticks (default: uPlot's own, which adapts its precision to the range). */
+  formatAxisY?: (v: number) => string;
   yRange?: [number, number];
   /** x value to mark with a vertical line (the chosen iteration). */
   highlightX?: number | null;
@@ -38,6 +41,7 @@ export function LineChart({
   xLabel,
   formatX,
   formatY,
+  formatAxisY,
   yRange,
   highlightX = null,
   syncKey,
@@ -47,6 +51,7 @@ export function LineChart({
   const plotRef = useRef<uPlot | null>(null);
   const highlightRef = useRef<number | null>(highlightX);
   const [failed, setFailed] = useState<string | null>(null);
+  const readoutRef = useRef<HTMLSpanElement>(null);
   highlightRef.current = highlightX;
 
   // (Re)build when the data or the series layout changes.
@@ -62,7 +67,7 @@ export function LineChart({
         const opts: uPlot.Options = {
           width,
           height,
-          legend: { show: true, live: true },
+          legend: { show: false },
           cursor: syncKey ? { sync: { key: syncKey } } : {},
           scales: { x: { time: false }, y: yRange ? { range: () => yRange } : {} },
           axes: [
@@ -75,8 +80,8 @@ export function LineChart({
               grid: { stroke: "#e2e8f0" },
             },
             {
-              values: formatY ? (_u, vals) => vals.map((v) => formatY(v)) : undefined,
-              size: 56,
+              values: formatAxisY ? (_u, vals) => vals.map((v) => formatAxisY(v)) : undefined,
+              size: 60,
               stroke: "#475569",
               grid: { stroke: "#e2e8f0" },
             },
@@ -96,6 +101,24 @@ export function LineChart({
             })),
           ],
           hooks: {
+            // Cursor values go straight into one text node: no React render per mouse move.
+            setCursor: [
+              (u) => {
+                const out = readoutRef.current;
+                const i = u.cursor.idx;
+                if (!out) return;
+                if (i === null || i === undefined) {
+                  out.textContent = "";
+                  return;
+                }
+                const fx = formatX ?? ((v: number) => String(v));
+                const fy = formatY ?? ((v: number) => v.toPrecision(4));
+                const parts = series
+                  .map((s, k) => (s.quiet ? null : `${s.label} ${u.data[k + 1][i] == null ? "–" : fy(u.data[k + 1][i] as number)}`))
+                  .filter(Boolean);
+                out.textContent = `${xLabel} ${fx(u.data[0][i])}: ${parts.join(", ")}`;
+              },
+            ],
             draw: [
               (u) => {
                 const hx = highlightRef.current;
@@ -142,8 +165,22 @@ export function LineChart({
 
   return (
     <figure className="chart" data-testid={`chart-${title}`} data-highlight={highlightX ?? ""} data-points={x.length}>
-      <figcaption>{title}</figcaption>
+      <figcaption>
+        {title}
+        <span className="legend">
+          {series
+            .filter((s) => !s.quiet)
+            .map((s) => (
+              <span key={s.label} className="legend-item">
+                <span className="swatch" style={{ background: s.color }} aria-hidden="true" />
+                {s.label}
+              </span>
+            ))}
+          {series.some((s) => s.quiet) ? <span className="legend-item muted">faint: raw</span> : null}
+        </span>
+      </figcaption>
       <div ref={wrapRef} className="chart-canvas" role="img" aria-label={`${title} chart, ${x.length} points`} />
+      <span ref={readoutRef} className="cursor-readout" aria-hidden="true" />
       {failed ? <p className="error-notice">Chart failed to load: {failed}</p> : null}
     </figure>
   );

@@ -27,7 +27,7 @@ export function RunPicker({ runs, value, onChange }: RunPickerProps) {
       {current ? (
         <>
           <StateBadge state={current.state} />
-          <span className="muted" data-testid="updated-ago" title={current.updated_at}>
+          <span className="muted" data-testid="updated-ago" title={current.updated_at ?? undefined}>
             updated {fmtAgo(current.updated_at, now)}
           </span>
         </>

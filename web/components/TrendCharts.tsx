@@ -4,7 +4,7 @@ import { useMemo, useState } from "react";
 import { fmtCompact, fmtDuration, fmtNumber, fmtPercent } from "@/lib/format";
 import { COLORS, faint } from "@/lib/palette";
 import { column, downloadText, num, smooth, toCsv } from "@/lib/series";
-import type { WindowRow } from "@/lib/types";
+import { field, type WindowRow } from "@/lib/types";
 import { LineChart, type LineSeries } from "./LineChart";
 
 export type XMode = "env_steps" | "wall_time_s";
@@ -14,6 +14,7 @@ interface TrendSpec {
   title: string;
   keys: { key: string; label: string; color: string }[];
   formatY: (v: number) => string;
+  formatAxisY?: (v: number) => string;
   yRange?: [number, number];
 }
 
@@ -36,6 +37,7 @@ export const TRENDS: TrendSpec[] = [
       { key: "train/profit_mean", label: "train", color: COLORS.train },
     ],
     formatY: (v) => fmtCompact(v),
+    formatAxisY: (v) => fmtCompact(v),
   },
   {
     id: "survival",
@@ -44,7 +46,8 @@ export const TRENDS: TrendSpec[] = [
       { key: "eval/survival_rate", label: "eval", color: COLORS.eval },
       { key: "train/survival_rate", label: "train", color: COLORS.train },
     ],
-    formatY: (v) => fmtPercent(v, 0),
+    formatY: (v) => fmtPercent(v, 1),
+    formatAxisY: (v) => fmtPercent(v, 0),
     yRange: [0, 1],
   },
   {
@@ -54,7 +57,8 @@ export const TRENDS: TrendSpec[] = [
       { key: "eval/invalid_action_rate", label: "eval", color: COLORS.eval },
       { key: "train/invalid_action_rate", label: "train", color: COLORS.train },
     ],
-    formatY: (v) => fmtPercent(v, 1),
+    formatY: (v) => fmtPercent(v, 2),
+    formatAxisY: (v) => fmtPercent(v, 0),
     yRange: [0, 1],
   },
   {
@@ -62,6 +66,7 @@ export const TRENDS: TrendSpec[] = [
     title: "Env steps per second",
     keys: [{ key: "sps", label: "steps/s", color: COLORS.sps }],
     formatY: (v) => fmtCompact(v),
+    formatAxisY: (v) => fmtCompact(v),
   },
 ];
 
@@ -145,6 +150,7 @@ export function TrendCharts({ runId, rows, highlight }: TrendChartsProps) {
               xLabel={xLabel}
               formatX={formatX}
               formatY={spec.formatY}
+              formatAxisY={spec.formatAxisY}
               yRange={spec.yRange}
               highlightX={highlightX}
               syncKey="trend"
@@ -153,9 +159,9 @@ export function TrendCharts({ runId, rows, highlight }: TrendChartsProps) {
               <p className="readout" data-testid={`readout-${spec.id}`}>
                 Window {highlight.window_id}:{" "}
                 {spec.keys.map((k, i) => (
-                  <span key={k.key} data-key={k.key} data-value={num(highlight[k.key]) ?? ""}>
+                  <span key={k.key} data-key={k.key} data-value={num(field(highlight, k.key)) ?? ""}>
                     {i > 0 ? ", " : ""}
-                    {k.label} {spec.formatY(num(highlight[k.key]) ?? NaN)}
+                    {k.label} {spec.formatY(num(field(highlight, k.key)) ?? NaN)}
                   </span>
                 ))}
               </p>

@@ -1,5 +1,5 @@
 /** Pure helpers for chart data: smoothing, numeric extraction, CSV. */
-import type { WindowRow } from "./types";
+import { field, type WindowRow } from "./types";
 
 /** A finite number or null (rows carry null for non-finite values). */
 export function num(v: unknown): number | null {
@@ -24,7 +24,7 @@ export function smooth(values: (number | null)[], weight: number): (number | nul
 }
 
 export function column(rows: WindowRow[], key: string): (number | null)[] {
-  return rows.map((r) => num(r[key]));
+  return rows.map((r) => num(field(r, key)));
 }
 
 function csvCell(v: unknown): string {

@@ -1,111 +1,33 @@
-/**
- * Shapes of the analytics service's payloads (docs/API.md). The wire types are checked
- * against the service's OpenAPI schema in tests/unit/api-schema.test.ts.
- */
+/** Shapes of the analytics service's payloads (docs/API.md) and of the game view. */
 
-export type Source = "wandb" | "local";
+import type { components } from "./api-schema";
+
+type Schemas = components["schemas"];
+
+// Wire types come straight from the service's OpenAPI schema (lib/api-schema.d.ts, generated
+// by scripts/gen-api-types.mjs; the e2e suite checks it against the live service).
+export type Source = RunsResponse["source"];
 export type RunState = "running" | "finished" | "crashed" | "failed";
+export type RunListItem = Schemas["RunInfo"];
+export type RunsResponse = Schemas["RunsResponse"];
+export type SummaryResponse = Schemas["SummaryResponse"];
+export type Kpis = Schemas["Kpis"];
+export type WindowRow = Schemas["WindowRow"];
+export type UpdateRow = Schemas["UpdateRow"];
+export type HistoryResponse = Schemas["HistoryResponse"];
+export type IterationsResponse = Schemas["IterationsResponse"];
+export type IterationResponse = Schemas["IterationResponse"];
+export type IterationEval = Schemas["EvalDetail"];
+export type Histogram = Schemas["Histogram"];
+export type HealthResponse = Schemas["HealthResponse"];
+export type ApiErrorBody = Schemas["ErrorResponse"];
+export type EpisodeMetrics = Schemas["EpisodeMetrics"];
+export type ActionRef = Schemas["ActionTaken"];
+export type Envelope = Pick<RunsResponse, "source" | "fetched_at" | "stale">;
 
-export interface Envelope {
-  source: Source;
-  fetched_at: string;
-  stale: boolean;
-}
-
-export interface RunListItem {
-  run_id: string;
-  name: string;
-  state: RunState | string;
-  created_at: string;
-  updated_at: string;
-  window_id: number | null;
-  env_steps: number | null;
-}
-
-export interface RunsResponse extends Envelope {
-  runs: RunListItem[];
-}
-
-export interface RunConfigSummary {
-  num_envs?: number;
-  rollout_steps?: number;
-  updates_per_window?: number;
-  total_steps?: number;
-  lr?: number;
-  hidden?: number;
-  seed?: number;
-  action_masking?: boolean;
-  [key: string]: unknown;
-}
-
-export interface Kpis {
-  "eval/return_mean": number | null;
-  "eval/profit_mean": number | null;
-  "eval/survival_rate": number | null;
-  "eval/invalid_action_rate": number | null;
-  sps: number | null;
-  env_steps: number | null;
-  window_id: number | null;
-}
-
-export interface SummaryResponse extends Envelope {
-  run: Omit<RunListItem, "window_id" | "env_steps"> & { config: RunConfigSummary };
-  kpis: Kpis;
-}
-
-/** One window (iteration) row: window_id, env_steps, wall_time_s, sps and every metric key. */
-export type WindowRow = {
-  window_id: number;
-  env_steps: number;
-  wall_time_s: number;
-  sps: number | null;
-} & Record<string, number | string | null>;
-
-export type UpdateRow = { window_id: number; update: number; env_steps: number } & Record<
-  string,
-  number | null
->;
-
-export interface HistoryResponse extends Envelope {
-  run_id: string;
-  total_rows: number;
-  downsampled: boolean;
-  rows: WindowRow[];
-}
-
-export interface IterationsResponse extends Envelope {
-  run_id: string;
-  iterations: WindowRow[];
-}
-
-export interface Histogram {
-  bin_edges: number[];
-  counts: number[];
-}
-
-export interface IterationEval {
-  histograms: { return: Histogram; profit: Histogram };
-  action_mix: Record<string, number>;
-  replay_seeds: number[];
-}
-
-export interface IterationResponse extends Envelope {
-  run_id: string;
-  window_id: number;
-  row: WindowRow;
-  updates: UpdateRow[];
-  eval: IterationEval | null;
-}
-
-export interface HealthResponse {
-  status: string;
-  fetched_at: string;
-  sources: Record<string, { configured: boolean; reachable: boolean | null; detail: string }>;
-  default_source: Source;
-}
-
-export interface ApiErrorBody {
-  error: { code: string; message: string; retry_after_s?: number };
+/** A row's value by a metric key held in a string (rows are typed by their fixed keys). */
+export function field(row: object, key: string): unknown {
+  return (row as Record<string, unknown>)[key];
 }
 
 // ---- play (envjax.render.describe, docs/INTERFACES.md) ----
@@ -150,11 +72,6 @@ export interface Road {
   danger: number;
 }
 
-export interface ActionRef {
-  action: number;
-  label: string;
-}
-
 export interface GameView {
   day: number;
   max_days: number;
@@ -178,25 +95,8 @@ export interface GameView {
   episode: { return: number; profit: number; length: number; invalid_actions: number };
 }
 
-export interface EpisodeMetrics {
-  return: number;
-  profit: number;
-  length: number;
-  invalid_actions: number;
-  survived: boolean | null;
-}
-
-export interface PlaySession {
-  session_id: string;
-  seed: number;
-  expires_at: string;
-  done: boolean;
-  reward: number;
-  last_action: ActionRef | null;
-  invalid: boolean;
-  view: GameView;
-  episode: EpisodeMetrics;
-}
+/** A play session; the schema leaves `view` open, its shape is envjax.render.describe. */
+export type PlaySession = Omit<Schemas["PlayState"], "view"> & { view: GameView };
 
 export type ReplayMessage =
   | { type: "start"; run_id: string; window_id: number; seed: number; pace_ms: number }

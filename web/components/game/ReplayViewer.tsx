@@ -144,7 +144,7 @@ export function ReplayViewer({ client = defaultApi, wsBase = BACKEND_WS_BASE }: 
           >
             <option value="">last checkpoint</option>
             {(iterations.data?.iterations ?? []).slice(0, 10).map((r) => (
-              <option key={r.window_id} value={r.window_id}>
+              <option key={r.window_id} value={r.window_id ?? ""}>
                 Window {r.window_id}
               </option>
             ))}

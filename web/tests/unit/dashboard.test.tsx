@@ -1,4 +1,4 @@
-import { fireEvent, render, screen, waitFor, within } from "@testing-library/react";
+import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import { beforeEach, describe, expect, it } from "vitest";
 import { AnalyticsDashboard } from "@/components/AnalyticsDashboard";
 import { ApiError } from "@/lib/api";
@@ -81,5 +81,20 @@ describe("AnalyticsDashboard", () => {
     render(<AnalyticsDashboard client={broken} />);
     await waitFor(() => expect(screen.getAllByRole("alert").length).toBeGreaterThanOrEqual(2));
     for (const a of screen.getAllByRole("alert")) expect(a).toHaveTextContent("run 'nope' not found");
+  });
+
+  it("test_AnalyticsDashboard__polls_while_running_and_stops_when_finished", async () => {
+    const live = fakeClient({ state: "running" });
+    render(<AnalyticsDashboard client={live.client} pollMs={40} />);
+    await waitFor(() => expect(live.calls.filter((c) => c.startsWith("summary")).length).toBeGreaterThanOrEqual(4), { timeout: 3000 });
+    expect(live.calls.filter((c) => c.startsWith("history")).length).toBeGreaterThanOrEqual(3);
+    cleanup();
+
+    const done = fakeClient({ state: "finished" });
+    render(<AnalyticsDashboard client={done.client} pollMs={40} />);
+    await screen.findByTestId("iteration-panel");
+    await new Promise((r) => setTimeout(r, 300));
+    expect(done.calls.filter((c) => c.startsWith("summary")).length).toBe(1);
+    expect(done.calls.filter((c) => c.startsWith("history")).length).toBe(1);
   });
 });

@@ -1,11 +1,11 @@
 /** Realistic payloads in the shapes of docs/API.md, and a fake client serving them. */
 import { ApiError, type ApiClient } from "@/lib/api";
-import type { GameView, IterationResponse, PlaySession, RunsResponse, WindowRow } from "@/lib/types";
+import type { GameView, IterationResponse, PlaySession, RunsResponse, UpdateRow, WindowRow } from "@/lib/types";
 
 const T0 = "2026-01-01T00:00:00Z";
 
 export function windowRow(w: number): WindowRow {
-  return {
+  return ({
     window_id: w,
     env_steps: (w + 1) * 4096,
     first_update: w * 4,
@@ -29,7 +29,7 @@ export function windowRow(w: number): WindowRow {
     "loss/approx_kl": 0.01,
     "loss/explained_variance": 0.2,
     timestamp: T0,
-  };
+  } as Partial<WindowRow>) as WindowRow;
 }
 
 export function makeIteration(runId: string, w: number, withEval = true): IterationResponse {
@@ -48,7 +48,7 @@ export function makeIteration(runId: string, w: number, withEval = true): Iterat
       "loss/value": 0.5 - 0.1 * u,
       "loss/entropy": 3 - 0.01 * u,
       "loss/approx_kl": 0.01,
-    })),
+    })) as unknown as UpdateRow[],
     eval: withEval
       ? {
           histograms: {
