@@ -60,11 +60,13 @@ test: $(STAMP)
 	$(MAKE) test-py
 	@if [ -f web/package.json ]; then $(MAKE) test-web; fi
 
+# Throughput (docs/THROUGHPUT.md). Shared machines are noisy: check `uptime` first.
 bench: $(STAMP)
-	$(PY) -m profiler --mode all --out artifacts/throughput/current.json
+	$(PY) -m profiler --mode all --repeats 3 --out artifacts/throughput/current.json
 
 gate: $(STAMP)
-	$(PY) -m profiler --mode all --enforce-target --gate-file artifacts/throughput/gates.json
+	$(PY) -m profiler --mode all --repeats 3 --enforce-target \
+	  --gate-file artifacts/throughput/gates.json --out artifacts/tmp/gate.json
 
 clean:
 	rm -rf $(VENV) web/node_modules web/.next .pytest_cache .ruff_cache

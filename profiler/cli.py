@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from profiler import gates as gates_mod
@@ -250,8 +252,23 @@ def _say(msg: str) -> None:
     print(f"profiler: {msg}", file=sys.stderr, flush=True)
 
 
+def _terminate(signum: int, _frame: object) -> None:
+    # Unwinding through subprocess.run kills the running worker too.
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
+    if threading.current_thread() is not threading.main_thread():
+        return _main(argv)
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         cfg = config_from_args(argv)
         sizes = resolve_sizes(cfg)

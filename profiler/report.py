@@ -106,6 +106,9 @@ def table(report: dict) -> str:
                 f"{s['min']:,.0f}",
                 "-" if r["compile_s"] is None else f"{r['compile_s']:.1f}",
                 "-" if util is None else f"{util:.0%}",
+                "-"
+                if r["cpu"]["steps_per_cpu_s"] is None
+                else f"{r['cpu']['steps_per_cpu_s']:,.0f}",
                 _si(r["peak_rss_bytes"], "B"),
                 _si(net.get("achieved_flops_per_sec")),
                 "-" if frac is None else f"{frac:.2%}",

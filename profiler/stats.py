@@ -83,13 +83,19 @@ def time_repeats(
     return TimedRepeats(tuple(seconds), process_cpu_seconds() - cpu0, wall)
 
 
-def cpu_block(timed: TimedRepeats) -> dict:
-    """The report's `cpu` object for a set of timed repeats."""
+def cpu_block(timed: TimedRepeats, steps_per_call: int) -> dict:
+    """The report's `cpu` object for a set of timed repeats.
+
+    `steps_per_cpu_s` (env steps per CPU-second of this process) is the load-robust figure:
+    on a shared machine wall-clock rates fall with other people's load, CPU time much less.
+    """
     cores = usable_cores()
     util = timed.cpu_s / (timed.wall_s * cores) if timed.wall_s > 0 else None
+    steps = steps_per_call * len(timed.seconds)
     return {
         "process_cpu_s": timed.cpu_s,
         "wall_s": timed.wall_s,
         "usable_cores": cores,
         "utilisation": util,
+        "steps_per_cpu_s": steps / timed.cpu_s if timed.cpu_s > 0 else None,
     }

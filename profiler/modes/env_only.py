@@ -75,7 +75,7 @@ def run(spec: dict, progress: Callable[[str], None]) -> dict:
         "steps_per_sec": rates,
         "call_seconds": summarize(timed.seconds),
         "compile_s": compile_s,
-        "cpu": cpu_block(timed),
+        "cpu": cpu_block(timed, steps),
         "peak_rss_bytes": peak_rss_bytes(),
         "network": None,
         "memory_traffic": memory_traffic(holder["carry"], num_envs, compiled, rates["p50"]),

@@ -41,7 +41,7 @@ def run(spec: dict, progress: Callable[[str], None]) -> dict:
         "steps_per_sec": summarize([steps / s for s in timed.seconds]),
         "call_seconds": summarize(timed.seconds),
         "compile_s": None,
-        "cpu": cpu_block(timed),
+        "cpu": cpu_block(timed, steps),
         "peak_rss_bytes": peak_rss_bytes(),
         "network": None,
         "memory_traffic": None,

@@ -131,7 +131,7 @@ def run(spec: dict, progress: Callable[[str], None]) -> dict:
         "steps_per_sec": summarize([steps / s for s in seconds]),
         "call_seconds": summarize(seconds),
         "compile_s": probe.compile_s,
-        "cpu": cpu_block(timed),
+        "cpu": cpu_block(timed, steps),
         "peak_rss_bytes": peak_rss_bytes(),
         "network": net,
         "memory_traffic": None,
