@@ -66,9 +66,11 @@ IMPACT_DIV = 100  # per-unit price step d = max(1, price // 100)
 SELL_NUM, SELL_DEN = 9, 10  # selling pays (gross * 9) // 10
 
 # ---- reward ----
-# reward = float32(delta_cents - 1000 * invalid) / 10000: delta coins / 100, and -0.1 per
-# invalid action, with a single float rounding (identical in both envs)
-REWARD_DIV = 10_000.0
+# reward = float32(delta_cents - 1000 * invalid) * float32(1e-4): delta coins / 100 and -0.1
+# per invalid action; a float32 product of two float32 values is rounded identically by XLA
+# and by the reference (a division by a constant would not be: XLA turns it into a product)
+REWARD_SCALE = 1e-4
+PROFIT_SCALE = 1e-2
 INVALID_PENALTY_CENTS = 1_000
 
 # ---- towns and roads ----

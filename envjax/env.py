@@ -230,13 +230,13 @@ def _tick(price: jax.Array, base: jax.Array, key: jax.Array) -> jax.Array:
 
 def _reward(delta: jax.Array, invalid: jax.Array) -> jax.Array:
     total = delta - C.INVALID_PENALTY_CENTS * invalid.astype(jnp.int32)
-    return total.astype(jnp.float32) / jnp.float32(C.REWARD_DIV)
+    return total.astype(jnp.float32) * jnp.float32(C.REWARD_SCALE)
 
 
 def episode_return(state: EnvState) -> jax.Array:
     """Episode return from integers (the sum of step rewards up to float32 rounding)."""
     total = net_worth(state) - C.START_NET_WORTH_CENTS - C.INVALID_PENALTY_CENTS * state.n_invalid
-    return total.astype(jnp.float32) / jnp.float32(C.REWARD_DIV)
+    return total.astype(jnp.float32) * jnp.float32(C.REWARD_SCALE)
 
 
 def _transition(
@@ -361,7 +361,7 @@ def _episode_info(new: EnvState, done: jax.Array) -> dict[str, jax.Array]:
         "episode_done": done,
         "episode_return": episode_return(new),
         "episode_profit": (net_worth(new) - C.START_NET_WORTH_CENTS).astype(jnp.float32)
-        / jnp.float32(100.0),
+        * jnp.float32(C.PROFIT_SCALE),
         "episode_survived": new.health > 0,
         "episode_invalid": new.n_invalid,
         "episode_length": new.day,

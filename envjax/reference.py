@@ -290,15 +290,17 @@ def tick_price(p: int, base: int, cap: int, h: int) -> int:
 
 
 def step_reward(delta_cents: int, invalid: bool) -> float:
-    """float32(delta - 1000 * invalid) / 10000, rounded once to float32 as in the JAX env."""
-    return f32(f32(float(delta_cents - C.INVALID_PENALTY_CENTS * int(invalid))) / C.REWARD_DIV)
+    """float32(delta - 1000 * invalid) * float32(1e-4), rounded as in the JAX env."""
+    return f32(
+        f32(float(delta_cents - C.INVALID_PENALTY_CENTS * int(invalid))) * f32(C.REWARD_SCALE)
+    )
 
 
 def episode_return(s: RefState) -> float:
     """Return of the episode so far from integers (equals the sum of step rewards up to
     float32 rounding of the sum)."""
     total = net_worth(s) - C.START_NET_WORTH_CENTS - C.INVALID_PENALTY_CENTS * s.n_invalid
-    return f32(f32(float(total)) / C.REWARD_DIV)
+    return f32(f32(float(total)) * f32(C.REWARD_SCALE))
 
 
 # ---- the env ----
@@ -360,7 +362,9 @@ def episode_info(s: RefState) -> dict[str, Any]:
     """episode_* info fields of a finished (or running) episode."""
     return {
         "episode_return": episode_return(s),
-        "episode_profit": f32((net_worth(s) - C.START_NET_WORTH_CENTS) / 100.0),
+        "episode_profit": f32(
+            f32(float(net_worth(s) - C.START_NET_WORTH_CENTS)) * f32(C.PROFIT_SCALE)
+        ),
         "episode_survived": s.health > 0,
         "episode_invalid": s.n_invalid,
         "episode_length": s.day,
