@@ -82,6 +82,12 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS }: { 
 
   // Until the run is known, cards wait on it (skeletons), unless finding it failed.
   const waiting = k === null && !runs.error && !health.error;
+  // Without a run, every card shows why (the runs list or health failed) and retries that.
+  const upstreamError = k === null ? (runs.error ?? health.error ?? null) : null;
+  const retryUpstream = () => {
+    health.reload();
+    runs.reload();
+  };
   const payloads = [runs.data, summary.data, iterations.data, history.data, iteration.data];
   const stalePayload = payloads.find((p) => p?.stale);
 
@@ -117,8 +123,7 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS }: { 
             Follow latest
           </button>
         ) : null}
-        {runs.error ? <ErrorNotice error={runs.error} onRetry={runs.reload} /> : null}
-        {health.error && !runs.data ? <ErrorNotice error={health.error} onRetry={health.reload} /> : null}
+        {runs.error && k !== null ? <ErrorNotice error={runs.error} onRetry={runs.reload} /> : null}
       </div>
       {noRuns ? (
         <div className="card">
@@ -132,8 +137,8 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS }: { 
           <Card
             title={chosen !== null ? `KPIs at window ${chosen}` : "Latest KPIs"}
             loading={waiting || summary.loading || (chosen !== null && iterations.loading)}
-            error={summary.error}
-            onRetry={summary.reload}
+            error={summary.error ?? upstreamError}
+            onRetry={upstreamError ? retryUpstream : summary.reload}
             hasData={true}
             testId="kpi-card"
           >
@@ -146,11 +151,15 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS }: { 
           <Card
             title={windowId !== null ? `Iteration ${windowId}` : "Iteration"}
             loading={waiting || iteration.loading || iterations.loading}
-            error={iteration.error ?? iterations.error}
-            onRetry={() => {
-              iterations.reload();
-              iteration.reload();
-            }}
+            error={iteration.error ?? iterations.error ?? upstreamError}
+            onRetry={
+              upstreamError
+                ? retryUpstream
+                : () => {
+                    iterations.reload();
+                    iteration.reload();
+                  }
+            }
             hasData={iteration.data !== null}
             skeletonLines={6}
             testId="iteration-card"
@@ -160,8 +169,8 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS }: { 
           <Card
             title="Whole run"
             loading={waiting || history.loading}
-            error={history.error}
-            onRetry={history.reload}
+            error={history.error ?? upstreamError}
+            onRetry={upstreamError ? retryUpstream : history.reload}
             hasData={history.data !== null}
             skeletonLines={8}
             testId="history-card"

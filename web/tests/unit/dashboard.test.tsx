@@ -98,3 +98,14 @@ describe("AnalyticsDashboard", () => {
     expect(done.calls.filter((c) => c.startsWith("history")).length).toBe(1);
   });
 });
+
+describe("AnalyticsDashboard without a run", () => {
+  it("test_AnalyticsDashboard__runs_list_failure_shows_in_every_card", async () => {
+    window.history.replaceState(null, "", "/analytics?source=wandb");
+    const { client } = fakeClient();
+    const down = new ApiError(503, "not_configured", "W&B is not configured: WANDB_API_KEY not set");
+    render(<AnalyticsDashboard client={{ ...client, runs: () => Promise.reject(down) }} />);
+    for (const id of ["kpi-card", "iteration-card", "history-card"])
+      await waitFor(() => expect(within(screen.getByTestId(id)).getByRole("alert")).toHaveTextContent("W&B is not configured"));
+  });
+});
