@@ -32,7 +32,7 @@ EPISODE_FIELDS = (
     "episode_length",
 )
 
-# ---- action plans --------------------------------------------------------------------------
+# ---- action plans ----
 
 STYLES = ("raw", "valid", "survive", "mixed")
 _NO_SELL_PROVISIONS = {C.A_SELL1, C.A_SELL10, C.A_SELLALL}
@@ -86,7 +86,7 @@ def expand_choices(prefix: Sequence[int], tail_seed: int, length: int) -> list[i
     return out
 
 
-# ---- reference side --------------------------------------------------------------------------
+# ---- reference side ----
 
 
 def reference_rollout(
@@ -124,7 +124,7 @@ def reference_rollout(
     return out
 
 
-# ---- JAX side ----------------------------------------------------------------------------------
+# ---- JAX side ----
 
 _ENV = CaravanEnv()
 
@@ -176,7 +176,7 @@ def jax_rollout_batch(
     return {k: np.asarray(v) for k, v in traj.items()}
 
 
-# ---- comparison ------------------------------------------------------------------------------------
+# ---- comparison ----
 
 
 def first_divergence(
