@@ -1,0 +1,58 @@
+"""Start `python -m analytics_service` as a real uvicorn process on loopback."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_service(runs_dir: Path, cache_dir: Path, log_path: Path, env: dict[str, str],
+                    *, log_level: str = "info") -> Iterator[str]:
+    """Yield the base URL of a live service; its stdout+stderr go to `log_path`."""
+    port = free_port()
+    full_env = {**os.environ, **env, "ANALYTICS_CACHE_DIR": str(cache_dir)}
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "analytics_service", "--host", "127.0.0.1", "--port",
+             str(port), "--runs-dir", str(runs_dir), "--log-level", log_level],
+            cwd=REPO, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"service exited: {log_path.read_text()}")
+                try:
+                    if httpx.get(f"{base}/openapi.json", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("service did not start within 60 s")
+                time.sleep(0.2)
+            yield base
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
