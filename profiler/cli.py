@@ -22,6 +22,7 @@ from profiler.config import (
     CEILING_LEVELS,
     DEFAULT_NUM_ENVS,
     DEFAULT_TARGET_STEPS_PER_SEC,
+    ENV_VARIANTS,
     FALLBACK_ROLLOUT_STEPS,
     FALLBACK_UPDATES_PER_WINDOW,
     MODES,
@@ -141,6 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a ppo TrainConfig field in the trainer modes, e.g. "
         "--set epochs=1 --set hidden=64 (repeatable)",
     )
+    p.add_argument(
+        "--env-variant",
+        default="auto-reset",
+        choices=ENV_VARIANTS,
+        help="env-only diagnostic: auto-reset (what trainers run, default), "
+        "no-reset (step_env: the auto-reset's cost), full-info (costly info on)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of envs and trainer (default 0)")
     p.add_argument(
         "--run-dir",
@@ -177,6 +185,7 @@ def config_from_args(argv: list[str] | None) -> ProfilerConfig:
         seed=a.seed,
         run_dir=a.run_dir,
         trainer_overrides=tuple(parse_override(t) for t in a.set),
+        env_variant=a.env_variant,
     )
     return validate(cfg)
 
@@ -214,6 +223,7 @@ def job_specs(cfg: ProfilerConfig, sizes: dict, run_dir: str) -> list[dict]:
         "seed": cfg.seed,
         "run_dir": run_dir,
         "trainer_overrides": dict(cfg.trainer_overrides),
+        "env_variant": cfg.env_variant,
     }
     points = [{}] if cfg.sweep is None else [{cfg.sweep.key: v} for v in cfg.sweep.values]
     specs: list[dict] = []
@@ -353,7 +363,17 @@ def _main(argv: list[str] | None) -> int:
         if cfg.sweep is None
         else {"key": cfg.sweep.key, "values": list(cfg.sweep.values), "plot": plot},
     }
-    report_mod.validate(report)
+    try:
+        report_mod.validate(report)
+    except Exception as exc:  # keep the measurements even when the report breaks its schema
+        bad = str(Path(out).with_suffix("")) + ".invalid.json"
+        report_mod.write_json(bad, report)
+        print(
+            f"python -m profiler: error: report breaks its schema ({exc.__class__.__name__}: "
+            f"{str(exc).splitlines()[0]}); written to {bad}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     report_mod.write_json(out, report)
     if plot is not None and runs:
         from profiler.plot import sweep_png

@@ -14,6 +14,7 @@ MODES: tuple[str, ...] = ("reference", "env-only", "trainer", "trainer+eval")
 TRAINER_MODES: frozenset[str] = frozenset({"trainer", "trainer+eval"})
 SWEEP_KEYS: tuple[str, ...] = ("num_envs", "rollout_steps", "updates_per_window")
 CEILING_LEVELS: tuple[str, ...] = ("full", "quick", "off")
+ENV_VARIANTS: tuple[str, ...] = ("auto-reset", "no-reset", "full-info")
 
 DEFAULT_TARGET_STEPS_PER_SEC = 100_000.0
 DEFAULT_NUM_ENVS = 8192
@@ -59,6 +60,7 @@ class ProfilerConfig:
     seed: int = 0
     run_dir: str | None = None
     trainer_overrides: tuple[tuple[str, bool | int | float | str], ...] = ()
+    env_variant: str = "auto-reset"
 
     def to_json(self) -> dict:
         """The config as plain JSON values (the report's `config`)."""
@@ -184,6 +186,8 @@ def validate(cfg: ProfilerConfig) -> ProfilerConfig:
         )
     if cfg.ceiling not in CEILING_LEVELS:
         raise ConfigError(f"--ceiling must be one of {', '.join(CEILING_LEVELS)}")
+    if cfg.env_variant not in ENV_VARIANTS:
+        raise ConfigError(f"--env-variant must be one of {', '.join(ENV_VARIANTS)}")
     if cfg.seed < 0:
         raise ConfigError(f"--seed must be 0 or more, got {cfg.seed}")
     bad_targets = [m for m in cfg.target_modes if m not in cfg.modes]

@@ -9,6 +9,7 @@ import pytest
 
 from profiler import gates
 from profiler.cli import config_from_args, job_specs, main, resolve_sizes
+from profiler.compare import compare
 from profiler.config import MODES, ConfigError, parse_modes, parse_override, parse_sweep
 from profiler.stats import summarize
 
@@ -187,3 +188,26 @@ def test_committed_gate_file__is_valid() -> None:
         pytest.skip("gates.json is calibrated after the baseline is measured")
     g = gates.load(str(path))
     assert g.floors and g.config.get("num_envs")
+
+
+def _report(p50: float, cpu: float) -> dict:
+    return {
+        "timestamp": "2026-11-24T00:00:00Z",
+        "code_version": "unknown",
+        "config": {"trainer_overrides": {}, "xla_flags": None},
+        "system": {"load_average_start": [1.0, 1.0, 1.0]},
+        "runs": [
+            {
+                "mode": "trainer",
+                "num_envs": 64,
+                "steps_per_sec": {"p50": p50},
+                "cpu": {"steps_per_cpu_s": cpu},
+            }
+        ],
+    }
+
+
+def test_compare__ratios_of_median_and_cpu_rates() -> None:
+    text = compare(_report(100.0, 50.0), _report(150.0, 100.0))
+    row = next(line for line in text.splitlines() if line.startswith("trainer"))
+    assert "1.50x" in row and "2.00x" in row

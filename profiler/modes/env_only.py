@@ -35,13 +35,22 @@ def run(spec: dict, progress: Callable[[str], None]) -> dict:
     )
     obs, states = vec.reset_batch(seeds, params)
     act = jax.vmap(random_valid_action)
+    variant = spec.get("env_variant") or "auto-reset"
+    if variant == "no-reset":
+        # Diagnostic: the step without the auto-reset's fresh state and select.
+        stepper = jax.vmap(env.step_env, in_axes=(None, 0, 0, None))
+        step_batch = lambda st, a, p: stepper(jax.random.PRNGKey(0), st, a, p)
+    elif variant == "full-info":
+        step_batch = lambda st, a, p: vec.step_batch(st, a, p, full_info=True)
+    else:
+        step_batch = vec.step_batch
 
     def window(carry):
         def body(c, _):
             key, obs, states = c
             key, k_act = jax.random.split(key)
             actions = act(jax.random.split(k_act, num_envs), obs)
-            obs, states, reward, terminated, truncated, _ = vec.step_batch(states, actions, params)
+            obs, states, reward, terminated, truncated, _ = step_batch(states, actions, params)
             # Reduce to scalars so the outputs stay live without a per-step host transfer.
             done = jnp.sum(terminated | truncated, dtype=jnp.int32)
             return (key, obs, states), (jnp.sum(reward), done)
@@ -82,7 +91,7 @@ def run(spec: dict, progress: Callable[[str], None]) -> dict:
         "details": {
             "episodes_finished": holder["episodes"],
             "policy": policy_name,
-            "full_info": False,
+            "env_variant": variant,
         },
     }
 
