@@ -42,8 +42,10 @@ chromium:
 	  echo "installing Debian chromium"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# npm ci refuses a lock without other platforms' optional binaries (a registry mirror may not
+# carry them); npm install then installs the same locked versions.
 $(WEB_STAMP): web/package.json web/package-lock.json
-	cd web && npm ci --no-audit --no-fund
+	cd web && { npm ci --no-audit --no-fund || npm install --no-audit --no-fund; }
 	@touch $(WEB_STAMP)
 
 web-install: $(WEB_STAMP)

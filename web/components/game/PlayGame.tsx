@@ -40,7 +40,8 @@ export function PlayGame({ client = defaultApi, keysEnabled = true }: { client?:
     setError(null);
     try {
       const seed = seedText.trim() === "" ? undefined : Number(seedText);
-      if (seed !== undefined && (!Number.isInteger(seed) || seed < 0)) throw new Error("The seed must be a whole number ≥ 0.");
+      if (seed !== undefined && (!Number.isInteger(seed) || seed < 0 || seed > 4294967295))
+        throw new Error("The seed must be a whole number from 0 to 4294967295.");
       setSession(await client.newGame(seed));
       setLog([]);
     } catch (e) {

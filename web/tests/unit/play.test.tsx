@@ -45,6 +45,28 @@ describe("PlayGame", () => {
     expect(screen.getByRole("button", { name: /Wait a day/ })).toBeDisabled();
   });
 
+  it("test_PlayGame__service_error_is_shown_with_retry", async () => {
+    const { ApiError } = await import("@/lib/api");
+    const newGame = vi
+      .fn()
+      .mockRejectedValueOnce(new ApiError(503, "session_limit", "too many live play sessions"))
+      .mockResolvedValueOnce(session(0));
+    render(<PlayGame client={{ newGame } as unknown as ApiClient} />);
+    fireEvent.click(screen.getByRole("button", { name: "Start game" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("too many live play sessions");
+    fireEvent.click(screen.getByRole("button", { name: "Retry" }));
+    expect(await screen.findByTestId("play")).toBeInTheDocument();
+  });
+
+  it("test_PlayGame__bad_seed_is_refused_before_any_request", async () => {
+    const { client } = playClient();
+    render(<PlayGame client={client} />);
+    fireEvent.change(screen.getByLabelText("Seed (optional)"), { target: { value: "-3" } });
+    fireEvent.click(screen.getByRole("button", { name: "Start game" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("whole number");
+    expect((client.newGame as unknown as { mock: { calls: unknown[] } }).mock.calls).toHaveLength(0);
+  });
+
   it("test_keyToAction__maps_keys_to_frozen_layout", () => {
     expect(keyToAction({ key: "w" }, null)).toBe(0);
     expect(keyToAction({ key: "3" }, null)).toBe(3);
