@@ -40,12 +40,12 @@ class Derived:
 class TrainConfig:
     """Everything a training run needs; stored verbatim in run.json."""
 
-    num_envs: int = 256
+    num_envs: int = 1024
     rollout_steps: int = 64
-    updates_per_window: int = 4
-    total_steps: int = 1_048_576
+    updates_per_window: int = 8
+    total_steps: int = 4_194_304
     epochs: int = 2
-    minibatches: int = 4
+    minibatches: int = 16
     lr: float = 1e-3
     anneal_lr: bool = False
     gamma: float = 0.99
@@ -54,6 +54,7 @@ class TrainConfig:
     ent_coef: float = 0.01
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
+    reward_scale: float = 0.1
     hidden: int = 128
     layers: int = 2
     seed: int = 0
@@ -71,6 +72,7 @@ class TrainConfig:
     wandb_entity: str | None = None
     resume: str | None = None
     num_devices: int = 0  # 0: every device jax sees
+    max_wall_s: float = 0.0  # 0: no wall-clock limit
 
     def to_json(self) -> dict[str, Any]:
         """The config as a JSON-able dict (run.json, W&B config)."""
@@ -122,6 +124,8 @@ def validate(cfg: TrainConfig, device_count: int) -> None:
             errs.append(f"--{name.replace('_', '-')} must be in [0, 1] (got {v})")
     if not cfg.clip > 0:
         errs.append(f"--clip must be > 0 (got {cfg.clip})")
+    if not cfg.reward_scale > 0:
+        errs.append(f"--reward-scale must be > 0 (got {cfg.reward_scale})")
     for name in ("ent_coef", "vf_coef", "max_grad_norm"):
         if getattr(cfg, name) < 0:
             errs.append(f"--{name.replace('_', '-')} must be >= 0 (got {getattr(cfg, name)})")
@@ -133,6 +137,8 @@ def validate(cfg: TrainConfig, device_count: int) -> None:
         v = getattr(cfg, name)
         if v is not None and not RUN_ID_RE.match(v):
             errs.append(f"--{name.replace('_', '-')} {v!r} must match {RUN_ID_RE.pattern}")
+    if cfg.max_wall_s < 0:
+        errs.append(f"--max-wall-s must be >= 0 (got {cfg.max_wall_s})")
     if cfg.num_devices < 0:
         errs.append(f"--num-devices must be >= 0 (got {cfg.num_devices})")
     elif cfg.num_devices > device_count:
@@ -197,6 +203,12 @@ def build_parser() -> argparse.ArgumentParser:
     a("--ent-coef", type=float, default=d.ent_coef, help="entropy bonus coefficient")
     a("--vf-coef", type=float, default=d.vf_coef, help="value loss coefficient")
     a("--max-grad-norm", type=float, default=d.max_grad_norm, help="global gradient clip")
+    a(
+        "--reward-scale",
+        type=float,
+        default=d.reward_scale,
+        help="rewards are multiplied by this for the value targets (metrics stay unscaled)",
+    )
     a("--hidden", type=int, default=d.hidden, help="width of the shared MLP trunk")
     a("--layers", type=int, default=d.layers, help="hidden layers in the shared trunk")
     a("--seed", type=int, default=d.seed, help="training seed")
@@ -217,6 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=d.eval_episodes,
         help="episodes per evaluation on fixed seeds (0: no eval)",
+    )
+    a(
+        "--eval-policy",
+        choices=EVAL_POLICIES,
+        default=d.eval_policy,
+        help="policy whose eval statistics are the eval/* metrics (both are recorded)",
     )
     a(
         "--keep-checkpoints",
@@ -240,6 +258,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RUN_ID",
         default=None,
         help="continue RUN_ID from its last complete checkpoint (its config is used)",
+    )
+    a(
+        "--max-wall-s",
+        type=float,
+        default=d.max_wall_s,
+        help="stop (finished) after the first window ending past this many seconds (0: off)",
     )
     a(
         "--num-devices",

@@ -19,9 +19,10 @@ from ppo.metrics import KIND_NAMES, finite_or_none
 from ppo.network import ActorCritic, apply_mask, sample_actions
 
 N_BINS = 20
-# Fixed histogram ranges for every run: a dead caravan ends at net worth 0 (profit -580
-# coins), so profit bins start at -600; values beyond the last edge fall in the end bins.
-PROFIT_EDGES = np.linspace(-600.0, 9400.0, N_BINS + 1)
+# Fixed histogram ranges for every run: the first bin [-10000, 0) coins holds every losing
+# episode (a dead caravan ends at net worth 0, profit -580), then 10,000-coin bins up to
+# 190,000; values beyond the edges fall in the end bins.
+PROFIT_EDGES = np.linspace(-10_000.0, 190_000.0, N_BINS + 1)
 RETURN_EDGES = PROFIT_EDGES / 100.0  # return = profit / 100 - 0.1 per invalid action
 
 

@@ -11,6 +11,7 @@ import os
 import secrets
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -191,6 +192,11 @@ def train(cfg: TrainConfig, env: Any = None) -> list[Path]:
         sr.wall_offset = kept[-1]["wall_time_s"] if kept else 0.0
         seeds.append(sr)
 
+    def on_sigterm(signum: int, frame: Any) -> None:
+        raise SystemExit(f"terminated by signal {signum}")
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    old_handler = signal.signal(signal.SIGTERM, on_sigterm) if main_thread else None
     try:
         return _loop(cfg, der, env, env_params, mesh, runner, seeds, start_window, run_ids)
     except BaseException as e:
@@ -200,6 +206,9 @@ def train(cfg: TrainConfig, env: Any = None) -> list[Path]:
             sr.writer.write_meta(state=state, error=f"{type(e).__name__}: {e}")
             sr.wandb.finish(exit_code=1)
         raise
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, old_handler)
 
 
 def _loop(
@@ -232,6 +241,10 @@ def _loop(
             N_ACTIONS,
             cfg.action_masking,
         )
+    if eval_fn is not None:  # compiled ahead too, so no window's time holds a compile
+        t0 = time.perf_counter()
+        eval_fn = eval_fn.lower(runner.params).compile()
+        compile_s += time.perf_counter() - t0
     is_main = jax.process_index() == 0
     kill_after = os.environ.get(KILL_AFTER_ENV)
     if is_main:
@@ -313,6 +326,14 @@ def _loop(
             print(_fmt_progress(sr.run_id, w, der.num_windows, row), flush=True)
         if kill_after is not None and w == int(kill_after):
             os.kill(os.getpid(), signal.SIGKILL)
+        if cfg.max_wall_s > 0 and time.perf_counter() - t_start >= cfg.max_wall_s:
+            if is_main:
+                print(
+                    f"stopping after window {w + 1}/{der.num_windows}: --max-wall-s "
+                    f"{cfg.max_wall_s:g} reached",
+                    flush=True,
+                )
+            break
 
     for sr in seeds:
         sr.wandb.finish()

@@ -187,7 +187,14 @@ def make_window_fn(
             acc[5] + info["invalid"].astype(jnp.float32).sum(),
             acc[6] + jnp.bincount(info["action_kind"], length=N_KINDS).astype(jnp.float32),
         )
-        return (params, env_state2, obs2, key, acc), (obs, action, logp, value, reward, done)
+        return (params, env_state2, obs2, key, acc), (
+            obs,
+            action,
+            logp,
+            value,
+            reward * cfg.reward_scale,
+            done,
+        )
 
     def loss_fn(params: Any, mb: tuple) -> tuple[jax.Array, Any]:
         obs, action, logp, value, adv, ret = mb
@@ -200,7 +207,7 @@ def make_window_fn(
         params, opt_state = carry
         (_, parts), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, mb)
         grads = pmean(grads)
-        gnorm = optax.global_norm(grads)
+        gnorm = optax.tree.norm(grads)
         updates, opt_state = tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
         return (params, opt_state), (parts, gnorm)
