@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -50,20 +51,37 @@ class ResponseCache:
         self.error_backoff_s = error_backoff_s
         self.ttl_not_found_s = ttl_not_found_s
         self._inflight: dict[str, asyncio.Future[Cached]] = {}
+        # Hot entries in memory too: a hit then costs a dict lookup, not a SQLite read.
+        self._mem: OrderedDict[str, dict] = OrderedDict()
+        self._mem_items = 512
         self._backoff: dict[str, tuple[float, ApiError]] = {}
 
     def close(self) -> None:
         self.disk.close()
 
     def _read(self, key: str) -> dict | None:
+        entry = self._mem.get(key)
+        if entry is not None:
+            self._mem.move_to_end(key)
+            return entry
         try:
             entry = self.disk.get(key)
         except Exception as exc:  # a damaged cache file must not break the API
             log.warning("cache read failed for %s: %r", key, exc)
             return None
-        return entry if isinstance(entry, dict) and "exp" in entry else None
+        if not (isinstance(entry, dict) and "exp" in entry):
+            return None
+        self._remember(key, entry)
+        return entry
+
+    def _remember(self, key: str, entry: dict) -> None:
+        self._mem[key] = entry
+        self._mem.move_to_end(key)
+        while len(self._mem) > self._mem_items:
+            self._mem.popitem(last=False)
 
     def _write(self, key: str, entry: dict) -> None:
+        self._remember(key, entry)
         try:
             self.disk.set(key, entry)
         except Exception as exc:

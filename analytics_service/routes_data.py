@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import BaseModel
 
 from analytics_service import records, views
 from analytics_service.cache import Cached
@@ -51,8 +54,17 @@ def _services(request: Request) -> Services:
 async def _load(svc: Services, source: str, kind: str, key_parts: tuple, call, ttl_of) -> Cached:
     """Run `call(source_object)` through the cache (W&B) or directly (local)."""
     if source == "local":
+        # Reading records is cheap but not free; a short memo keeps hot endpoints fast.
+        key = ("local", kind, *key_parts)
+        now = time.monotonic()
+        hit = svc.local_memo.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
         value = await asyncio.to_thread(call, svc.local)
-        return Cached(value, datetime.now(UTC), False)
+        got = Cached(value, datetime.now(UTC), False)
+        if svc.settings.local_memo_s > 0:
+            svc.local_memo.put(key, (now + svc.settings.local_memo_s, got))
+        return got
     if svc.wandb is None:
         raise NotConfigured(
             f"W&B is not configured on this service ({svc.settings.wandb_missing}); use /api/local"
@@ -86,6 +98,19 @@ def _ttl_by_state(svc: Services):
     return ttl
 
 
+def _respond(
+    svc: Services, model: type[BaseModel], what: tuple, got: Cached, payload: Callable[[], dict]
+) -> Response:
+    """The validated JSON body, built once per (endpoint, params, fetch) and reused: a
+    cache hit then costs no validation or serialisation."""
+    key = (*what, got.fetched_at, got.stale)
+    body = svc.bodies.get(key)
+    if body is None:
+        body = model.model_validate(payload()).model_dump_json(by_alias=True).encode()
+        svc.bodies.put(key, body)
+    return Response(body, media_type="application/json")
+
+
 def _envelope(source: str, got: Cached) -> dict:
     return {"source": source, "fetched_at": got.fetched_at, "stale": got.stale}
 
@@ -101,7 +126,7 @@ async def list_runs(
     request: Request,
     source: SourceParam,
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
-) -> RunsResponse:
+) -> Response:
     svc = _services(request)
     got = await _load(
         svc,
@@ -111,7 +136,13 @@ async def list_runs(
         lambda src: src.list_runs(limit),
         lambda _: svc.settings.ttl_runs_s,
     )
-    return RunsResponse.model_validate({**_envelope(source, got), "runs": got.value})
+    return _respond(
+        svc,
+        RunsResponse,
+        ("runs", source, limit),
+        got,
+        lambda: {**_envelope(source, got), "runs": got.value},
+    )
 
 
 @router.get(
@@ -121,12 +152,18 @@ async def list_runs(
     responses=_ERRORS,
     summary="Run info, config subset and KPIs",
 )
-async def run_summary(request: Request, source: SourceParam, run_id: RunIdParam) -> SummaryResponse:
+async def run_summary(request: Request, source: SourceParam, run_id: RunIdParam) -> Response:
     svc = _services(request)
     got = await _load(
         svc, source, "summary", (run_id,), lambda src: src.summary(run_id), _ttl_by_state(svc)
     )
-    return SummaryResponse.model_validate({**_envelope(source, got), **got.value})
+    return _respond(
+        svc,
+        SummaryResponse,
+        ("summary", source, run_id),
+        got,
+        lambda: {**_envelope(source, got), **got.value},
+    )
 
 
 async def _windows(svc: Services, source: str, run_id: str) -> Cached:
@@ -147,20 +184,22 @@ async def run_history(
     source: SourceParam,
     run_id: RunIdParam,
     max_points: Annotated[int, Query(ge=2, le=10_000)] = 1000,
-) -> HistoryResponse:
+) -> Response:
     svc = _services(request)
     got = await _windows(svc, source, run_id)
-    rows = got.value["rows"]
-    picked = views.downsample(rows, max_points)
-    return HistoryResponse.model_validate(
-        {
+
+    def payload() -> dict:
+        rows = got.value["rows"]
+        picked = views.downsample(rows, max_points)
+        return {
             **_envelope(source, got),
             "run_id": run_id,
             "total_rows": len(rows),
             "downsampled": len(picked) < len(rows),
             "rows": picked,
         }
-    )
+
+    return _respond(svc, HistoryResponse, ("history", source, run_id, max_points), got, payload)
 
 
 @router.get(
@@ -175,12 +214,19 @@ async def list_iterations(
     source: SourceParam,
     run_id: RunIdParam,
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
-) -> IterationsResponse:
+) -> Response:
     svc = _services(request)
     got = await _windows(svc, source, run_id)
-    rows = got.value["rows"][-limit:][::-1]
-    return IterationsResponse.model_validate(
-        {**_envelope(source, got), "run_id": run_id, "iterations": rows}
+    return _respond(
+        svc,
+        IterationsResponse,
+        ("iterations", source, run_id, limit),
+        got,
+        lambda: {
+            **_envelope(source, got),
+            "run_id": run_id,
+            "iterations": got.value["rows"][-limit:][::-1],
+        },
     )
 
 
@@ -217,7 +263,7 @@ async def get_iteration(
     source: SourceParam,
     run_id: RunIdParam,
     iteration: Annotated[int, Path(ge=0, le=1_000_000_000, description="a window_id")],
-) -> IterationResponse:
+) -> Response:
     svc = _services(request)
     if source == "local":
         got = await _load(
@@ -243,11 +289,10 @@ async def get_iteration(
             lambda _: svc.settings.ttl_finished_s,
         )
         got = await _with_local_replay_seeds(svc, run_id, iteration, got)
-    return IterationResponse.model_validate(
-        {
-            **_envelope(source, got),
-            "run_id": run_id,
-            "window_id": iteration,
-            **got.value,
-        }
+    return _respond(
+        svc,
+        IterationResponse,
+        ("iteration", source, run_id, iteration),
+        got,
+        lambda: {**_envelope(source, got), "run_id": run_id, "window_id": iteration, **got.value},
     )

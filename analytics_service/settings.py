@@ -47,8 +47,9 @@ class Settings(BaseSettings):
         30, ge=1, le=3600, validation_alias=_alias("ANALYTICS_WANDB_DEFAULT_RETRY_AFTER_S")
     )
 
-    # Local run records
+    # Local run records, and how long a read of them is reused (0: read on every request)
     runs_dir: Path = Field(Path("runs"), validation_alias=_alias("ANALYTICS_RUNS_DIR"))
+    local_memo_s: float = Field(1.0, ge=0, le=60, validation_alias=_alias("ANALYTICS_LOCAL_MEMO_S"))
 
     # Cache
     cache_dir: Path = Field(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +13,26 @@ from analytics_service.settings import Settings
 from analytics_service.wandb_source import WandbSource
 
 
+class LRU:
+    """A small least-recently-used map (event-loop side only; no locking needed)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+
+    def get(self, key: Any) -> Any:
+        value = self._items.get(key)
+        if value is not None:
+            self._items.move_to_end(key)
+        return value
+
+    def put(self, key: Any, value: Any) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self.capacity:
+            self._items.popitem(last=False)
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -20,6 +41,8 @@ class Services:
     cache: ResponseCache
     executor: ThreadPoolExecutor
     health: dict[str, Any] = field(default_factory=dict)  # {"at": ts, "value": ...}
+    bodies: LRU = field(default_factory=lambda: LRU(256))  # serialised response bodies
+    local_memo: LRU = field(default_factory=lambda: LRU(1024))  # short memo of local reads
     play: Any = None  # analytics_service.play.PlaySessions, built lazily (needs envjax)
     replay_streams: int = 0
 

@@ -23,16 +23,31 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_service(runs_dir: Path, cache_dir: Path, log_path: Path, env: dict[str, str],
-                    *, log_level: str = "info") -> Iterator[str]:
+def running_service(
+    runs_dir: Path, cache_dir: Path, log_path: Path, env: dict[str, str], *, log_level: str = "info"
+) -> Iterator[str]:
     """Yield the base URL of a live service; its stdout+stderr go to `log_path`."""
     port = free_port()
     full_env = {**os.environ, **env, "ANALYTICS_CACHE_DIR": str(cache_dir)}
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "analytics_service", "--host", "127.0.0.1", "--port",
-             str(port), "--runs-dir", str(runs_dir), "--log-level", log_level],
-            cwd=REPO, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "analytics_service",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--runs-dir",
+                str(runs_dir),
+                "--log-level",
+                log_level,
+            ],
+            cwd=REPO,
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         base = f"http://127.0.0.1:{port}"
         try:

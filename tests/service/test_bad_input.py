@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import schemathesis
 from conftest import REAL_RUN
 from hypothesis import HealthCheck, settings
-
-import schemathesis
 
 BAD_RUN_IDS = ["..", "...", "-lead", "a" * 65, "run.json", "a b", "%2e%2e", "run%00"]
 

@@ -32,13 +32,20 @@ def test_cors__configured_origin_only(make_client) -> None:
     assert ok.headers["access-control-allow-origin"] == "http://localhost:3000"
     bad = client.get("/api/local/runs", headers={"Origin": "http://evil.example"})
     assert "access-control-allow-origin" not in bad.headers
-    pre = client.options("/api/play", headers={
-        "Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "content-type"})
+    pre = client.options(
+        "/api/play",
+        headers={
+            "Origin": "http://localhost:3000",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
     assert pre.status_code == 200
     assert "POST" in pre.headers["access-control-allow-methods"]
-    pre_bad = client.options("/api/play", headers={
-        "Origin": "http://evil.example", "Access-Control-Request-Method": "POST"})
+    pre_bad = client.options(
+        "/api/play",
+        headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"},
+    )
     assert pre_bad.status_code == 400
 
 

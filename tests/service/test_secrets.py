@@ -12,27 +12,36 @@ from server import running_service
 def test_secrets__key_never_in_responses_or_logs(real_runs: Path, stub, tmp_path: Path) -> None:
     log_path = tmp_path / "service.log"
     env = {
-        "WANDB_API_KEY": API_KEY, "WANDB_ENTITY": ENTITY, "WANDB_PROJECT": PROJECT,
-        "WANDB_BASE_URL": stub.url, "ANALYTICS_ERROR_BACKOFF_S": "0",
-        "ANALYTICS_WANDB_TIMEOUT_S": "1.5", "ANALYTICS_FETCH_TIMEOUT_S": "3",
-        "ANALYTICS_TTL_RUNS_S": "0", "ANALYTICS_TTL_FINISHED_S": "0",
+        "WANDB_API_KEY": API_KEY,
+        "WANDB_ENTITY": ENTITY,
+        "WANDB_PROJECT": PROJECT,
+        "WANDB_BASE_URL": stub.url,
+        "ANALYTICS_ERROR_BACKOFF_S": "0",
+        "ANALYTICS_WANDB_TIMEOUT_S": "1.5",
+        "ANALYTICS_FETCH_TIMEOUT_S": "3",
+        "ANALYTICS_TTL_RUNS_S": "0",
+        "ANALYTICS_TTL_FINISHED_S": "0",
     }
     urls = [
-        "/api/health", "/api/wandb/runs", f"/api/wandb/runs/{REAL_RUN}/summary",
-        f"/api/wandb/runs/{REAL_RUN}/history", f"/api/wandb/runs/{REAL_RUN}/iterations/1",
-        "/api/wandb/runs/nosuchrun/summary", "/api/wandb/runs/bad..id/summary",
-        "/openapi.json", "/docs",
+        "/api/health",
+        "/api/wandb/runs",
+        f"/api/wandb/runs/{REAL_RUN}/summary",
+        f"/api/wandb/runs/{REAL_RUN}/history",
+        f"/api/wandb/runs/{REAL_RUN}/iterations/1",
+        "/api/wandb/runs/nosuchrun/summary",
+        "/api/wandb/runs/bad..id/summary",
+        "/openapi.json",
+        "/docs",
     ]
     seen = []
-    with running_service(real_runs, tmp_path / "cache", log_path, env,
-                         log_level="debug") as base:
-        for i, fault in enumerate((None, "auth", "server_error", "rate_limit", "malformed",
-                                   "slow")):
+    with running_service(real_runs, tmp_path / "cache", log_path, env, log_level="debug") as base:
+        for i, fault in enumerate(
+            (None, "auth", "server_error", "rate_limit", "malformed", "slow")
+        ):
             stub.set_fault(fault, delay_s=2.0, retry_after_s=1)
             # a cache key not seen before, so the fault reaches the client (not stale data)
             for url in [*urls, f"/api/wandb/runs?limit={i + 1}"]:
-                r = httpx.get(base + url, timeout=10,
-                              headers={"Origin": "http://localhost:3000"})
+                r = httpx.get(base + url, timeout=10, headers={"Origin": "http://localhost:3000"})
                 seen.append(r.status_code)
                 assert API_KEY not in r.text, (fault, url)
                 assert all(API_KEY not in f"{k}: {v}" for k, v in r.headers.items())
