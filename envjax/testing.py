@@ -153,27 +153,38 @@ def _rollout_single(seed: jax.Array, env_index: jax.Array, actions: jax.Array) -
 
 
 @jax.jit
-@chex.assert_max_traces(n=1)
+@chex.assert_max_traces(n=2)  # the default and the --full batch size
 def _rollout_batch(seeds: jax.Array, env_index: jax.Array, actions: jax.Array) -> Any:
     return jax.vmap(_rollout)(seeds, env_index, actions)
 
 
+ROLLOUT_STEPS = 400  # plans are padded to this length so every rollout shares one compile
+
+
+def _padded(actions: np.ndarray) -> tuple[jax.Array, int]:
+    actions = np.asarray(actions, np.int32)
+    n = actions.shape[-1]
+    if n > ROLLOUT_STEPS:
+        raise ValueError(f"at most {ROLLOUT_STEPS} actions per rollout, got {n}")
+    pad = [(0, 0)] * (actions.ndim - 1) + [(0, ROLLOUT_STEPS - n)]
+    return jnp.asarray(np.pad(actions, pad)), n
+
+
 def jax_rollout(seed: int, env_index: int, actions: Sequence[int]) -> dict[str, np.ndarray]:
-    """Single-env JAX trajectory of `actions` (compiled once per action-list length)."""
-    traj = _rollout_single(jnp.uint32(seed), jnp.int32(env_index), jnp.asarray(actions, jnp.int32))
-    return {k: np.asarray(v) for k, v in traj.items()}
+    """Single-env JAX trajectory of `actions` (at most ROLLOUT_STEPS; one compile)."""
+    acts, n = _padded(np.asarray(actions))
+    traj = _rollout_single(jnp.uint32(seed), jnp.int32(env_index), acts)
+    return {k: np.asarray(v)[:n] for k, v in traj.items()}
 
 
 def jax_rollout_batch(
     seeds: Sequence[int], env_indices: Sequence[int], actions: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """vmapped JAX trajectories: actions int[B, T]; arrays come back as [B, T, ...]."""
-    traj = _rollout_batch(
-        jnp.asarray(seeds, jnp.uint32),
-        jnp.asarray(env_indices, jnp.int32),
-        jnp.asarray(actions, jnp.int32),
-    )
-    return {k: np.asarray(v) for k, v in traj.items()}
+    """vmapped JAX trajectories: actions int[B, T]; arrays come back as [B, T, ...]
+    (one compile per batch size)."""
+    acts, n = _padded(np.asarray(actions))
+    traj = _rollout_batch(jnp.asarray(seeds, jnp.uint32), jnp.asarray(env_indices, jnp.int32), acts)
+    return {k: np.asarray(v)[:, :n] for k, v in traj.items()}
 
 
 # ---- comparison ----
