@@ -137,6 +137,7 @@ def eval_document(
         "episodes": n,
         "seeds": {"base": seed_base, "count": n},
         "return_mean": gs["return_mean"],
+        "return_std": finite_or_none(np.std(g["ret"][done], ddof=1)) if done.sum() > 1 else None,
         "return_p10": finite_or_none(np.percentile(g["ret"], 10)),
         "return_p90": finite_or_none(np.percentile(g["ret"], 90)),
         "profit_mean": gs["profit_mean"],
