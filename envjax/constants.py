@@ -191,3 +191,29 @@ def episode_seed(base_seed: int, env_index: int, episode: int) -> int:
 def day_key(ep_seed: int, day: int) -> int:
     """Key of one day's hashes; day -1 is the reset draw."""
     return fmix32(ep_seed + (day + 1) * GOLDEN)
+
+
+# ---- observation layout (docs/ENV_SPEC.md section 8) ----
+OBS_MASK = slice(0, 69)
+OBS_PRICE_HERE = slice(69, 81)
+OBS_SEEN = slice(81, 177)
+OBS_AGE = slice(177, 185)
+OBS_TOWN = slice(185, 193)
+OBS_DANGER = slice(193, 201)
+OBS_CARGO = slice(201, 213)
+OBS_HEALTH = 215
+OBS_BEST_ELSEWHERE = slice(225, 237)
+OBS_RESERVED = slice(237, 260)
+
+
+def _obs_bounds() -> tuple[tuple[float, ...], tuple[float, ...]]:
+    low, high = [0.0] * OBS_DIM, [1.0] * OBS_DIM
+    for sl in (OBS_PRICE_HERE, OBS_SEEN, OBS_BEST_ELSEWHERE):
+        high[sl] = [float(PRICE_CAP_MULT)] * (sl.stop - sl.start)
+    high[OBS_RESERVED] = [0.0] * (OBS_RESERVED.stop - OBS_RESERVED.start)
+    # only the terminal obs of step_env (no auto-reset) can show health <= 0
+    low[OBS_HEALTH] = -0.4
+    return tuple(low), tuple(high)
+
+
+OBS_LOW, OBS_HIGH = _obs_bounds()
