@@ -159,7 +159,7 @@ export function PlayGame({ client = defaultApi, keysEnabled = true }: { client?:
               onClick={() => void act(WAIT)}
               aria-keyshortcuts="W"
             >
-              Wait a day <kbd>W</kbd>
+              Wait a day <kbd aria-hidden="true">W</kbd>
             </button>
             {[...view.towns]
               .sort((a, b) => a.id - b.id)
@@ -172,18 +172,20 @@ export function PlayGame({ client = defaultApi, keysEnabled = true }: { client?:
                     type="button"
                     className="btn"
                     data-action={a}
-                    aria-label={labels[a]}
                     aria-keyshortcuts={String(t.id + 1)}
                     disabled={busy || session.done || !valid.has(a)}
                     onClick={() => void act(a)}
                   >
                     {labels[a]}
                     {road ? (
-                      <span className="danger-dot" style={{ background: dangerColor(road.danger) }} title={`danger ${road.danger}`}>
-                        {road.danger}
-                      </span>
+                      <>
+                        <span className="danger-dot" style={{ background: dangerColor(road.danger) }} aria-hidden="true">
+                          {road.danger}
+                        </span>
+                        <span className="sr-only"> (road danger {road.danger})</span>
+                      </>
                     ) : null}{" "}
-                    <kbd>{t.id + 1}</kbd>
+                    <kbd aria-hidden="true">{t.id + 1}</kbd>
                   </button>
                 );
               })}

@@ -22,8 +22,8 @@ describe("PlayGame", () => {
     fireEvent.click(screen.getByRole("button", { name: "Start game" }));
     await screen.findByTestId("play");
     expect(screen.getByRole("button", { name: /Wait a day/ })).toBeEnabled();
-    expect(screen.getByRole("button", { name: "Travel to Carrow" })).toBeEnabled();
-    expect(screen.getByRole("button", { name: "Travel to Dunmere" })).toBeDisabled();
+    expect(screen.getByRole("button", { name: /^Travel to Carrow/ })).toBeEnabled();
+    expect(screen.getByRole("button", { name: /^Travel to Dunmere/ })).toBeDisabled();
     expect(screen.getByRole("button", { name: "Buy 1 Provisions" })).toBeEnabled();
     expect(screen.getByRole("button", { name: "Buy 10 Provisions" })).toBeDisabled();
     expect(screen.getByRole("button", { name: "Sell 1 Provisions" })).toBeEnabled();
