@@ -77,13 +77,17 @@ class RateLimitMiddleware:
             return
         retry = max(1, math.ceil(wait))
         if scope["type"] == "websocket":
-            await send(
-                {
-                    "type": "websocket.close",
-                    "code": 4429,
-                    "reason": f"rate limited; retry after {retry} s",
-                }
-            )
+            # Accept, then close with a reason: a browser cannot read a refused handshake.
+            message = await receive()
+            if message.get("type") == "websocket.connect":
+                await send({"type": "websocket.accept"})
+                await send(
+                    {
+                        "type": "websocket.close",
+                        "code": 4429,
+                        "reason": f"rate limited; retry after {retry} s",
+                    }
+                )
             return
         body = json.dumps(
             {

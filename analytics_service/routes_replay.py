@@ -83,12 +83,12 @@ def _prepare(runs_dir: Path, run_id: str, params) -> dict:
         iteration = meta.get("last_checkpoint")
         if iteration is None:
             raise _ReplayError(CLOSE_NOT_FOUND, f"run {run_id!r} has no checkpoint yet")
+    act = _load_policy(run_dir, int(iteration))  # 4404 before seed checks: no such window
     if seed is None:
         ev = records.read_eval(run_dir, iteration)
         if not ev or not ev.get("replay_seeds"):
             raise _ReplayError(CLOSE_INVALID, f"window {iteration} has no replay seeds; pass seed")
         seed = int(ev["replay_seeds"][0])
-    act = _load_policy(run_dir, int(iteration))
     return {
         "window_id": int(iteration),
         "seed": seed,
