@@ -201,12 +201,23 @@ def resolve_sizes(cfg: ProfilerConfig) -> dict:
     except ImportError:
         source = "profiler fallback (ppo not importable)"
         rollout, updates = FALLBACK_ROLLOUT_STEPS, FALLBACK_UPDATES_PER_WINDOW
+    # The rest of TrainConfig's defaults are read in each trainer worker; `trainer_base`
+    # below pins them once per profiler run so both trainer modes share one config.
     return {
         "num_envs": cfg.num_envs,
         "rollout_steps": cfg.rollout_steps or rollout,
         "updates_per_window": cfg.updates_per_window or updates,
         "defaults_source": source,
     }
+
+
+def trainer_defaults() -> dict | None:
+    """ppo's TrainConfig defaults, read once so every trainer worker of a run uses the same."""
+    try:
+        from ppo.config import TrainConfig
+    except ImportError:
+        return None
+    return TrainConfig().to_json()
 
 
 def job_specs(cfg: ProfilerConfig, sizes: dict, run_dir: str) -> list[dict]:
@@ -223,6 +234,7 @@ def job_specs(cfg: ProfilerConfig, sizes: dict, run_dir: str) -> list[dict]:
         "seed": cfg.seed,
         "run_dir": run_dir,
         "trainer_overrides": dict(cfg.trainer_overrides),
+        "trainer_base": trainer_defaults(),
         "env_variant": cfg.env_variant,
     }
     points = [{}] if cfg.sweep is None else [{cfg.sweep.key: v} for v in cfg.sweep.values]

@@ -86,6 +86,7 @@ def table(report: dict) -> str:
         "min",
         "compile s",
         "cpu util",
+        "steps/cpu-s",
         "peak RSS",
         "FLOP/s",
         "of peak",

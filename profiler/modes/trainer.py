@@ -68,7 +68,10 @@ def train_config(spec: dict, with_eval: bool, run_dir: str, windows: int):
     unknown = sorted(set(overrides) - fields)
     if unknown:
         raise ConfigError(f"--set: TrainConfig has no field {unknown[0]!r}")
+    # The defaults the parent read once (so a ppo edit mid-run cannot split the modes' configs).
+    base = {k: v for k, v in (spec.get("trainer_base") or {}).items() if k in fields}
     kw = {
+        **base,
         **overrides,
         "num_envs": int(spec["num_envs"]),
         "rollout_steps": int(spec["rollout_steps"]),
