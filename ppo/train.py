@@ -112,6 +112,7 @@ def train(cfg: TrainConfig, env: Any = None) -> list[Path]:
     """
     from envjax import N_ACTIONS, OBS_DIM, CaravanEnv
 
+    t_start = time.perf_counter()  # wall_time_s and --max-wall-s count from here
     maybe_init_distributed()
     is_main = jax.process_index() == 0
     resume = cfg.resume is not None
@@ -198,7 +199,7 @@ def train(cfg: TrainConfig, env: Any = None) -> list[Path]:
     main_thread = threading.current_thread() is threading.main_thread()
     old_handler = signal.signal(signal.SIGTERM, on_sigterm) if main_thread else None
     try:
-        return _loop(cfg, der, env, env_params, mesh, runner, seeds, start_window, run_ids)
+        return _loop(cfg, der, env, env_params, mesh, runner, seeds, start_window, run_ids, t_start)
     except BaseException as e:
         failed = isinstance(e, TrainingFailed)
         for sr in seeds:
@@ -221,10 +222,10 @@ def _loop(
     seeds: list[SeedRun],
     start_window: int,
     run_ids: list[str],
+    t_start: float,
 ) -> list[Path]:
     from envjax import MAX_DAYS, N_ACTIONS
 
-    t_start = time.perf_counter()
     window_fn = make_window_fn(cfg, der, env, env_params, mesh, runner, N_ACTIONS)
     t0 = time.perf_counter()
     compiled = window_fn.lower(runner).compile()
