@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
 from analytics_service import records, views
-from analytics_service.errors import NotFound
+from analytics_service.errors import NotFound, UpstreamError
+
+log = logging.getLogger("analytics_service.local")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _guarded(method):
+    # Unreadable records (a corrupt line, a half-written file) are the source failing,
+    # not a bug: a 502 with a clear message, never a 500.
+    import functools
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            log.warning("unreadable run records (%s): %r", method.__name__, exc)
+            raise UpstreamError("the run's records are unreadable") from None
+
+    return wrapper
 
 
 class LocalSource:
@@ -48,6 +67,7 @@ class LocalSource:
         infos.sort(key=lambda r: (r["created_at"] or _EPOCH, r["run_id"]), reverse=True)
         return infos[:limit]
 
+    @_guarded
     def summary(self, run_id: str) -> dict:
         """Run detail and KPIs."""
         path = self._dir(run_id)
@@ -65,6 +85,7 @@ class LocalSource:
             "kpis": views.kpis_from_rows(rows),
         }
 
+    @_guarded
     def windows(self, run_id: str) -> dict:
         """All window rows, by window_id, and the run's state."""
         path = self._dir(run_id)
@@ -75,6 +96,7 @@ class LocalSource:
             "rows": [views.window_row(r) for r in rows],
         }
 
+    @_guarded
     def iteration(self, run_id: str, window_id: int) -> dict:
         """One window's drill-down."""
         path = self._dir(run_id)

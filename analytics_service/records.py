@@ -1,8 +1,10 @@
 """Reading run records (docs/RUN_RECORDS.md) for the local source.
 
-Uses `ppo.records` when the trainer is installed (one reader for the project) and a small
-reader of its own otherwise. Parsed files are memoised by (path, mtime, size), so a hot
-endpoint does not re-parse an unchanged windows.jsonl.
+JSON-lines parsing is `ppo.records.read_jsonl` when the trainer is installed (one reader
+for the project: a torn last line ignored, a corrupt earlier line an error), with a
+fallback of the same behaviour so the service runs without the trainer. Parsed files are
+memoised by (path, mtime, size), so a hot endpoint does not re-parse an unchanged file.
+Run directories are found by validated id only, so a request cannot name another path.
 """
 
 from __future__ import annotations
@@ -50,6 +52,11 @@ class _FileMemo:
 
 _memo = _FileMemo()
 
+try:
+    from ppo.records import read_jsonl as _ppo_read_jsonl  # type: ignore[import-not-found]
+except ImportError:  # the service without the trainer installed
+    _ppo_read_jsonl = None
+
 
 def _parse_json(path: Path) -> Any:
     with path.open("rb") as f:
@@ -57,6 +64,12 @@ def _parse_json(path: Path) -> Any:
 
 
 def _parse_jsonl(path: Path) -> list[dict]:
+    if _ppo_read_jsonl is not None:
+        return _ppo_read_jsonl(path)
+    return _own_parse_jsonl(path)
+
+
+def _own_parse_jsonl(path: Path) -> list[dict]:
     with path.open("rb") as f:
         data = f.read()
     lines = data.split(b"\n")
@@ -67,9 +80,9 @@ def _parse_jsonl(path: Path) -> list[dict]:
         try:
             row = json.loads(line)
         except json.JSONDecodeError:
-            # A torn last line is a crash mid-write: expected, ignored. Elsewhere: say so.
-            if i < len(lines) - 1 and any(x.strip() for x in lines[i + 1 :]):
-                log.warning("skipping unreadable line %d of %s", i + 1, path)
+            # A torn last line is a crash mid-write: expected, ignored. Elsewhere: corrupt.
+            if any(x.strip() for x in lines[i + 1 :]):
+                raise
             continue
         if isinstance(row, dict):
             rows.append(row)
