@@ -152,7 +152,11 @@ def table(report: dict) -> str:
     if d["env_only_over_reference"] is not None:
         lines.append(f"env-only / reference: {d['env_only_over_reference']:,.1f}x")
     if d["trainer_eval_drop"] is not None:
-        lines.append(f"trainer+eval vs trainer: {-d['trainer_eval_drop']:+.1%}")
+        lines.append(f"trainer+eval vs trainer (two runs): {-d['trainer_eval_drop']:+.1%}")
+    if d.get("eval_checkpoint_share") is not None:
+        lines.append(
+            f"eval + checkpoint share of a trainer+eval window: {d['eval_checkpoint_share']:.1%}"
+        )
     for c in report["checks"]:
         mark = "ok  " if c["passed"] else "MISS"
         lines.append(f"[{mark}] {c['name']}: {c['value']:,.4g} {c['op']} {c['threshold']:,.4g}")

@@ -122,11 +122,13 @@ def test_summarize__percentiles_of_known_samples() -> None:
 
 
 def _run(mode: str, num_envs: int, p50: float, compile_s: float | None = 1.0) -> dict:
+    phases = {"eval": 2.0, "checkpoint": 1.0, "cycle": 20.0} if mode == "trainer+eval" else {}
     return {
         "mode": mode,
         "num_envs": num_envs,
         "steps_per_sec": {"p50": p50},
         "compile_s": compile_s,
+        "details": {"phase_seconds_p50": phases},
     }
 
 
@@ -141,13 +143,14 @@ def test_gates__ratios_and_one_line_reason() -> None:
     ratios = gates.derived(primary)
     assert ratios["env_only_over_reference"] == pytest.approx(100.0)
     assert ratios["trainer_eval_drop"] == pytest.approx(0.2)
+    assert ratios["eval_checkpoint_share"] == pytest.approx(0.15)
     g = gates.Gates(floors={"env-only": 1.0, "trainer": 60_000.0, "trainer+eval": 1.0})
     checks = gates.evaluate(g, primary, ratios)
     failed = {c["name"] for c in checks if not c["passed"]}
     assert failed == {
         "trainer p50 steps/s",
         "env-only / reference",
-        "trainer+eval drop vs trainer",
+        "trainer+eval eval+checkpoint share",
         "trainer+eval compile s",
     }
     line = gates.failure_line(checks)
