@@ -50,17 +50,21 @@ $(WEB_STAMP): web/package.json web/package-lock.json
 
 web-install: $(WEB_STAMP)
 
-test-py: $(STAMP)
+test-py: $(STAMP) $(if $(wildcard web/package.json),$(WEB_STAMP))
 	$(PY) -m pytest -q
 
 test-web: $(STAMP) $(WEB_STAMP) chromium
 	cd web && npm run test:unit
 	cd web && PYTHON=$(abspath $(PY)) npm run test:e2e
 
+# Every stage runs even when one fails, so a CI log shows all failures at once. The web tests
+# run first: the deployment smoke test in test-py reuses their production build of the site.
 test: $(STAMP)
-	$(MAKE) lint
-	$(MAKE) test-py
-	@if [ -f web/package.json ]; then $(MAKE) test-web; fi
+	@status=0; \
+	$(MAKE) --no-print-directory lint || status=1; \
+	if [ -f web/package.json ]; then $(MAKE) --no-print-directory test-web || status=1; fi; \
+	$(MAKE) --no-print-directory test-py || status=1; \
+	exit $$status
 
 # Throughput (docs/THROUGHPUT.md). Shared machines are noisy: check `uptime` first.
 bench: $(STAMP)

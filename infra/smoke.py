@@ -37,6 +37,7 @@ class SmokeConfig:
     ws: str
     origin: str
     timeout_s: float
+    replay_timeout_s: float
     replay_run: str | None
 
 
@@ -146,7 +147,8 @@ async def _first_replay_messages(cfg: SmokeConfig, run_id: str) -> list[dict]:
     ) as ws:
         messages = []
         for _ in range(2):
-            raw = await asyncio.wait_for(ws.recv(), timeout=cfg.timeout_s)
+            # A cold replay loads a checkpoint and compiles the policy before its first step.
+            raw = await asyncio.wait_for(ws.recv(), timeout=cfg.replay_timeout_s)
             messages.append(json.loads(raw))
         return messages
 
@@ -215,15 +217,21 @@ def parse_args(argv: list[str] | None = None) -> SmokeConfig:
     parser.add_argument("--origin", help="origin the browser sends (default: origin of --web)")
     parser.add_argument("--replay-run", help="run id to replay (default: latest run)")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
+    parser.add_argument(
+        "--replay-timeout",
+        type=float,
+        default=60.0,
+        help="seconds to wait for each of the replay's first messages",
+    )
     args = parser.parse_args(argv)
     web = _base_url(args.web, ("http", "https"), "--web")
     api = _base_url(args.api, ("http", "https"), "--api")
     ws = _base_url(args.ws, ("ws", "wss"), "--ws") if args.ws else ("ws" + api[len("http") :])
     web_parts = urllib.parse.urlparse(web)
     origin = args.origin or f"{web_parts.scheme}://{web_parts.netloc}"
-    if args.timeout <= 0:
-        raise SystemExit("--timeout must be positive")
-    return SmokeConfig(web, api, ws, origin, args.timeout, args.replay_run)
+    if args.timeout <= 0 or args.replay_timeout <= 0:
+        raise SystemExit("--timeout and --replay-timeout must be positive")
+    return SmokeConfig(web, api, ws, origin, args.timeout, args.replay_timeout, args.replay_run)
 
 
 def main(argv: list[str] | None = None) -> int:
