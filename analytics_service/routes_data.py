@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -99,16 +100,34 @@ def _ttl_by_state(svc: Services):
 
 
 def _respond(
-    svc: Services, model: type[BaseModel], what: tuple, got: Cached, payload: Callable[[], dict]
+    request: Request,
+    svc: Services,
+    model: type[BaseModel],
+    what: tuple,
+    got: Cached,
+    payload: Callable[[], dict],
 ) -> Response:
-    """The validated JSON body, built once per (endpoint, params, fetch) and reused: a
-    cache hit then costs no validation or serialisation."""
+    """The validated JSON body, built (and gzipped, when large) once per (endpoint, params,
+    fetch) and reused: a cache hit then costs no validation, serialisation or compression."""
     key = (*what, got.fetched_at, got.stale)
-    body = svc.bodies.get(key)
-    if body is None:
+    bodies = svc.bodies.get(key)
+    if bodies is None:
         body = model.model_validate(payload()).model_dump_json(by_alias=True).encode()
-        svc.bodies.put(key, body)
-    return Response(body, media_type="application/json")
+        zipped = gzip.compress(body, compresslevel=5) if len(body) >= _GZIP_MIN else None
+        bodies = (body, zipped)
+        svc.bodies.put(key, bodies)
+    body, zipped = bodies
+    if zipped is not None and "gzip" in request.headers.get("accept-encoding", ""):
+        return Response(
+            zipped,
+            media_type="application/json",
+            headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"},
+        )
+    headers = {"Vary": "Accept-Encoding"} if zipped is not None else None
+    return Response(body, media_type="application/json", headers=headers)
+
+
+_GZIP_MIN = 4096
 
 
 def _envelope(source: str, got: Cached) -> dict:
@@ -137,6 +156,7 @@ async def list_runs(
         lambda _: svc.settings.ttl_runs_s,
     )
     return _respond(
+        request,
         svc,
         RunsResponse,
         ("runs", source, limit),
@@ -158,6 +178,7 @@ async def run_summary(request: Request, source: SourceParam, run_id: RunIdParam)
         svc, source, "summary", (run_id,), lambda src: src.summary(run_id), _ttl_by_state(svc)
     )
     return _respond(
+        request,
         svc,
         SummaryResponse,
         ("summary", source, run_id),
@@ -199,7 +220,9 @@ async def run_history(
             "rows": picked,
         }
 
-    return _respond(svc, HistoryResponse, ("history", source, run_id, max_points), got, payload)
+    return _respond(
+        request, svc, HistoryResponse, ("history", source, run_id, max_points), got, payload
+    )
 
 
 @router.get(
@@ -218,6 +241,7 @@ async def list_iterations(
     svc = _services(request)
     got = await _windows(svc, source, run_id)
     return _respond(
+        request,
         svc,
         IterationsResponse,
         ("iterations", source, run_id, limit),
@@ -290,6 +314,7 @@ async def get_iteration(
         )
         got = await _with_local_replay_seeds(svc, run_id, iteration, got)
     return _respond(
+        request,
         svc,
         IterationResponse,
         ("iteration", source, run_id, iteration),

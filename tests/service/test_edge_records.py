@@ -116,3 +116,16 @@ def test_edge__new_windows_show_up(make_client, tmp_path: Path) -> None:
     assert len(client.get("/api/local/runs/grow/history").json()["rows"]) == 2
     write_run(runs, "grow", windows=3, state="running")
     assert len(client.get("/api/local/runs/grow/history").json()["rows"]) == 3
+
+
+def test_edge__large_bodies_are_gzipped_once_and_identical(make_client, tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    write_run(runs, "long", windows=200, updates_per_window=2)
+    client = make_client(wandb=False, runs_dir=runs)
+    zipped = client.get("/api/local/runs/long/history", headers={"Accept-Encoding": "gzip"})
+    plain = client.get("/api/local/runs/long/history", headers={"Accept-Encoding": "identity"})
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert "content-encoding" not in plain.headers
+    assert zipped.json() == plain.json() and len(plain.json()["rows"]) == 200
+    small = client.get("/api/local/runs/long/summary", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in small.headers
