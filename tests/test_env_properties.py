@@ -300,3 +300,23 @@ def test_env_properties__every_good_has_producer_and_consumer(seed: int, index: 
         col = [s.base[t][g] for t in range(C.N_TOWNS)]
         assert all(v // 2 <= b <= v * 18 // 10 for b in col)
         assert min(col) * 10 <= 7 * v and max(col) * 10 >= 14 * v
+
+
+def test_env_properties__batched_auto_reset_equals_select_on_every_path() -> None:
+    from envjax.env import _next_episode, _select, auto_reset
+
+    n = 32  # the cheap path rebuilds up to n // 16 = 2 rows
+    _, state = reset_batch(np.arange(n, dtype=np.uint32) * 3 + 1)
+    state = state.replace(day=state.day + 17, episode=state.episode + 2)
+    select = jax.jit(jax.vmap(lambda d, s: _select(d, _next_episode(s), s)))
+    batched = jax.jit(jax.vmap(auto_reset))
+    for rows in ([], [5], [0, 31], [1, 2, 3], list(range(n))):
+        done = jnp.zeros(n, bool).at[jnp.asarray(rows, jnp.int32)].set(True)
+        got, want = batched(done, state), select(done, state)
+        for f in R.STATE_FIELDS:
+            np.testing.assert_array_equal(getattr(got, f), getattr(want, f), err_msg=f"{rows} {f}")
+    # unbatched use (no vmap) is the plain select
+    one = jax.tree_util.tree_map(lambda x: x[0], state)
+    assert R.from_jax_state(auto_reset(jnp.bool_(True), one)) == R.from_jax_state(
+        _next_episode(one)
+    )
