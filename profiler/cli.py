@@ -34,7 +34,14 @@ from profiler.config import (
     parse_sweep,
     validate,
 )
-from profiler.system import REPO_ROOT, code_version, host_info, load_average, utc_timestamp
+from profiler.system import (
+    REPO_ROOT,
+    code_version,
+    host_info,
+    load_average,
+    source_digests,
+    utc_timestamp,
+)
 
 EXIT_OK, EXIT_MISS, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
 
@@ -303,6 +310,7 @@ def _main(argv: list[str] | None) -> int:
         return EXIT_USAGE
 
     started = utc_timestamp()
+    digests = source_digests()
     host = host_info()
     load_start = load_average()
     _say(f"load average at start {load_start} on {host['cpu_count_logical']} cores")
@@ -351,6 +359,7 @@ def _main(argv: list[str] | None) -> int:
         "timestamp": started,
         "finished_at": utc_timestamp(),
         "code_version": code_version(),
+        "source_digests": digests,
         "command": ["python", "-m", "profiler", *(sys.argv[1:] if argv is None else argv)],
         "config": {**cfg.to_json(), "resolved": sizes},
         "system": {

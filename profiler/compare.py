@@ -27,9 +27,10 @@ def _label(report: dict) -> str:
         extra.append(f"XLA_FLAGS+={cfg['xla_flags']}")
     if cfg.get("env_variant") not in (None, "auto-reset"):
         extra.append(f"env {cfg['env_variant']}")
+    load = report["system"].get("load_average_start") or []
     return (
         f"{report['timestamp']} {report['code_version'][:10]} "
-        f"load {report['system']['load_average_start']}"
+        f"load {'/'.join(f'{x:.1f}' for x in load) or '?'}"
         + (f" [{'; '.join(extra)}]" if extra else "")
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import platform
 import subprocess
@@ -37,6 +38,28 @@ def code_version(root: Path = REPO_ROOT) -> str:
         return sha.stdout.strip() + suffix
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+def source_digests(
+    root: Path = REPO_ROOT, packages: tuple[str, ...] = ("envjax", "ppo", "profiler")
+) -> dict:
+    """A short sha256 of each package's *.py files as they are on disk right now.
+
+    Several people edit one working tree, so a commit id (even with `-dirty`) does not say
+    which code ran; these digests do, and two reports with equal digests ran the same code.
+    """
+    out: dict[str, str | None] = {}
+    for pkg in packages:
+        files = sorted((root / pkg).rglob("*.py"))
+        if not files:
+            out[pkg] = None
+            continue
+        h = hashlib.sha256()
+        for f in files:
+            h.update(str(f.relative_to(root)).encode())
+            h.update(f.read_bytes())
+        out[pkg] = h.hexdigest()[:12]
+    return out
 
 
 def cpu_model() -> str:

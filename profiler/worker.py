@@ -14,7 +14,7 @@ import traceback
 from pathlib import Path
 
 from profiler.config import ConfigError
-from profiler.system import jax_info
+from profiler.system import jax_info, source_digests
 
 
 def _progress(label: str):
@@ -33,7 +33,9 @@ def run_job(spec: dict) -> dict:
     elif spec["job"] == "mode":
         from profiler.modes import runner
 
+        digests = source_digests()  # the code this process imports (others edit the tree)
         result = runner(spec["mode"])(spec, _progress(spec["mode"]))
+        result["details"]["source_digests"] = digests
     else:
         raise ValueError(f"unknown job {spec['job']!r}")
     return {"ok": True, "result": result, "system": jax_info()}
