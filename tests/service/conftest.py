@@ -17,10 +17,7 @@ from analytics_service.wandb_stub import StubWandb, load_runs
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).parent))
 
-# The real client refuses keys shorter than 40 word characters.
-API_KEY = "caravanTestKey_" + "Q7x9" * 10
-ENTITY, PROJECT = "caravan-team", "caravan"
-REAL_RUN = "tinyreal1"
+from svc_env import API_KEY, ENTITY, PROJECT, REAL_RUN  # noqa: E402
 
 
 @pytest.fixture(scope="session", autouse=True)

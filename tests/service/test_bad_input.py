@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from conftest import REAL_RUN
 from hypothesis import HealthCheck, settings
+from svc_env import REAL_RUN
 
 BAD_RUN_IDS = ["..", "...", "-lead", "a" * 65, "run.json", "a b", "%2e%2e", "run%00"]
 

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import httpx
-from conftest import REAL_RUN
+from svc_env import REAL_RUN
 
 SUMMARY = f"/api/wandb/runs/{REAL_RUN}/summary"
 HISTORY = f"/api/wandb/runs/{REAL_RUN}/history"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest import REAL_RUN
-from contract import validate_response
+from svc_contract import validate_response
+from svc_env import REAL_RUN
 
 REPO = Path(__file__).resolve().parents[2]
 ENVELOPE = ("source", "fetched_at", "stale")

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import API_KEY, ENTITY, PROJECT
-from synthetic_records import write_run
+from svc_env import API_KEY, ENTITY, PROJECT
+from svc_records import write_run
 
 from analytics_service.wandb_stub import StubWandb, load_runs
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import API_KEY, REAL_RUN
-from contract import validate_response
+from svc_contract import validate_response
+from svc_env import API_KEY, REAL_RUN
 
 BOUND_S = 6.0  # fetch_timeout_s (4) plus slack: "answers within a few seconds"
 

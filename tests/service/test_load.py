@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from conftest import REAL_RUN
+from svc_env import REAL_RUN
 
 from analytics_service.loadtest import endpoints, own_service, run_load
 

@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 
 import websockets
-from conftest import REAL_RUN
-from contract import validate_response
-from server import running_service
+from svc_contract import validate_response
+from svc_env import REAL_RUN
+from svc_server import running_service
 
 
 def test_play__a_session_played_to_the_end(make_client) -> None:
