@@ -45,7 +45,7 @@ chromium:
 # npm ci refuses a lock without other platforms' optional binaries (a registry mirror may not
 # carry them); npm install then installs the same locked versions.
 $(WEB_STAMP): web/package.json web/package-lock.json
-	cd web && { npm ci --no-audit --no-fund || npm install --no-audit --no-fund; }
+	cd web && { npm ci --no-audit --no-fund 2>/dev/null || { echo 'npm ci refused the lock; npm install'; npm install --no-audit --no-fund; }; }
 	@touch $(WEB_STAMP)
 
 web-install: $(WEB_STAMP)
