@@ -25,13 +25,18 @@ _INV_V = (1.0 / np.asarray(C.GOOD_VALUE_CENTS, np.float64)).astype(np.float32)
 _DANGER = np.asarray(C.DANGER, np.int32)  # -1: no road
 _ADJ = _DANGER != C.NO_ROAD
 _IDX_KEY = np.asarray(C.IDX_KEY, _U32)
-_PRICE_KEYS = _IDX_KEY[C.SLOT_PRICE : C.SLOT_PRICE + C.N_TOWNS * C.N_GOODS].reshape(
-    C.N_TOWNS, C.N_GOODS
-)
+# Town-good tables are flat [96] (index t * 12 + g): XLA vectorises the step's elementwise
+# work far better over one contiguous axis than over an [8, 12] block.
+N_TG = C.N_TOWNS * C.N_GOODS
+_PRICE_KEYS = _IDX_KEY[C.SLOT_PRICE : C.SLOT_PRICE + N_TG]
+_TG_TOWN = np.repeat(np.arange(C.N_TOWNS, dtype=np.int32), C.N_GOODS)  # [96] town of slot
+_TG_GOOD = np.tile(np.arange(C.N_GOODS, dtype=np.int32), C.N_TOWNS)  # [96] good of slot
+_V96 = np.tile(_V, C.N_TOWNS)
+_CAP96 = np.tile(_CAP, C.N_TOWNS)
+_INV_V96 = np.tile(_INV_V, C.N_TOWNS)
 _TOWNS = np.arange(C.N_TOWNS, dtype=np.int32)
 _GOODS = np.arange(C.N_GOODS, dtype=np.int32)
 _ACTIONS = np.arange(C.N_ACTIONS, dtype=np.int32)
-_TG = np.arange(C.N_TOWNS * C.N_GOODS, dtype=np.int32).reshape(C.N_TOWNS, C.N_GOODS)
 
 
 @struct.dataclass
@@ -54,9 +59,9 @@ class EnvState:
     cash: jax.Array  # int32 cents
     health: jax.Array  # int32
     cargo: jax.Array  # int32[12] units
-    price: jax.Array  # int32[8, 12] cents, live prices of every town
-    base: jax.Array  # int32[8, 12] cents
-    seen: jax.Array  # int32[8, 12] cents, last-seen prices (0 where never seen)
+    price: jax.Array  # int32[96] cents, live price of town t, good g at t * 12 + g
+    base: jax.Array  # int32[96] cents
+    seen: jax.Array  # int32[96] cents, last-seen prices (0 where never seen)
     seen_day: jax.Array  # int32[8] day of last visit, -1 never
     n_invalid: jax.Array  # int32 invalid actions this episode
 
@@ -104,13 +109,13 @@ def initial_state(base_seed: jax.Array, env_index: jax.Array, episode: jax.Array
     consumer = (producer + 1 + ((_i32((h_g >> 3) & 0xFFFF) * 7) >> 16)) & 7
     m_prod = C.MULT_PROD_LO + ((_i32((h_g >> 19) & 0xFF) * C.MULT_PROD_SPAN) >> 8)
     m_cons = C.MULT_CONS_LO + ((_i32((h_g >> 27) & 31) * C.MULT_CONS_SPAN) >> 5)
-    t = _TOWNS[:, None]
-    mult = jnp.where(t == consumer[None], m_cons[None], mult)
-    mult = jnp.where(t == producer[None], m_prod[None], mult)
-    base = jax.lax.div(_V[None] * mult, 1000)
+    t = _TG_TOWN.reshape(C.N_TOWNS, C.N_GOODS)
+    mult = jnp.where(t == consumer[None], m_cons[None], mult.reshape(C.N_TOWNS, C.N_GOODS))
+    mult = jnp.where(t == producer[None], m_prod[None], mult).reshape(N_TG)
+    base = jax.lax.div(_V96 * mult, 1000)
     town = _i32(h_s >> 29)
     here = town == _TOWNS
-    seen = jnp.where(here[:, None], base, 0)
+    seen = jnp.where(town == _TG_TOWN, base, 0)
     seen_day = jnp.where(here, 0, -1).astype(jnp.int32)
     cargo = jnp.zeros(C.N_GOODS, jnp.int32).at[C.PROVISIONS].set(C.START_PROVISIONS)
     return EnvState(
@@ -142,8 +147,8 @@ def net_worth(state: EnvState) -> jax.Array:
 
 def _here(state: EnvState) -> tuple[jax.Array, jax.Array]:
     onehot = state.town == _TOWNS
-    price_here = jnp.sum(jnp.where(onehot[:, None], state.price, 0), axis=0)
-    return onehot, price_here
+    rows = jnp.where(state.town == _TG_TOWN, state.price, 0).reshape(C.N_TOWNS, C.N_GOODS)
+    return onehot, jnp.sum(rows, axis=0)
 
 
 def _lot_cost(p: jax.Array, n: int | jax.Array) -> jax.Array:
@@ -171,7 +176,7 @@ def get_obs(state: EnvState, params: EnvParams | None = None) -> jax.Array:
     f = jnp.float32
     onehot, price_here = _here(state)
     mask = _mask_parts(state, onehot, price_here)
-    seen_f = state.seen.astype(f) * _INV_V
+    seen_f = state.seen.astype(f) * _INV_V96
     age = jnp.where(
         state.seen_day < 0, f(1.0), (state.day - state.seen_day).astype(f) / f(C.MAX_DAYS)
     )
@@ -181,7 +186,8 @@ def get_obs(state: EnvState, params: EnvParams | None = None) -> jax.Array:
     used = jnp.sum(state.cargo * _W)
     nw = net_worth(state).astype(f) / f(100.0)
     prov = state.cargo[C.PROVISIONS]
-    best = jnp.max(jnp.where(onehot[:, None], 0, state.seen), axis=0).astype(f) * _INV_V
+    others = jnp.where(state.town == _TG_TOWN, 0, state.seen).reshape(C.N_TOWNS, C.N_GOODS)
+    best = jnp.max(others, axis=0).astype(f) * _INV_V
     scalars = jnp.stack(
         [
             cash / (cash + f(1000.0)),
@@ -202,7 +208,7 @@ def get_obs(state: EnvState, params: EnvParams | None = None) -> jax.Array:
         [
             mask.astype(f),
             price_here.astype(f) * _INV_V,
-            seen_f.reshape(-1),
+            seen_f,
             age,
             onehot.astype(f),
             danger,
@@ -221,11 +227,11 @@ def _tick(price: jax.Array, base: jax.Array, key: jax.Array) -> jax.Array:
     h = fmix32(key ^ _PRICE_KEYS)
     amp = jnp.maximum(1, jax.lax.div(base, C.NOISE_DIV))
     noise = ((_i32(h & 0xFFFF) * (2 * amp + 1)) >> 16) - amp
-    p = jnp.clip(price + ((base - price) >> C.PRICE_PULL_SHIFT) + noise, 1, _CAP)
+    p = jnp.clip(price + ((base - price) >> C.PRICE_PULL_SHIFT) + noise, 1, _CAP96)
     shock = ((h >> 16) & C.SHOCK_MASK) == 0
     mag = C.SHOCK_MIN_PCT + ((_i32((h >> 26) & 63) * C.SHOCK_SPAN_PCT) >> 6)
     factor = 100 + jnp.where(((h >> 25) & 1) == 1, mag, -mag)
-    return jnp.where(shock, jnp.clip(jax.lax.div(p * factor, 100), 1, _CAP), p)
+    return jnp.where(shock, jnp.clip(jax.lax.div(p * factor, 100), 1, _CAP96), p)
 
 
 def _reward(delta: jax.Array, invalid: jax.Array) -> jax.Array:
@@ -260,7 +266,9 @@ def _transition(
     g = jnp.where(action >= C.A_SELL1, action - C.A_SELL1, action - C.A_BUY1) % C.N_GOODS
     g_hot = g == _GOODS
     held = jnp.sum(jnp.where(g_hot, state.cargo, 0))
-    p = jnp.sum(jnp.where(onehot[:, None] & g_hot[None], state.price, 0))
+    slot = state.town * C.N_GOODS + g
+    traded = slot == np.arange(N_TG, dtype=np.int32)
+    p = jnp.sum(jnp.where(traded, state.price, 0))
     d = jnp.maximum(1, jax.lax.div(p, C.IMPACT_DIV))
     lot = jnp.where(
         (action < C.A_BUY10) | ((action >= C.A_SELL1) & (action < C.A_SELL10)),
@@ -306,7 +314,6 @@ def _transition(
     cargo = state.cargo + jnp.where(g_hot, units_delta, 0)
 
     # the world ticks (trade impact first, at the old town)
-    traded = onehot[:, None] & g_hot[None]
     price = _tick(state.price + jnp.where(traded, price_delta, 0), state.base, key)
 
     # eat, medicine
@@ -325,7 +332,7 @@ def _transition(
     # what the caravan sees, the calendar
     day = state.day + 1
     here = town == _TOWNS
-    seen = jnp.where(here[:, None], price, state.seen)
+    seen = jnp.where(town == _TG_TOWN, price, state.seen)
     seen_day = jnp.where(here, day, state.seen_day)
     invalid = ~valid
     new = state.replace(

@@ -55,7 +55,9 @@ def heuristic_action(state: EnvState, params: EnvParams | None = None) -> jax.Ar
     roads in proportion to the cash at risk, and visiting stale towns when empty-handed."""
     mask = action_mask(state)
     here = state.town == jnp.arange(C.N_TOWNS)
-    price = jnp.sum(jnp.where(here[:, None], state.price, 0), axis=0)
+    prices = state.price.reshape(C.N_TOWNS, C.N_GOODS)
+    seen = state.seen.reshape(C.N_TOWNS, C.N_GOODS)
+    price = jnp.sum(jnp.where(here[:, None], prices, 0), axis=0)
     cargo, cash = state.cargo, state.cash
     free = C.CAPACITY - jnp.sum(cargo * _W)
     prov = cargo[C.PROVISIONS]
@@ -77,7 +79,7 @@ def heuristic_action(state: EnvState, params: EnvParams | None = None) -> jax.Ar
     do_sell = sell_value[g_sell] > 0
 
     # buy what is cheap here against the best price seen elsewhere (fair value if none seen)
-    elsewhere = jnp.max(jnp.where(here[:, None], 0, state.seen), axis=0)
+    elsewhere = jnp.max(jnp.where(here[:, None], 0, seen), axis=0)
     target = jnp.maximum(elsewhere, _V * 115 // 100)
     spare = cash - _CASH_RESERVE
     room = free - _FOOD_ROOM
@@ -94,7 +96,7 @@ def heuristic_action(state: EnvState, params: EnvParams | None = None) -> jax.Ar
     do_buy = (gain[g_buy] > 0) & (can10 | can1)
 
     # travel: expected sale value of the cargo per town, two roads deep, minus bandit risk
-    est = jnp.where(state.seen_day[:, None] >= 0, state.seen, _V[None])
+    est = jnp.where(state.seen_day[:, None] >= 0, seen, _V[None])
     value = jnp.sum(sellable[None] * est * 9 // 10, axis=1)  # [8]
     reach = jnp.max(jnp.where(_ADJ, value[None], 0), axis=1) * 19 // 20
     value = jnp.maximum(value, reach)

@@ -391,6 +391,9 @@ STATE_FIELDS = (
 )
 
 
+_FLAT = ("price", "base", "seen")  # [8][12] lists here, flat int32[96] in the JAX state
+
+
 def to_jax_state(s: RefState) -> Any:
     """The `envjax.EnvState` holding the same integers."""
     import jax.numpy as jnp
@@ -398,19 +401,21 @@ def to_jax_state(s: RefState) -> Any:
     from envjax.env import EnvState
 
     u32 = ("base_seed", "ep_seed")
-    return EnvState(
-        **{
-            f: jnp.asarray(getattr(s, f), dtype=jnp.uint32 if f in u32 else jnp.int32)
-            for f in STATE_FIELDS
-        }
-    )
+    vals = {}
+    for f in STATE_FIELDS:
+        v = jnp.asarray(getattr(s, f), dtype=jnp.uint32 if f in u32 else jnp.int32)
+        vals[f] = v.reshape(-1) if f in _FLAT else v
+    return EnvState(**vals)
 
 
 def from_jax_state(state: Any) -> RefState:
     """A RefState from a single (unbatched) `envjax.EnvState`."""
     import numpy as np
 
-    vals = {f: np.asarray(getattr(state, f)).tolist() for f in STATE_FIELDS}
+    vals = {}
+    for f in STATE_FIELDS:
+        v = np.asarray(getattr(state, f))
+        vals[f] = (v.reshape(C.N_TOWNS, C.N_GOODS) if f in _FLAT else v).tolist()
     return RefState(**vals)
 
 

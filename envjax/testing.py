@@ -198,7 +198,8 @@ def first_divergence(
     T = len(ref["action"])
     bad: dict[str, np.ndarray] = {}
     for f in (*INT_FIELDS, "terminated", "truncated", "invalid", "action_kind", "episode_done"):
-        a, b = np.asarray(ref[f]), np.asarray(jx[f]).astype(np.asarray(ref[f]).dtype)
+        a = np.asarray(ref[f])
+        b = np.asarray(jx[f]).astype(a.dtype).reshape(a.shape)  # JAX town-good tables are flat
         bad[f] = (a != b).reshape(T, -1).any(axis=1)
     bad["reward"] = np.abs(ref["reward"] - jx["reward"]) > 1e-6 * np.maximum(
         1.0, np.abs(ref["reward"])

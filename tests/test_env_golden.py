@@ -42,7 +42,8 @@ def _summary(traj: dict[str, np.ndarray]) -> dict:
         "truncated": np.asarray(traj["truncated"]).astype(int).tolist(),
         "invalid": np.asarray(traj["invalid"]).astype(int).tolist(),
         "price_checkpoints": {
-            str(i): np.asarray(traj["price"][i]).tolist() for i in range(0, n, CHECKPOINT_EVERY)
+            str(i): np.asarray(traj["price"][i]).reshape(8, 12).tolist()
+            for i in range(0, n, CHECKPOINT_EVERY)
         },
     }
 

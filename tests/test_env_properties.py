@@ -135,7 +135,7 @@ def _invariant_run(policy: str, n: int = 256, days: int = 400) -> dict[str, np.n
                 act = jax.vmap(heuristic_action, in_axes=(0, None))(state, None)
             obs, state, *_ = step_batch(state, act)
             weight = jnp.sum(state.cargo * jnp.asarray(C.GOOD_WEIGHT), axis=1)
-            cap = jnp.asarray(C.PRICE_CAP_CENTS)
+            cap = jnp.tile(jnp.asarray(C.PRICE_CAP_CENTS), C.N_TOWNS)
             stats = {
                 "min_cash": jnp.min(state.cash),
                 "min_cargo": jnp.min(state.cargo),
