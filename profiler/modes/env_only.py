@@ -50,10 +50,13 @@ def run(spec: dict, progress: Callable[[str], None]) -> dict:
             key, obs, states = c
             key, k_act = jax.random.split(key)
             actions = act(jax.random.split(k_act, num_envs), obs)
-            obs, states, reward, terminated, truncated, _ = step_batch(states, actions, params)
+            obs, states, reward, terminated, truncated, info = step_batch(states, actions, params)
             # Reduce to scalars so the outputs stay live without a per-step host transfer.
+            # Every info field is consumed, as a trainer consumes them: unused fields would be
+            # dead code to XLA and their cost would not show.
             done = jnp.sum(terminated | truncated, dtype=jnp.int32)
-            return (key, obs, states), (jnp.sum(reward), done)
+            info_sum = sum(jnp.sum(x.astype(jnp.float32)) for x in jax.tree_util.tree_leaves(info))
+            return (key, obs, states), (jnp.sum(reward) + info_sum, done)
 
         carry, (rewards, dones) = jax.lax.scan(body, carry, None, length=length)
         return carry, (jnp.sum(rewards), jnp.sum(dones))
