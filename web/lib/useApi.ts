@@ -4,12 +4,23 @@
  * reloading (no flashing), optional polling, and a retry for error states.
  */
 import { useCallback, useEffect, useRef, useState } from "react";
+import { ApiError } from "./api";
 
 export interface ApiState<T> {
   data: T | null;
   error: unknown;
   loading: boolean;
   reload: () => void;
+}
+
+function current(result: { key: string | null }, key: string | null): boolean {
+  return key !== null && result.key === key;
+}
+
+/** Seconds to wait before retrying, when the error says so (capped at 5 min). */
+function retryAfter(err: unknown): number | null {
+  const s = err instanceof ApiError ? err.retryAfterS : null;
+  return s !== null && s > 0 ? Math.min(s, 300) : null;
 }
 
 export function useApi<T>(
@@ -50,6 +61,14 @@ export function useApi<T>(
     };
   }, [key, tick]);
 
+  // A rate-limited or busy service says when to come back (retry_after_s): retry by itself then.
+  const retryAfterS = current(result, key) ? retryAfter(result.error) : null;
+  useEffect(() => {
+    if (retryAfterS === null) return;
+    const id = setTimeout(() => setTick((t) => t + 1), retryAfterS * 1000);
+    return () => clearTimeout(id);
+  }, [retryAfterS, result]);
+
   useEffect(() => {
     if (key === null || !pollMs) return;
     const id = setInterval(() => setTick((t) => t + 1), pollMs);
@@ -57,11 +76,11 @@ export function useApi<T>(
   }, [key, pollMs]);
 
   const reload = useCallback(() => setTick((t) => t + 1), []);
-  const current = result.key === key && key !== null;
+  const isCurrent = current(result, key);
   return {
-    data: current ? result.data : null,
-    error: current ? result.error : null,
-    loading: key !== null && (!current || inflight),
+    data: isCurrent ? result.data : null,
+    error: isCurrent ? result.error : null,
+    loading: key !== null && (!isCurrent || inflight),
     reload,
   };
 }

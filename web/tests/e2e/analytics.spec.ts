@@ -47,6 +47,20 @@ test.describe("/analytics against the live service", () => {
     await expect(page.locator("[data-testid=chart-Return] canvas")).toHaveCount(1);
   });
 
+  test("home shows what Caravan is and the latest run's KPIs", async ({ page }) => {
+    const src = await defaultSource();
+    const latest = (await apiGet(`/api/${src}/runs?limit=1`)).runs[0];
+    const summary = await apiGet(`/api/${src}/runs/${latest.run_id}/summary`);
+    await page.goto(web("/"));
+    await expect(page.locator("main[data-page=home]")).toBeVisible();
+    await expect(page.getByRole("heading", { name: "Caravan", level: 1 })).toBeVisible();
+    await expect(page.getByTestId("latest-run")).toContainText(latest.name);
+    await expect(page.getByTestId("kpi-window")).toHaveText(String(summary.kpis.window_id));
+    for (const k of KPI_KEYS) close(await dataValue(page, `kpi-${k}`), summary.kpis[k]);
+    await page.getByRole("link", { name: "Open analytics" }).click();
+    await expect(page.locator("main[data-page=analytics]")).toBeVisible();
+  });
+
   test("iteration dropdown lists exactly the last 10 iterations", async ({ page }) => {
     const src = await defaultSource();
     const hist = await apiGet(`/api/${src}/runs/${E2E_RUN_ID}/history?max_points=1000`);

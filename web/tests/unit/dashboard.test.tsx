@@ -109,3 +109,16 @@ describe("AnalyticsDashboard without a run", () => {
       await waitFor(() => expect(within(screen.getByTestId(id)).getByRole("alert")).toHaveTextContent("W&B is not configured"));
   });
 });
+
+describe("rate limits", () => {
+  it("test_useApi__retries_by_itself_after_retry_after", async () => {
+    window.history.replaceState(null, "", "/analytics");
+    const { client, state } = fakeClient({ failHistory: new ApiError(429, "rate_limited", "slow down", 1) });
+    render(<AnalyticsDashboard client={client} />);
+    const card = await screen.findByTestId("history-card");
+    await waitFor(() => expect(within(card).getByRole("alert")).toHaveTextContent("slow down"));
+    state.failHistory = null;
+    await waitFor(() => expect(within(card).queryByRole("alert")).toBeNull(), { timeout: 3000 });
+    expect(within(card).getByTestId("chart-Return")).toBeInTheDocument();
+  });
+});
