@@ -8,8 +8,9 @@ export default function Home() {
         <h1>Caravan</h1>
         <p>
           Caravan is an open reinforcement-learning stack in JAX for one game: a trading caravan crosses eight towns for a
-          year, buying and selling twelve goods while feeding its crew and surviving bandits. A PPO agent learns to play it
-          at millions of steps per second, and this site shows how training goes and lets you play the same game.
+          year, buying and selling twelve goods while feeding its crew and surviving bandits. A PPO agent learns the game
+          on fully compiled, vectorised environments; this site shows how its training goes and lets you play the same
+          game yourself.
         </p>
         <div className="row">
           <Link className="btn btn-primary" href="/analytics">
