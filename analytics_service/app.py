@@ -13,6 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from analytics_service import __version__
 from analytics_service.errors import ApiError, install_error_handlers
+from analytics_service.fastpath import FastPathMiddleware
 from analytics_service.models import HealthResponse
 from analytics_service.ratelimit import RateLimitMiddleware
 from analytics_service.redact import install_log_redaction
@@ -59,7 +60,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def health(request: Request) -> HealthResponse:
         return HealthResponse.model_validate(await _health(services))
 
-    # Order matters: CORS outermost, so rate-limit answers carry CORS headers too.
+    # Order matters (last added is outermost): CORS, then the rate limit, then the fast
+    # path for fresh cached answers, so limits and CORS headers apply to all answers.
+    app.add_middleware(FastPathMiddleware, table=services.fast)
     app.add_middleware(
         RateLimitMiddleware,
         rate=settings.rate_limit_per_s,

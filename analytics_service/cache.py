@@ -38,6 +38,7 @@ class Cached:
     value: Any
     fetched_at: datetime
     stale: bool
+    expires: float | None = None  # wall-clock end of freshness; None when stale
 
 
 class ResponseCache:
@@ -142,13 +143,14 @@ class ResponseCache:
             raise err from None
         now = time.time()
         self._backoff.pop(key, None)
-        self._write(key, {"v": value, "t": now, "exp": now + ttl_of(value)})
-        return Cached(value, _utc(now), False)
+        exp = now + ttl_of(value)
+        self._write(key, {"v": value, "t": now, "exp": exp})
+        return Cached(value, _utc(now), False, exp)
 
     def _from_entry(self, key: str, entry: dict, *, stale: bool) -> Cached:
         if "nf" in entry:
             raise NotFound(entry["nf"])
-        return Cached(entry["v"], _utc(entry["t"]), stale)
+        return Cached(entry["v"], _utc(entry["t"]), stale, None if stale else entry["exp"])
 
 
 def _utc(ts: float) -> datetime:

@@ -172,6 +172,8 @@ def own_service(runs_dir: Path) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
+            if proc.poll() is not None:
+                raise RuntimeError(f"service exited with {proc.returncode}")
             try:
                 if httpx.get(base + "/openapi.json", timeout=1).status_code == 200:
                     break

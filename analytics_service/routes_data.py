@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from analytics_service import records, views
 from analytics_service.cache import Cached
 from analytics_service.errors import NotConfigured, NotFound
+from analytics_service.fastpath import fast_store
 from analytics_service.keys import RUN_ID_PATTERN
 from analytics_service.models import (
     ErrorResponse,
@@ -62,8 +63,9 @@ async def _load(svc: Services, source: str, kind: str, key_parts: tuple, call, t
         if hit is not None and hit[0] > now:
             return hit[1]
         value = await asyncio.to_thread(call, svc.local)
-        got = Cached(value, datetime.now(UTC), False)
-        if svc.settings.local_memo_s > 0:
+        memo_s = svc.settings.local_memo_s
+        got = Cached(value, datetime.now(UTC), False, time.time() + memo_s if memo_s else None)
+        if memo_s > 0:
             svc.local_memo.put(key, (now + svc.settings.local_memo_s, got))
         return got
     if svc.wandb is None:
@@ -117,14 +119,14 @@ def _respond(
         bodies = (body, zipped)
         svc.bodies.put(key, bodies)
     body, zipped = bodies
-    if zipped is not None and "gzip" in request.headers.get("accept-encoding", ""):
-        return Response(
-            zipped,
-            media_type="application/json",
-            headers={"Content-Encoding": "gzip", "Vary": "Accept-Encoding"},
-        )
-    headers = {"Vary": "Accept-Encoding"} if zipped is not None else None
-    return Response(body, media_type="application/json", headers=headers)
+    gz = zipped is not None and "gzip" in request.headers.get("accept-encoding", "")
+    headers = {"Vary": "Accept-Encoding"} if zipped is not None else {}
+    if gz:
+        headers["Content-Encoding"] = "gzip"
+    content = zipped if gz else body
+    if got.expires is not None and not got.stale:
+        fast_store(svc.fast, request.scope, content, headers, got.expires)
+    return Response(content, media_type="application/json", headers=headers)
 
 
 _GZIP_MIN = 4096

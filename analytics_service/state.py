@@ -43,6 +43,7 @@ class Services:
     health: dict[str, Any] = field(default_factory=dict)  # {"at": ts, "value": ...}
     bodies: LRU = field(default_factory=lambda: LRU(256))  # serialised response bodies
     local_memo: LRU = field(default_factory=lambda: LRU(1024))  # short memo of local reads
+    fast: LRU = field(default_factory=lambda: LRU(1024))  # fresh bodies by raw request
     play: Any = None  # analytics_service.play.PlaySessions, built lazily (needs envjax)
     replay_streams: int = 0
 

@@ -28,8 +28,10 @@ def test_ratelimit__over_the_rate_is_429_with_retry_after(make_client) -> None:
 
 def test_cors__configured_origin_only(make_client) -> None:
     client = make_client(wandb=False, allowed_origins=["http://localhost:3000"])
-    ok = client.get("/api/local/runs", headers={"Origin": "http://localhost:3000"})
-    assert ok.headers["access-control-allow-origin"] == "http://localhost:3000"
+    for _ in range(2):  # the second answer comes from the fast path: same CORS headers
+        ok = client.get("/api/local/runs", headers={"Origin": "http://localhost:3000"})
+        assert ok.status_code == 200
+        assert ok.headers["access-control-allow-origin"] == "http://localhost:3000"
     bad = client.get("/api/local/runs", headers={"Origin": "http://evil.example"})
     assert "access-control-allow-origin" not in bad.headers
     pre = client.options(
