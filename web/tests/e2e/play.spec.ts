@@ -1,5 +1,6 @@
 import type { Page, Response } from "@playwright/test";
-import { expect, test, web } from "./fixtures";
+import { apiGet, expect, test, web } from "./fixtures";
+import { E2E_RUN_ID } from "./train-config";
 
 interface Session {
   session_id: string;
@@ -72,7 +73,7 @@ test("keyboard shortcuts play a move", async ({ page }) => {
   await expect(page.getByTestId("last-action")).toContainText("Wait");
 });
 
-test("a replay streams over the websocket and finishes, with pause and speed", async ({ page }) => {
+test("a replay of a chosen iteration streams over the websocket and finishes, with pause and speed", async ({ page }) => {
   const frames: { type: string; [k: string]: unknown }[] = [];
   const sent: string[] = [];
   page.on("websocket", (ws) => {
@@ -82,6 +83,10 @@ test("a replay streams over the websocket and finishes, with pause and speed", a
   await page.goto(web("/play"));
   await page.getByRole("tab", { name: "Watch the agent" }).click();
   await expect(page.getByRole("combobox", { name: "Run", exact: true })).toHaveValue(/.+/);
+  // The trainer keeps the last 3 checkpoints: the second newest window has one.
+  const its = await apiGet(`/api/local/runs/${E2E_RUN_ID}/iterations?limit=10`);
+  const windowId = its.iterations[1].window_id as number;
+  await page.getByRole("combobox", { name: "Iteration" }).selectOption(String(windowId));
   await page.getByLabel("Speed").selectOption({ label: "0.5×" });
   await page.getByRole("button", { name: "Watch" }).click();
   await expect(page.getByTestId("replay")).toHaveAttribute("data-status", "playing");
@@ -98,7 +103,8 @@ test("a replay streams over the websocket and finishes, with pause and speed", a
   expect(sent).toContain(JSON.stringify({ pace_ms: 0 }));
   const end = frames.find((f) => f.type === "end") as unknown as { episode: { length: number; return: number } };
   expect(end).toBeTruthy();
-  expect(frames[0].type).toBe("start");
+  expect(frames[0]).toMatchObject({ type: "start", run_id: E2E_RUN_ID, window_id: windowId });
+  await expect(page.getByTestId("replay-meta")).toContainText(`Window ${windowId}`);
   expect(frames.filter((f) => f.type === "step").length).toBe(end.episode.length);
   expect(Number(await page.getByTestId("episode-length").getAttribute("data-value"))).toBe(end.episode.length);
   expect(Number(await page.getByTestId("episode-return").getAttribute("data-value"))).toBeCloseTo(end.episode.return, 6);
