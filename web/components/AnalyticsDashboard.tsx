@@ -61,8 +61,12 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS }: { 
   const chosen = url?.iteration ?? null;
   const latestWindow = iterations.data?.iterations[0]?.window_id ?? summary.data?.kpis.window_id ?? null;
   const windowId = chosen ?? latestWindow;
-  const iteration = useApi(k && windowId !== null ? `${k}:${windowId}` : null, () =>
-    client.iteration(source as Source, runId as string, windowId as number),
+  // While following the latest window of a running run, the old panel stays until the new one is in.
+  const iteration = useApi(
+    k && windowId !== null ? `${k}:${windowId}` : null,
+    () => client.iteration(source as Source, runId as string, windowId as number),
+    null,
+    chosen === null && running && k ? `${k}:` : null,
   );
 
   const update = useCallback((patch: Partial<UrlState>) => {

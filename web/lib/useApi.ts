@@ -27,6 +27,8 @@ export function useApi<T>(
   key: string | null,
   load: () => Promise<T>,
   pollMs: number | null = null,
+  /** While a new key loads, keep showing data whose key starts with this prefix (same run, older window). */
+  keepPrefix: string | null = null,
 ): ApiState<T> {
   // Results are tagged with the key they belong to, so a new key never shows old data and
   // counts as loading from its very first render.
@@ -78,7 +80,7 @@ export function useApi<T>(
   const reload = useCallback(() => setTick((t) => t + 1), []);
   const isCurrent = current(result, key);
   return {
-    data: isCurrent ? result.data : null,
+    data: isCurrent || (keepPrefix !== null && key !== null && result.key?.startsWith(keepPrefix)) ? result.data : null,
     error: isCurrent ? result.error : null,
     loading: key !== null && (!isCurrent || inflight),
     reload,

@@ -2,7 +2,8 @@ import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-li
 import { beforeEach, describe, expect, it } from "vitest";
 import { AnalyticsDashboard } from "@/components/AnalyticsDashboard";
 import { ApiError } from "@/lib/api";
-import { fakeClient } from "./fixtures";
+import type { Source } from "@/lib/types";
+import { fakeClient, windowRow } from "./fixtures";
 import { plots, resetPlots } from "./plots";
 
 beforeEach(() => {
@@ -120,5 +121,29 @@ describe("rate limits", () => {
     state.failHistory = null;
     await waitFor(() => expect(within(card).queryByRole("alert")).toBeNull(), { timeout: 3000 });
     expect(within(card).getByTestId("chart-Return")).toBeInTheDocument();
+  });
+});
+
+describe("following a running run", () => {
+  it("test_AnalyticsDashboard__new_window_replaces_panel_without_blanking", async () => {
+    window.history.replaceState(null, "", "/analytics");
+    const { client, rows } = fakeClient({ windows: 12, state: "running" });
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const slow = {
+      ...client,
+      iteration: async (s: Source, run: string, w: number) => {
+        if (w === 12) await gate;
+        return client.iteration(s, run, w);
+      },
+    };
+    render(<AnalyticsDashboard client={slow} pollMs={50} />);
+    await waitFor(() => expect(screen.getByTestId("iteration-panel")).toHaveAttribute("data-window", "11"));
+    rows.push(windowRow(12));
+    await waitFor(() => expect(screen.getByRole("combobox", { name: "Iteration" })).toHaveValue("12"));
+    // window 12 is still loading: the panel keeps window 11 instead of a skeleton
+    expect(screen.getByTestId("iteration-panel")).toHaveAttribute("data-window", "11");
+    release();
+    await waitFor(() => expect(screen.getByTestId("iteration-panel")).toHaveAttribute("data-window", "12"));
   });
 });
