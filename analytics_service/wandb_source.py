@@ -72,6 +72,11 @@ def translate(exc: BaseException, settings: Settings) -> ApiError:
             return UpstreamError("W&B answered with malformed data")
         return UpstreamError(f"W&B answered HTTP {failure.status}")
     lowered = message.lower()
+    if "project" in lowered and ("not found" in lowered or "could not find" in lowered):
+        return UpstreamError(
+            f"W&B project {settings.wandb_entity}/{settings.wandb_project} not found "
+            "(check WANDB_ENTITY and WANDB_PROJECT)"
+        )
     if "could not find run" in lowered or "not found" in lowered:
         return NotFound("no such run in W&B")
     if "did not respond in time" in lowered or "timed out" in lowered:
@@ -127,12 +132,8 @@ class WandbSource:
         try:
             return fn()
         except Exception as exc:
-            err = translate(exc, self.settings)
-            if err.status >= 500 or err.status == 429:
-                with self._lock:  # a failed handshake must not be kept
-                    if "Viewer" in str(exc):
-                        self._api = None
-            raise err from None
+            # (a client whose handshake failed was never stored: the next call retries it)
+            raise translate(exc, self.settings) from None
 
     def _run(self, run_id: str) -> Any:
         return self._client().run(f"{self.path}/{run_id}")

@@ -75,3 +75,10 @@ def test_faults__wandb_unreachable_is_502_quickly(make_client) -> None:
     health = client.get("/api/health").json()
     assert health["sources"]["wandb"]["reachable"] is False
     assert health["default_source"] == "local"
+
+
+def test_faults__unknown_project_is_a_clear_502(make_client) -> None:
+    client = make_client(wandb_project="no-such-project")
+    r = client.get("/api/wandb/runs")
+    assert r.status_code == 502
+    assert "WANDB_PROJECT" in r.json()["error"]["message"]
