@@ -99,7 +99,10 @@ def main(argv: list[str] | None = None) -> None:
     seed = random.getrandbits(32) if args.seed is None else args.seed
     if not 0 <= seed < 2**32:
         parser.error("--seed must be in [0, 2**32)")
-    play(seed)
+    try:
+        play(seed)
+    except KeyboardInterrupt:
+        print("\n(interrupted)")
 
 
 if __name__ == "__main__":
