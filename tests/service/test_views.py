@@ -1,0 +1,55 @@
+"""Pure pieces: downsampling, time spelling, W&B histogram mapping, the shim's marker."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from analytics_service import views
+from analytics_service.wandb_shim import parse_marker
+
+
+@given(n=st.integers(0, 3000), max_points=st.integers(2, 1200))
+def test_views__downsample_keeps_ends_order_and_bound(n: int, max_points: int) -> None:
+    rows = [{"window_id": i} for i in range(n)]
+    out = views.downsample(rows, max_points)
+    ids = [r["window_id"] for r in out]
+    assert len(out) == min(n, max_points)
+    assert ids == sorted(set(ids))
+    if n:
+        assert ids[0] == 0 and ids[-1] == n - 1
+
+
+def test_views__times_from_both_sources_compare_equal() -> None:
+    assert views.parse_time("2026-11-20T12:00:00.123Z") == views.parse_time("2026-11-20T12:00:00")
+    assert views.parse_time("not a time") is None
+    ts = datetime(2026, 11, 20, 12, 0, 1, 500000, tzinfo=UTC).timestamp()
+    assert views.epoch_to_iso_ms(ts) == "2026-11-20T12:00:01.500Z"
+    row = views.window_row({"timestamp": "2026-11-20T12:00:01.500000+00:00"})
+    assert row["timestamp"] == "2026-11-20T12:00:01.500Z"
+
+
+def test_views__wandb_histogram_and_missing_eval() -> None:
+    row = {
+        "eval/return_hist": {"_type": "histogram", "values": [1, 2], "bins": [0, 1, 2]},
+        "eval/profit_hist": {"_type": "histogram", "values": [3], "bins": [0.0, 5.0]},
+        "eval/actions/wait": 0.5,
+    }
+    ev = views.eval_from_wandb_row(row)
+    assert ev["histograms"]["return"] == {"bin_edges": [0.0, 1.0, 2.0], "counts": [1, 2]}
+    assert ev["action_mix"] == {"wait": 0.5, "travel": None, "buy": None, "sell": None}
+    assert views.eval_from_wandb_row({"window_id": 1}) is None
+    assert views.pick({"a": float("nan"), "b": "Infinity"}, ("a", "b", "c")) == {
+        "a": None,
+        "b": None,
+        "c": None,
+    }
+
+
+def test_shim__marker_round_trip() -> None:
+    f = parse_marker("POST x: caravan-upstream kind=rate_limited status=429 retry_after=7 ...")
+    assert (f.kind, f.status, f.retry_after_s) == ("rate_limited", 429, 7)
+    assert parse_marker("caravan-upstream kind=timeout").kind == "timeout"
+    assert parse_marker("giving up after 2 attempt(s)") is None
