@@ -164,6 +164,15 @@ def default_wandb_mode() -> str:
     return "online" if os.environ.get("WANDB_API_KEY") else "offline"
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows defaults, except None ones (their help says what happens instead)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `python -m ppo.train` command line; defaults are TrainConfig's (a short run)."""
     d = TrainConfig()
@@ -176,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
             f"{d.total_steps:,} env steps); for the full-size run use e.g. "
             "--num-envs 8192 --total-steps 200000000."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     a = p.add_argument
     a("--num-envs", type=int, default=d.num_envs, help="parallel environments (all devices)")
