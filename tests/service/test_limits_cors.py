@@ -68,3 +68,17 @@ def test_settings__origins_from_a_comma_list(monkeypatch) -> None:
     assert Settings(_env_file=None).allowed_origins == ["https://a.example", "https://b.example"]
     monkeypatch.setenv("ALLOWED_ORIGINS", "")
     assert Settings(_env_file=None).allowed_origins == []
+
+
+def test_ratelimit__websocket_over_the_rate_is_closed_4429(make_client) -> None:
+    import pytest
+    from starlette.websockets import WebSocketDisconnect
+
+    client = make_client(wandb=False, rate_limit_per_s=0.1, rate_limit_burst=1)
+    client.get("/api/local/runs")  # spends the only token
+    with (
+        pytest.raises(WebSocketDisconnect) as info,
+        client.websocket_connect("/ws/replay/anything") as ws,
+    ):
+        ws.receive_text()
+    assert info.value.code == 4429 and "retry after" in info.value.reason

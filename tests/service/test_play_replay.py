@@ -7,6 +7,7 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
 import websockets
 from svc_contract import validate_response
 from svc_env import REAL_RUN
@@ -86,7 +87,8 @@ def test_replay__streams_a_real_checkpoint_over_a_websocket(
     seeds = json.loads((real_runs / REAL_RUN / "eval" / f"{window}.json").read_text())[
         "replay_seeds"
     ]
-    with running_service(real_runs, tmp_path / "cache", tmp_path / "svc.log", {}) as base:
+    env = {"ANALYTICS_REPLAY_MAX_STREAMS": "2"}
+    with running_service(real_runs, tmp_path / "cache", tmp_path / "svc.log", env) as base:
         ws_base = base.replace("http://", "ws://")
         url = f"{ws_base}/ws/replay/{REAL_RUN}?iteration={window}&pace_ms=0"
         msgs, code, _ = asyncio.run(_replay(url))
@@ -118,3 +120,32 @@ def test_replay__streams_a_real_checkpoint_over_a_websocket(
             msgs, code, reason = asyncio.run(_replay(ws_base + path))
             assert code == want, (path, code, reason)
             assert reason
+        # pace, pause and the stream cap, on live streams
+        asyncio.run(_pace_pause_and_cap(f"{ws_base}/ws/replay/{REAL_RUN}?iteration={window}"))
+
+
+async def _pace_pause_and_cap(url: str) -> None:
+    async with websockets.connect(url + "&pace_ms=5000", open_timeout=30) as a:
+        assert json.loads(await a.recv())["type"] == "start"
+        assert json.loads(await a.recv())["t"] == 0
+        await a.send(json.dumps({"pause": True}))
+        await asyncio.sleep(0.2)
+        await a.send(json.dumps({"pace_ms": 0}))  # wakes the pacer, but paused: nothing comes
+        try:
+            msg = await asyncio.wait_for(a.recv(), 0.5)
+            assert json.loads(msg)["t"] == 1  # at most the step that was in flight
+            await asyncio.wait_for(a.recv(), 0.5)
+            raise AssertionError("steps kept coming while paused")
+        except TimeoutError:
+            pass
+        async with websockets.connect(url + "&pace_ms=5000", open_timeout=30) as b:
+            assert json.loads(await b.recv())["type"] == "start"
+            async with websockets.connect(url, open_timeout=30) as c:  # a third: over the cap
+                with pytest.raises(websockets.ConnectionClosed):
+                    await asyncio.wait_for(c.recv(), 10)
+                assert c.close_code == 1013 and c.close_reason
+        await a.send(json.dumps({"pause": False}))  # pace 0 now: the rest comes at once
+        last = None
+        async for raw in a:
+            last = json.loads(raw)
+        assert last["type"] == "end" and a.close_code == 1000
