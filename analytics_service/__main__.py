@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
         else f"local records in {settings.runs_dir}"
     )
     print(f"analytics service on http://{args.host}:{args.port} serving {source}", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, proxy_headers=False)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
 
 
 if __name__ == "__main__":

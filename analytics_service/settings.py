@@ -28,6 +28,9 @@ class Settings(BaseSettings):
         validation_alias=_alias("ALLOWED_ORIGINS"),
     )
 
+    # Also allowed: origins matching this regex (e.g. preview deployments); unset: none.
+    allowed_origin_regex: str | None = Field(None, validation_alias=_alias("ALLOWED_ORIGIN_REGEX"))
+
     # W&B
     wandb_api_key: SecretStr | None = Field(None, validation_alias=_alias("WANDB_API_KEY"))
     wandb_entity: str | None = Field(None, validation_alias=_alias("WANDB_ENTITY"))
@@ -94,6 +97,16 @@ class Settings(BaseSettings):
 
                 return json.loads(text)
             return [o.strip().rstrip("/") for o in text.split(",") if o.strip()]
+        return value
+
+    @field_validator("allowed_origin_regex")
+    @classmethod
+    def _check_regex(cls, value: str | None) -> str | None:
+        import re
+
+        if value is None or not value.strip():
+            return None
+        re.compile(value)  # a bad pattern fails at startup, not per request
         return value
 
     @field_validator("wandb_api_key", mode="before")

@@ -82,3 +82,15 @@ def test_ratelimit__websocket_over_the_rate_is_closed_4429(make_client) -> None:
     ):
         ws.receive_text()
     assert info.value.code == 4429 and "retry after" in info.value.reason
+
+
+def test_cors__origin_regex_for_preview_deployments(make_client) -> None:
+    client = make_client(
+        wandb=False,
+        allowed_origins=[],
+        allowed_origin_regex=r"^https://caravan-[a-z0-9-]+\.vercel\.app$",
+    )
+    ok = client.get("/api/local/runs", headers={"Origin": "https://caravan-pr-12.vercel.app"})
+    assert ok.headers["access-control-allow-origin"] == "https://caravan-pr-12.vercel.app"
+    bad = client.get("/api/local/runs", headers={"Origin": "https://caravan-x.vercel.app.evil"})
+    assert "access-control-allow-origin" not in bad.headers
