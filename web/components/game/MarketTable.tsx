@@ -40,7 +40,7 @@ export function MarketTable({ view, labels, valid, onAction, busy, selectedGood,
             <th scope="col">Buy</th>
             <th scope="col">Sell</th>
             <th scope="col">Held</th>
-            <th scope="col">Best last seen</th>
+            <th scope="col">Best sell elsewhere (last seen)</th>
             {onAction ? <th scope="col">Trade</th> : null}
           </tr>
         </thead>
