@@ -185,12 +185,25 @@ def test_gates__calibrated_config_must_match(tmp_path: Path) -> None:
     gates.check_config_matches(g, {"num_envs": 8192})
 
 
-def test_committed_gate_file__is_valid() -> None:
-    path = Path(__file__).resolve().parent.parent / "artifacts" / "throughput" / "gates.json"
-    if not path.exists():
-        pytest.skip("gates.json is calibrated after the baseline is measured")
-    g = gates.load(str(path))
-    assert g.floors and g.config.get("num_envs")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "throughput"
+
+
+def test_committed_reports__match_the_schema() -> None:
+    import jsonschema
+
+    schema = json.loads(
+        (ARTIFACTS.parent.parent / "docs" / "schemas" / "throughput_report.schema.json").read_text()
+    )
+    reports = sorted(ARTIFACTS.glob("baseline-*.json")) + sorted(ARTIFACTS.glob("current.json"))
+    assert reports, "the baseline report is committed"
+    for path in reports:
+        jsonschema.Draft202012Validator(schema).validate(json.loads(path.read_text()))
+
+
+def test_committed_gate_file__loads_and_names_its_config() -> None:
+    g = gates.load(str(ARTIFACTS / "gates.json"))
+    assert set(g.floors) == {"env-only", "trainer", "trainer+eval"}
+    assert g.config["num_envs"] == 8192
 
 
 def _report(p50: float, cpu: float) -> dict:
@@ -214,3 +227,20 @@ def test_compare__ratios_of_median_and_cpu_rates() -> None:
     text = compare(_report(100.0, 50.0), _report(150.0, 100.0))
     row = next(line for line in text.splitlines() if line.startswith("trainer"))
     assert "1.50x" in row and "2.00x" in row
+
+
+def test_calibrate__floors_sit_below_every_measured_sample(tmp_path: Path) -> None:
+    from profiler.calibrate import main as calibrate_main
+
+    baseline = sorted(ARTIFACTS.glob("baseline-*.json"))[0]
+    out = tmp_path / "gates.json"
+    assert calibrate_main([str(baseline), "--out", str(out), "--margin", "0.5"]) == 0
+    g = gates.load(str(out))
+    report = json.loads(baseline.read_text())
+    for run in report["runs"]:
+        if run["mode"] in g.floors:
+            assert g.floors[run["mode"]] == pytest.approx(
+                0.5 * run["steps_per_sec"]["min"], rel=1e-3
+            )
+    assert g.config["num_envs"] == report["config"]["resolved"]["num_envs"]
+    assert calibrate_main([str(baseline), "--out", str(out), "--margin", "2"]) == 2
