@@ -66,7 +66,7 @@ def test_endpoints__answers_match_the_openapi_schema(make_client, source: str) -
     assert health.json()["default_source"] == "wandb"
 
 
-def test_endpoints__wandb_and_local_agree_on_the_same_run(make_client) -> None:
+def test_endpoints__wandb_and_local_agree_on_the_same_run(make_client, stub) -> None:
     client = make_client()
     for _, url in ENDPOINTS:
         local = client.get(url.format(source="local")).json()
@@ -80,6 +80,11 @@ def test_endpoints__wandb_and_local_agree_on_the_same_run(make_client) -> None:
         local = client.get(url.format("local")).json()
         wandb = client.get(url.format("wandb")).json()
         assert _strip(wandb) == _strip(local)
+    # the stub understood every operation the real client sent
+    assert stub.unknown_ops == []
+    assert {"Viewer", "Runs", "Run", "RunHistoryKeys", "RunParquetHistory", "HistoryPage"} <= set(
+        stub.counts
+    )
 
 
 def test_endpoints__content_reflects_the_records(make_client, real_runs: Path) -> None:
