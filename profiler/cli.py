@@ -7,12 +7,8 @@ under --enforce-target (one-line reason on stderr); 2 bad input; 3 a mode could 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import signal
-import subprocess
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
@@ -23,8 +19,6 @@ from profiler.config import (
     DEFAULT_NUM_ENVS,
     DEFAULT_TARGET_STEPS_PER_SEC,
     ENV_VARIANTS,
-    FALLBACK_ROLLOUT_STEPS,
-    FALLBACK_UPDATES_PER_WINDOW,
     MODES,
     ConfigError,
     ProfilerConfig,
@@ -34,6 +28,7 @@ from profiler.config import (
     parse_sweep,
     validate,
 )
+from profiler.jobs import measure_all, resolve_sizes
 from profiler.system import (
     REPO_ROOT,
     code_version,
@@ -197,86 +192,6 @@ def config_from_args(argv: list[str] | None) -> ProfilerConfig:
     return validate(cfg)
 
 
-def resolve_sizes(cfg: ProfilerConfig) -> dict:
-    """Fill unset window sizes from the trainer's defaults (or the profiler's fallbacks)."""
-    source = "ppo.config.TrainConfig"
-    try:
-        from ppo.config import TrainConfig
-
-        defaults = TrainConfig()
-        rollout, updates = defaults.rollout_steps, defaults.updates_per_window
-    except ImportError:
-        source = "profiler fallback (ppo not importable)"
-        rollout, updates = FALLBACK_ROLLOUT_STEPS, FALLBACK_UPDATES_PER_WINDOW
-    # The rest of TrainConfig's defaults are read in each trainer worker; `trainer_base`
-    # below pins them once per profiler run so both trainer modes share one config.
-    return {
-        "num_envs": cfg.num_envs,
-        "rollout_steps": cfg.rollout_steps or rollout,
-        "updates_per_window": cfg.updates_per_window or updates,
-        "defaults_source": source,
-    }
-
-
-def trainer_defaults() -> dict | None:
-    """ppo's TrainConfig defaults, read once so every trainer worker of a run uses the same."""
-    try:
-        from ppo.config import TrainConfig
-    except ImportError:
-        return None
-    return TrainConfig().to_json()
-
-
-def job_specs(cfg: ProfilerConfig, sizes: dict, run_dir: str) -> list[dict]:
-    """One spec per measured (mode, size); the reference env runs once even in a sweep."""
-    base = {
-        "job": "mode",
-        "num_envs": sizes["num_envs"],
-        "rollout_steps": sizes["rollout_steps"],
-        "updates_per_window": sizes["updates_per_window"],
-        "repeats": cfg.repeats,
-        "warmup": cfg.warmup,
-        "reference_steps": cfg.reference_steps,
-        "eval_episodes": cfg.eval_episodes,
-        "seed": cfg.seed,
-        "run_dir": run_dir,
-        "trainer_overrides": dict(cfg.trainer_overrides),
-        "trainer_base": trainer_defaults(),
-        "env_variant": cfg.env_variant,
-    }
-    points = [{}] if cfg.sweep is None else [{cfg.sweep.key: v} for v in cfg.sweep.values]
-    specs: list[dict] = []
-    for mode in cfg.modes:
-        if mode == "reference":
-            specs.append({**base, "num_envs": 1, "mode": mode})
-            continue
-        specs.extend({**base, **point, "mode": mode} for point in points)
-    return specs
-
-
-def run_worker(spec: dict, xla_flags: str | None) -> dict:
-    """Run one job in a fresh Python process; return its payload."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
-    if xla_flags:
-        env["XLA_FLAGS"] = " ".join(p for p in (env.get("XLA_FLAGS"), xla_flags) if p)
-    with tempfile.TemporaryDirectory(prefix="profiler-") as tmp:
-        out = Path(tmp) / "result.json"
-        proc = subprocess.run(
-            [sys.executable, "-m", "profiler.worker", json.dumps(spec), str(out)],
-            env=env,
-            stdout=sys.stderr,  # the trainer's progress lines; stdout keeps only the table
-            check=False,
-        )
-        if not out.exists():
-            return {
-                "ok": False,
-                "kind": "crash",
-                "error": f"worker exited with status {proc.returncode} and no result",
-            }
-        return json.loads(out.read_text())
-
-
 def _say(msg: str) -> None:
     print(f"profiler: {msg}", file=sys.stderr, flush=True)
 
@@ -314,32 +229,7 @@ def _main(argv: list[str] | None) -> int:
     host = host_info()
     load_start = load_average()
     _say(f"load average at start {load_start} on {host['cpu_count_logical']} cores")
-    with tempfile.TemporaryDirectory(prefix="profiler-runs-") as scratch:
-        run_dir = cfg.run_dir or scratch
-        specs = job_specs(cfg, sizes, run_dir)
-        ceiling, jax_sys, errors = None, None, []
-        if cfg.ceiling != "off":
-            _say("measuring the device ceiling")
-            payload = run_worker(
-                {"job": "ceiling", "level": cfg.ceiling, "repeats": cfg.repeats}, cfg.xla_flags
-            )
-            if payload["ok"]:
-                ceiling, jax_sys = payload["result"], payload["system"]
-            else:
-                errors.append({"job": "ceiling", **_err(payload)})
-        runs = []
-        for i, spec in enumerate(specs, 1):
-            _say(f"[{i}/{len(specs)}] {_describe(spec)}")
-            payload = run_worker(spec, cfg.xla_flags)
-            if payload["ok"]:
-                run = payload["result"]
-                report_mod.attach_ceiling_fractions(run, ceiling)
-                runs.append(run)
-                jax_sys = jax_sys or payload["system"]
-                _say(f"{spec['mode']}: p50 {run['steps_per_sec']['p50']:,.0f} steps/s")
-            else:
-                errors.append({"job": spec["mode"], "num_envs": spec["num_envs"], **_err(payload)})
-                _say(f"{spec['mode']} failed: {payload['error']}")
+    ceiling, jax_sys, runs, errors = measure_all(cfg, sizes, _say)
 
     if jax_sys is None:
         from profiler.system import jax_info
@@ -419,19 +309,6 @@ def _main(argv: list[str] | None) -> int:
             )
             return EXIT_MISS
     return EXIT_OK
-
-
-def _describe(spec: dict) -> str:
-    if spec["mode"] == "reference":
-        return f"reference: 1 env, {spec['reference_steps']} steps per call"
-    return (
-        f"{spec['mode']}: num_envs={spec['num_envs']} rollout_steps={spec['rollout_steps']} "
-        f"updates_per_window={spec['updates_per_window']}"
-    )
-
-
-def _err(payload: dict) -> dict:
-    return {"kind": payload.get("kind", "crash"), "error": payload.get("error", "unknown")}
 
 
 def _error_line(errors: list[dict]) -> str:

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from profiler import gates
-from profiler.cli import config_from_args, job_specs, main, resolve_sizes
+from profiler.cli import config_from_args, main
 from profiler.compare import compare
 from profiler.config import MODES, ConfigError, parse_modes, parse_override, parse_sweep
+from profiler.jobs import job_specs, resolve_sizes
 from profiler.stats import summarize
 
 
