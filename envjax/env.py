@@ -2,7 +2,8 @@
 
 Written for one env and vmapped for batches. All dynamics are int32/uint32 (docs/ENV_SPEC.md);
 floats appear only in the observation and the reward. The step avoids gathers (one-hot
-products instead), hashes once per town-good per day, and auto-resets with selects.
+products instead), hashes once per town-good per day, and auto-resets by select
+(`envjax.autoreset`). State, params, hash and reset live in `envjax.state`.
 """
 
 from __future__ import annotations
@@ -12,129 +13,47 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import struct
 
 from envjax import constants as C
+from envjax.autoreset import auto_reset
+from envjax.state import (
+    _ADJ,
+    _CAP,
+    _CAP96,
+    _DANGER,
+    _GOODS,
+    _IDX_KEY,
+    _INV_V,
+    _INV_V96,
+    _PRICE_KEYS,
+    _TG_TOWN,
+    _TOWNS,
+    _V,
+    _W,
+    N_TG,
+    EnvParams,
+    EnvState,
+    _i32,
+    day_key,
+    episode_seed,
+    fmix32,
+    initial_state,
+)
 
-# ---- constant tables (numpy; folded into the compiled program) ----
-_U32 = np.uint32
-_V = np.asarray(C.GOOD_VALUE_CENTS, np.int32)
-_W = np.asarray(C.GOOD_WEIGHT, np.int32)
-_CAP = np.asarray(C.PRICE_CAP_CENTS, np.int32)
-_INV_V = (1.0 / np.asarray(C.GOOD_VALUE_CENTS, np.float64)).astype(np.float32)
-_DANGER = np.asarray(C.DANGER, np.int32)  # -1: no road
-_ADJ = _DANGER != C.NO_ROAD
-_IDX_KEY = np.asarray(C.IDX_KEY, _U32)
-# Town-good tables are flat [96] (index t * 12 + g): XLA vectorises the step's elementwise
-# work far better over one contiguous axis than over an [8, 12] block.
-N_TG = C.N_TOWNS * C.N_GOODS
-_PRICE_KEYS = _IDX_KEY[C.SLOT_PRICE : C.SLOT_PRICE + N_TG]
-_TG_TOWN = np.repeat(np.arange(C.N_TOWNS, dtype=np.int32), C.N_GOODS)  # [96] town of slot
-_TG_GOOD = np.tile(np.arange(C.N_GOODS, dtype=np.int32), C.N_TOWNS)  # [96] good of slot
-_V96 = np.tile(_V, C.N_TOWNS)
-_CAP96 = np.tile(_CAP, C.N_TOWNS)
-_INV_V96 = np.tile(_INV_V, C.N_TOWNS)
-_TOWNS = np.arange(C.N_TOWNS, dtype=np.int32)
-_GOODS = np.arange(C.N_GOODS, dtype=np.int32)
-_ACTIONS = np.arange(C.N_ACTIONS, dtype=np.int32)
-
-
-@struct.dataclass
-class EnvParams:
-    """Env parameters, gymnax-style. Empty on purpose: every number of the game is fixed by
-    docs/ENV_SPEC.md (and shared with the reference), so there is nothing to tune per run;
-    the argument exists so that gymnax-style code can pass `env.default_params` around."""
-
-
-@struct.dataclass
-class EnvState:
-    """Whole game state of one env (add a leading axis for a batch)."""
-
-    base_seed: jax.Array  # uint32: the seed the env was reset from
-    env_index: jax.Array  # int32
-    episode: jax.Array  # int32: episodes started since reset_from_seed (0-based)
-    ep_seed: jax.Array  # uint32: this episode's seed
-    day: jax.Array  # int32: 0..360
-    town: jax.Array  # int32
-    cash: jax.Array  # int32 cents
-    health: jax.Array  # int32
-    cargo: jax.Array  # int32[12] units
-    price: jax.Array  # int32[96] cents, live price of town t, good g at t * 12 + g
-    base: jax.Array  # int32[96] cents
-    seen: jax.Array  # int32[96] cents, last-seen prices (0 where never seen)
-    seen_day: jax.Array  # int32[8] day of last visit, -1 never
-    n_invalid: jax.Array  # int32 invalid actions this episode
-
-
-# ---- hashing ----
-
-
-def fmix32(h: jax.Array) -> jax.Array:
-    """murmur3 finaliser on uint32 (wraps like the Python version masked to 32 bits)."""
-    h = h ^ (h >> 16)
-    h = h * _U32(0x85EBCA6B)
-    h = h ^ (h >> 13)
-    h = h * _U32(0xC2B2AE35)
-    return h ^ (h >> 16)
-
-
-def episode_seed(base_seed: jax.Array, env_index: jax.Array, episode: jax.Array) -> jax.Array:
-    s = fmix32(fmix32(base_seed.astype(jnp.uint32) ^ _U32(C.SEED_SALT)) ^ env_index.astype(_U32))
-    return fmix32(s + episode.astype(_U32) * _U32(C.GOLDEN))
-
-
-def day_key(ep_seed: jax.Array, day: jax.Array) -> jax.Array:
-    return fmix32(ep_seed + (day + 1).astype(_U32) * _U32(C.GOLDEN))
-
-
-def _i32(x: jax.Array) -> jax.Array:
-    return x.astype(jnp.int32)
-
-
-# ---- reset ----
-
-
-def initial_state(base_seed: jax.Array, env_index: jax.Array, episode: jax.Array) -> EnvState:
-    """First state of an episode (mirrors envjax.reference.initial_state)."""
-    base_seed = jnp.asarray(base_seed, jnp.uint32)
-    env_index = jnp.asarray(env_index, jnp.int32)
-    episode = jnp.asarray(episode, jnp.int32)
-    ep_seed = episode_seed(base_seed, env_index, episode)
-    key = day_key(ep_seed, jnp.int32(-1))
-    h_tg = fmix32(key ^ _PRICE_KEYS)  # [8, 12]
-    h_g = fmix32(key ^ _IDX_KEY[C.SLOT_GOOD : C.SLOT_GOOD + C.N_GOODS])  # [12]
-    h_s = fmix32(key ^ _IDX_KEY[C.SLOT_START])
-    mult = C.MULT_OTHER_LO + ((_i32(h_tg & 0xFFFF) * C.MULT_OTHER_SPAN) >> 16)
-    producer = _i32(h_g & 7)
-    consumer = (producer + 1 + ((_i32((h_g >> 3) & 0xFFFF) * 7) >> 16)) & 7
-    m_prod = C.MULT_PROD_LO + ((_i32((h_g >> 19) & 0xFF) * C.MULT_PROD_SPAN) >> 8)
-    m_cons = C.MULT_CONS_LO + ((_i32((h_g >> 27) & 31) * C.MULT_CONS_SPAN) >> 5)
-    t = _TG_TOWN.reshape(C.N_TOWNS, C.N_GOODS)
-    mult = jnp.where(t == consumer[None], m_cons[None], mult.reshape(C.N_TOWNS, C.N_GOODS))
-    mult = jnp.where(t == producer[None], m_prod[None], mult).reshape(N_TG)
-    base = jax.lax.div(_V96 * mult, 1000)
-    town = _i32(h_s >> 29)
-    here = town == _TOWNS
-    seen = jnp.where(town == _TG_TOWN, base, 0)
-    seen_day = jnp.where(here, 0, -1).astype(jnp.int32)
-    cargo = jnp.zeros(C.N_GOODS, jnp.int32).at[C.PROVISIONS].set(C.START_PROVISIONS)
-    return EnvState(
-        base_seed=base_seed,
-        env_index=env_index,
-        episode=episode,
-        ep_seed=ep_seed,
-        day=jnp.int32(0),
-        town=town,
-        cash=jnp.int32(C.START_CASH_CENTS),
-        health=jnp.int32(C.START_HEALTH),
-        cargo=cargo,
-        price=base,
-        base=base,
-        seen=seen,
-        seen_day=seen_day,
-        n_invalid=jnp.int32(0),
-    )
-
+__all__ = [
+    "CaravanEnv",
+    "EnvParams",
+    "EnvState",
+    "action_mask",
+    "auto_reset",
+    "day_key",
+    "episode_return",
+    "episode_seed",
+    "fmix32",
+    "get_obs",
+    "initial_state",
+    "net_worth",
+]
 
 # ---- derived quantities ----
 
@@ -373,66 +292,6 @@ def _episode_info(new: EnvState, done: jax.Array) -> dict[str, jax.Array]:
         "episode_invalid": new.n_invalid,
         "episode_length": new.day,
     }
-
-
-def _select(pred: jax.Array, a: EnvState, b: EnvState) -> EnvState:
-    return jax.tree_util.tree_map(lambda x, y: jnp.where(pred, x, y), a, b)
-
-
-def _next_episode(state: EnvState) -> EnvState:
-    return initial_state(state.base_seed, state.env_index, state.episode + 1)
-
-
-@jax.custom_batching.custom_vmap
-def auto_reset(done: jax.Array, state: EnvState) -> EnvState:
-    """`state`, or the env's next episode where `done` (a select, no Python control flow).
-
-    Under vmap a custom rule avoids building a fresh episode for every env each step: with
-    no env done it returns the batch as is, with few done it builds fresh episodes for those
-    rows only (gathered, then scattered back), and with many it falls back to the select.
-    All three give exactly the select's result.
-    """
-    return _select(done, _next_episode(state), state)
-
-
-def _auto_reset_rows(done: jax.Array, state: EnvState) -> EnvState:
-    n = done.shape[0]
-    k = max(1, n // 16)  # rows rebuilt on the cheap path
-
-    def none(state: EnvState) -> EnvState:
-        return state
-
-    def few(state: EnvState) -> EnvState:
-        idx = jnp.nonzero(done, size=k, fill_value=n)[0]
-        rows = jax.tree_util.tree_map(lambda x: x[jnp.minimum(idx, n - 1)], state)
-        fresh = jax.vmap(_next_episode)(rows)
-        return jax.tree_util.tree_map(
-            lambda x, f: x.at[idx].set(f, mode="drop", unique_indices=True), state, fresh
-        )
-
-    def many(state: EnvState) -> EnvState:
-        fresh = jax.vmap(_next_episode)(state)
-        return jax.tree_util.tree_map(
-            lambda x, f: jnp.where(done.reshape((n,) + (1,) * (x.ndim - 1)), f, x), state, fresh
-        )
-
-    count = jnp.sum(done.astype(jnp.int32))
-    branch = jnp.where(count == 0, 0, jnp.where(count <= k, 1, 2))
-    return jax.lax.switch(branch, (none, few, many), state)
-
-
-@auto_reset.def_vmap
-def _auto_reset_vmap(
-    axis_size: int, in_batched: list[Any], done: jax.Array, state: EnvState
-) -> tuple[EnvState, Any]:
-    done_b, state_b = in_batched
-    if not done_b:
-        done = jnp.broadcast_to(done, (axis_size,))
-    state = jax.tree_util.tree_map(
-        lambda x, b: x if b else jnp.broadcast_to(x, (axis_size, *x.shape)), state, state_b
-    )
-    out = _auto_reset_rows(done, state)
-    return out, jax.tree_util.tree_map(lambda _: True, out)
 
 
 class CaravanEnv:

@@ -11,7 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from envjax import constants as C
-from envjax.env import EnvParams, EnvState, action_mask, fmix32
+from envjax.env import action_mask
+from envjax.state import EnvParams, EnvState, fmix32
 
 _ACTION_KEYS = np.asarray(
     [C.fmix32(0xA5A5A5A5 ^ (a * C.GOLDEN)) for a in range(C.N_ACTIONS)], np.uint32

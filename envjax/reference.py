@@ -398,7 +398,7 @@ def to_jax_state(s: RefState) -> Any:
     """The `envjax.EnvState` holding the same integers."""
     import jax.numpy as jnp
 
-    from envjax.env import EnvState
+    from envjax.state import EnvState
 
     u32 = ("base_seed", "ep_seed")
     vals = {}

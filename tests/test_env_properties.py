@@ -303,7 +303,7 @@ def test_env_properties__every_good_has_producer_and_consumer(seed: int, index: 
 
 
 def test_env_properties__batched_auto_reset_equals_select_on_every_path() -> None:
-    from envjax.env import _next_episode, _select, auto_reset
+    from envjax.autoreset import _next_episode, _select, auto_reset
 
     n = 32  # the cheap path rebuilds up to n // 16 = 2 rows
     _, state = reset_batch(np.arange(n, dtype=np.uint32) * 3 + 1)
