@@ -56,6 +56,7 @@ class ResponseCache:
         self._mem: OrderedDict[str, dict] = OrderedDict()
         self._mem_items = 512
         self._backoff: dict[str, tuple[float, ApiError]] = {}
+        self._late: dict[str, asyncio.Future] = {}  # fetches that outran their deadline
 
     def close(self) -> None:
         self.disk.close()
@@ -110,6 +111,12 @@ class ResponseCache:
         inflight = self._inflight.get(key)
         if inflight is not None:
             return await asyncio.shield(inflight)
+        late = self._late.get(key)
+        if late is not None and not late.done():
+            # A fetch that outran its deadline is still running and will fill the cache.
+            if entry is not None and "v" in entry:
+                return self._from_entry(key, entry, stale=True)
+            raise UpstreamTimeout("still fetching from W&B; try again shortly", retry_after_s=2)
         future: asyncio.Future[Cached] = asyncio.get_running_loop().create_future()
         future.add_done_callback(lambda f: f.cancelled() or f.exception())
         self._inflight[key] = future
@@ -126,26 +133,45 @@ class ResponseCache:
 
     async def _fetch(self, key, entry, fetch, ttl_of, executor, timeout_s) -> Cached:
         loop = asyncio.get_running_loop()
+        task = loop.run_in_executor(executor, fetch)
         try:
-            value = await asyncio.wait_for(loop.run_in_executor(executor, fetch), timeout_s)
+            value = await asyncio.wait_for(asyncio.shield(task), timeout_s)
+        except TimeoutError:
+            # The client gets its answer now; the fetch goes on and, when it succeeds,
+            # fills the cache, so a slow source (a long run's history) still gets cached.
+            self._late[key] = task
+            task.add_done_callback(lambda f: self._late_result(key, f, ttl_of))
+            return self._failed(key, entry, UpstreamTimeout("W&B did not answer in time"))
         except NotFound as err:
             self._write(key, {"nf": err.message, "exp": time.time() + self.ttl_not_found_s})
             raise
-        except (ApiError, TimeoutError) as exc:
-            err = (
-                exc if isinstance(exc, ApiError) else UpstreamTimeout("W&B did not answer in time")
-            )
-            wait = max(self.error_backoff_s, err.retry_after_s or 0)
-            self._backoff[key] = (time.time() + wait, err)
-            if entry is not None and "v" in entry:
-                log.info("serving stale %s after %s", key, err.code)
-                return self._from_entry(key, entry, stale=True)
-            raise err from None
+        except ApiError as err:
+            return self._failed(key, entry, err)
+        return self._store(key, value, ttl_of)
+
+    def _store(self, key: str, value: Any, ttl_of: Callable[[Any], float]) -> Cached:
         now = time.time()
         self._backoff.pop(key, None)
         exp = now + ttl_of(value)
         self._write(key, {"v": value, "t": now, "exp": exp})
         return Cached(value, _utc(now), False, exp)
+
+    def _failed(self, key: str, entry: dict | None, err: ApiError) -> Cached:
+        """Stale data when there is some (backing off meanwhile), else the error."""
+        wait = max(self.error_backoff_s, err.retry_after_s or 0)
+        self._backoff[key] = (time.time() + wait, err)
+        if entry is not None and "v" in entry:
+            log.info("serving stale %s after %s", key, err.code)
+            return self._from_entry(key, entry, stale=True)
+        raise err
+
+    def _late_result(self, key: str, task: asyncio.Future, ttl_of) -> None:
+        if self._late.get(key) is task:
+            del self._late[key]
+        if task.cancelled() or task.exception() is not None:
+            return  # its error was already answered as a timeout
+        self._store(key, task.result(), ttl_of)
+        log.info("late fetch of %s cached", key)
 
     def _from_entry(self, key: str, entry: dict, *, stale: bool) -> Cached:
         if "nf" in entry:

@@ -114,3 +114,18 @@ def test_cache__size_is_bounded(make_client, stub, tmp_path: Path) -> None:
     client = make_client(cache_size_mb=1)
     cache = client.app.state.services.cache
     assert cache.disk.size_limit == 1024 * 1024
+
+
+def test_cache__a_fetch_past_the_deadline_still_fills_the_cache(make_client, stub) -> None:
+    client = make_client(wandb_timeout_s=5.0, fetch_timeout_s=1.0)
+    stub.set_fault("slow", delay_s=1.6, ops=["HistoryPage"])
+    t0 = time.monotonic()
+    first = client.get(HISTORY)
+    assert time.monotonic() - t0 < 2.0
+    assert first.status_code == 504 and first.json()["error"]["code"] == "upstream_timeout"
+    # while the late fetch runs, no second one starts
+    assert client.get(HISTORY).status_code == 504
+    time.sleep(1.5)
+    done = client.get(HISTORY)
+    assert done.status_code == 200 and done.json()["stale"] is False
+    assert stub.counts["HistoryPage"] == 1
