@@ -6,7 +6,10 @@
   `stale: true`; with no value the error goes to the client. After a failure the key
   backs off (`error_backoff_s`, or the upstream's Retry-After) so a failing W&B is not
   hammered; stale data keeps flowing meanwhile.
+- A fetch that outruns its deadline keeps running and fills the cache when it completes
+  (no second fetch for that key meanwhile), so a slow source still gets cached.
 - "Not found" answers are cached briefly (`ttl_not_found_s`).
+- A small in-memory layer in front of the disk serves hot entries without SQLite.
 - Entries live on disk under `cache_dir` (bounded by `cache_size_mb`), so a restart keeps
   them. Single-flight is per process: run one worker per cache directory.
 """
