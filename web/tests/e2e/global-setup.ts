@@ -121,6 +121,7 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     });
   } catch (e) {
     await stopAll();
+    if (!process.env.E2E_KEEP_TMP) rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
 
