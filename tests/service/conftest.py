@@ -20,22 +20,19 @@ sys.path.insert(0, str(Path(__file__).parent))
 from svc_env import API_KEY, ENTITY, PROJECT, REAL_RUN  # noqa: E402
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _wandb_isolation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """HOME and the wandb dirs in temp dirs, so no real config or key is ever read."""
-    home = tmp_path_factory.mktemp("wandb_home")
-    names = ("HOME", "WANDB_CONFIG_DIR", "WANDB_CACHE_DIR", "WANDB_DIR")
-    saved = {n: os.environ.get(n) for n in (*names, "WANDB_API_KEY", "WANDB_BASE_URL")}
-    for n in names:
-        os.environ[n] = str(home / n.lower())
-    os.environ.pop("WANDB_API_KEY", None)
-    os.environ.pop("WANDB_BASE_URL", None)
-    yield
-    for n, v in saved.items():
-        if v is None:
-            os.environ.pop(n, None)
-        else:
-            os.environ[n] = v
+@pytest.fixture(scope="session")
+def _wandb_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("wandb_home")
+
+
+@pytest.fixture(autouse=True)
+def _wandb_isolation(_wandb_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """HOME and the wandb dirs in a temp dir, so no real config or key is ever read; set
+    per test (restored after each), so tests outside this folder keep their environment."""
+    for name in ("HOME", "WANDB_CONFIG_DIR", "WANDB_CACHE_DIR", "WANDB_DIR"):
+        monkeypatch.setenv(name, str(_wandb_home / name.lower()))
+    for name in ("WANDB_API_KEY", "WANDB_BASE_URL", "WANDB_ENTITY", "WANDB_PROJECT"):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(scope="session")
