@@ -24,6 +24,7 @@ def plot_runs(
     out: Path,
     heuristic_profit: float | None = None,
     title: str | None = None,
+    mark_minutes: float | None = None,
 ) -> Path:
     """Write a 2x2 PNG of the runs' window metrics against wall-clock minutes."""
     import matplotlib
@@ -58,6 +59,9 @@ def plot_runs(
             lw=1,
             label=f"heuristic trader ({heuristic_profit:,.0f})",
         )
+    if mark_minutes is not None:
+        for ax in axes.flat:
+            ax.axvline(mark_minutes, color="grey", ls="-.", lw=1)
     axes.flat[1].axhline(95.0, color="k", ls=":", lw=1, label="95 % target")
     for ax in axes.flat[:2]:
         ax.legend(fontsize=8, loc="lower right")
@@ -81,9 +85,15 @@ def main(argv: list[str] | None = None) -> int:
         help="draw the heuristic trader's mean profit (docs/ENV_SPEC.md)",
     )
     p.add_argument("--title", default=None)
+    p.add_argument(
+        "--mark-minutes",
+        type=float,
+        default=None,
+        help="draw a vertical line at this many wall-clock minutes",
+    )
     a = p.parse_args(argv)
     try:
-        plot_runs(a.runs, a.out, a.heuristic_profit, a.title)
+        plot_runs(a.runs, a.out, a.heuristic_profit, a.title, a.mark_minutes)
     except FileNotFoundError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
