@@ -1,0 +1,1 @@
+"""Caravan PPO trainer (`python -m ppo.train`) and its run records; see docs/TRAINING.md."""
