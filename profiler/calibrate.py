@@ -1,7 +1,8 @@
 """`python -m profiler.calibrate REPORT.json ... --out gates.json`: floors from measurements.
 
 Each mode's floor is `margin` x the lowest timed sample of that mode at the calibrated
-config across the given reports; the env-only / reference floor is `margin` x the lowest
+config across the given reports, and its CPU floor `margin` x the lowest steps per
+CPU-second; the env-only / reference floor is `margin` x the lowest
 ratio of medians measured in one run. The eval-share and compile limits stay at the
 project's targets unless a measurement already breaks them (then the measured worst,
 divided by `margin`, so the gate records where things stand instead of always failing).
@@ -26,6 +27,7 @@ def calibrate(reports: list[dict], names: list[str], margin: float) -> dict:
     resolved = reports[0]["config"]["resolved"]
     config = {k: resolved[k] for k in ("num_envs", "rollout_steps", "updates_per_window")}
     samples: dict[str, list[float]] = {m: [] for m in CALIBRATED_MODES}
+    cpu_rates: dict[str, list[float]] = {m: [] for m in CALIBRATED_MODES}
     ratios, shares, compiles, loads = [], [], [], []
     for rep in reports:
         got = {k: rep["config"]["resolved"][k] for k in config}
@@ -35,6 +37,8 @@ def calibrate(reports: list[dict], names: list[str], margin: float) -> dict:
         for mode in CALIBRATED_MODES:
             if mode in primary:
                 samples[mode].extend(primary[mode]["steps_per_sec"]["samples"])
+                if primary[mode]["cpu"].get("steps_per_cpu_s"):
+                    cpu_rates[mode].append(primary[mode]["cpu"]["steps_per_cpu_s"])
                 compiles.append(primary[mode]["compile_s"])
         if rep["derived"].get("env_only_over_reference"):
             ratios.append(rep["derived"]["env_only_over_reference"])
@@ -55,6 +59,7 @@ def calibrate(reports: list[dict], names: list[str], margin: float) -> dict:
         "load": loads,
         "config": config,
         "floors": {m: round(margin * min(v), 1) for m, v in samples.items()},
+        "cpu_floors": {m: round(margin * min(v), 1) for m, v in cpu_rates.items() if v},
         "max_compile_s": max(DEFAULT_MAX_COMPILE_S, round(max(compiles) / margin, 1)),
         "max_eval_checkpoint_share": max(
             DEFAULT_MAX_EVAL_DROP, round(max(shares, default=0.0) / margin, 3)

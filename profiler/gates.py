@@ -25,6 +25,7 @@ _GATE_KEYS = {
     "calibrated_at",
     "config",
     "floors",
+    "cpu_floors",
     "min_env_only_over_reference",
     "max_eval_checkpoint_share",
     "max_compile_s",
@@ -37,6 +38,7 @@ class Gates:
     """Thresholds to check; `floors` maps mode -> minimum median steps/s."""
 
     floors: dict[str, float]
+    cpu_floors: dict[str, float] = field(default_factory=dict)
     min_env_only_over_reference: float = DEFAULT_MIN_ENV_OVER_REFERENCE
     max_eval_checkpoint_share: float = DEFAULT_MAX_EVAL_DROP
     max_compile_s: float = DEFAULT_MAX_COMPILE_S
@@ -65,8 +67,14 @@ def load(path: str) -> Gates:
         if mode not in MODES:
             raise ConfigError(f"--gate-file {path!r}: unknown mode {mode!r} in floors")
         floors[mode] = _positive(path, f"floors.{mode}", value)
+    cpu_floors: dict[str, float] = {}
+    for mode, value in (raw.get("cpu_floors") or {}).items():
+        if mode not in MODES:
+            raise ConfigError(f"--gate-file {path!r}: unknown mode {mode!r} in cpu_floors")
+        cpu_floors[mode] = _positive(path, f"cpu_floors.{mode}", value)
     return Gates(
         floors=floors,
+        cpu_floors=cpu_floors,
         min_env_only_over_reference=_positive(
             path,
             "min_env_only_over_reference",
@@ -143,6 +151,12 @@ def evaluate(gates: Gates, primary: dict[str, dict], ratios: dict) -> list[dict]
         if mode in gates.floors and mode in primary:
             value = primary[mode]["steps_per_sec"]["p50"]
             checks.append(_check(f"{mode} p50 steps/s", mode, value, ">=", gates.floors[mode]))
+    # Steps per CPU-second move far less with other people's load than steps/s do, so a
+    # calibrated CPU floor catches an efficiency regression even on a busy machine.
+    for mode in MODES:
+        cpu = (primary.get(mode) or {}).get("cpu", {}).get("steps_per_cpu_s")
+        if mode in gates.cpu_floors and cpu is not None:
+            checks.append(_check(f"{mode} steps/cpu-s", mode, cpu, ">=", gates.cpu_floors[mode]))
     if ratios["env_only_over_reference"] is not None:
         checks.append(
             _check(

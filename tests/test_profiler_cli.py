@@ -123,12 +123,14 @@ def test_summarize__percentiles_of_known_samples() -> None:
 
 
 def _run(mode: str, num_envs: int, p50: float, compile_s: float | None = 1.0) -> dict:
+    """A report run with only the fields the gates read; CPU rate = p50 / 2."""
     phases = {"eval": 2.0, "checkpoint": 1.0, "cycle": 20.0} if mode == "trainer+eval" else {}
     return {
         "mode": mode,
         "num_envs": num_envs,
         "steps_per_sec": {"p50": p50},
         "compile_s": compile_s,
+        "cpu": {"steps_per_cpu_s": p50 / 2},
         "details": {"phase_seconds_p50": phases},
     }
 
@@ -145,11 +147,15 @@ def test_gates__ratios_and_one_line_reason() -> None:
     assert ratios["env_only_over_reference"] == pytest.approx(100.0)
     assert ratios["trainer_eval_drop"] == pytest.approx(0.2)
     assert ratios["eval_checkpoint_share"] == pytest.approx(0.15)
-    g = gates.Gates(floors={"env-only": 1.0, "trainer": 60_000.0, "trainer+eval": 1.0})
+    g = gates.Gates(
+        floors={"env-only": 1.0, "trainer": 60_000.0, "trainer+eval": 1.0},
+        cpu_floors={"trainer": 10.0, "env-only": 1e9},
+    )
     checks = gates.evaluate(g, primary, ratios)
     failed = {c["name"] for c in checks if not c["passed"]}
     assert failed == {
         "trainer p50 steps/s",
+        "env-only steps/cpu-s",
         "env-only / reference",
         "trainer+eval eval+checkpoint share",
         "trainer+eval compile s",
@@ -242,6 +248,9 @@ def test_calibrate__floors_sit_below_every_measured_sample(tmp_path: Path) -> No
         if run["mode"] in g.floors:
             assert g.floors[run["mode"]] == pytest.approx(
                 0.5 * run["steps_per_sec"]["min"], rel=1e-3
+            )
+            assert g.cpu_floors[run["mode"]] == pytest.approx(
+                0.5 * run["cpu"]["steps_per_cpu_s"], rel=1e-3
             )
     assert g.config["num_envs"] == report["config"]["resolved"]["num_envs"]
     assert calibrate_main([str(baseline), "--out", str(out), "--margin", "2"]) == 2
