@@ -310,3 +310,12 @@ def test_train__records_are_plain_json_numbers(run_a):
             json.loads(line, parse_constant=refuse)
     assert np.isfinite(records.read_windows(run_a)[-1]["loss/value"])
     assert dataclasses.asdict(TrainConfig())  # the config stays a plain dataclass
+
+
+def test_plot__learning_curves_png_from_records(run_a, tmp_path):
+    from ppo.plot import main as plot_main
+
+    out = tmp_path / "curves.png"
+    assert plot_main([str(run_a), "--out", str(out), "--heuristic-profit", "57761"]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert plot_main([str(run_a.parent / "missing"), "--out", str(out)]) == 2
