@@ -10,11 +10,11 @@ import argparse
 import dataclasses
 import math
 import os
-import re
 from dataclasses import dataclass
 from typing import Any
 
-RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+from ppo.records import RUN_ID_RE
+
 WANDB_MODES = ("online", "offline", "disabled")
 EVAL_POLICIES = ("sampled", "greedy")
 

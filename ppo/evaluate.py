@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ppo.metrics import KIND_NAMES, finite_or_none
+from ppo.metrics import EVAL_KEYS, KIND_NAMES, finite_or_none
 from ppo.network import ActorCritic, apply_mask, sample_actions
 
 N_BINS = 20
@@ -158,17 +158,7 @@ def eval_document(
 def eval_window_metrics(doc: dict[str, Any] | None) -> dict[str, Any]:
     """The eval/* keys of a window row from its eval document."""
     if doc is None:
-        return {
-            k: None
-            for k in (
-                "eval/return_mean",
-                "eval/return_p10",
-                "eval/return_p90",
-                "eval/profit_mean",
-                "eval/survival_rate",
-                "eval/invalid_action_rate",
-            )
-        }
+        return dict.fromkeys(EVAL_KEYS)
     return {
         "eval/return_mean": doc["return_mean"],
         "eval/return_p10": doc["return_p10"],
