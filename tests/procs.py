@@ -51,3 +51,51 @@ def stop(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+# A real but tiny training config: seconds of compute, yet every record file and a checkpoint.
+TINY_TRAIN_ARGS = (
+    "--num-envs",
+    "16",
+    "--rollout-steps",
+    "8",
+    "--updates-per-window",
+    "2",
+    "--epochs",
+    "1",
+    "--minibatches",
+    "2",
+    "--hidden",
+    "32",
+    "--wandb",
+    "disabled",
+)
+
+
+def train_tiny(runs_dir: Path, run_id: str, *extra: str) -> None:
+    """Run `python -m ppo.train` with TINY_TRAIN_ARGS (plus `extra`) into `runs_dir`."""
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    cmd = [
+        sys.executable,
+        "-m",
+        "ppo.train",
+        *TINY_TRAIN_ARGS,
+        "--run-dir",
+        str(runs_dir),
+        "--run-id",
+        run_id,
+        *extra,
+    ]
+    proc = subprocess.run(
+        cmd,
+        cwd=repo,
+        env={**os.environ, "JAX_PLATFORMS": "cpu"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, f"training failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    assert (runs_dir / run_id / "windows.jsonl").is_file()

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from procs import free_port, start, stop, wait_http
+from procs import free_port, start, stop, train_tiny, wait_http
 
 from infra.dockerfile import image_facts, with_flag
 
@@ -21,46 +21,6 @@ NEXT_BIN = WEB / "node_modules" / "next" / "dist" / "bin" / "next"
 RUN_ID = "deploysmoke"
 # Settings the image gets from the environment in production, with loopback stand-ins.
 IMAGE_ONLY = {"PATH", "HOME"}
-
-
-def _tiny_training_run(runs: Path) -> None:
-    cmd = [
-        sys.executable,
-        "-m",
-        "ppo.train",
-        "--num-envs",
-        "16",
-        "--rollout-steps",
-        "8",
-        "--updates-per-window",
-        "2",
-        "--total-steps",
-        "512",
-        "--epochs",
-        "1",
-        "--minibatches",
-        "2",
-        "--hidden",
-        "32",
-        "--eval-episodes",
-        "4",
-        "--wandb",
-        "disabled",
-        "--run-dir",
-        str(runs),
-        "--run-id",
-        RUN_ID,
-    ]
-    proc = subprocess.run(
-        cmd,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "JAX_PLATFORMS": "cpu"},
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
 
 
 def _production_build(tmp: Path) -> None:
@@ -91,7 +51,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, st
     """(web base URL, api base URL) of the production-like pair, stopped afterwards."""
     tmp = tmp_path_factory.mktemp("deploy")
     data = tmp / "data"
-    _tiny_training_run(data / "runs")
+    train_tiny(data / "runs", RUN_ID, "--total-steps", "512", "--eval-episodes", "4")
     _production_build(tmp)
     web_port, api_port = free_port(), free_port()
     web_base, api_base = f"http://127.0.0.1:{web_port}", f"http://127.0.0.1:{api_port}"

@@ -3,13 +3,12 @@ loaded from it, and app factories pointed at both."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from procs import train_tiny
 
 from analytics_service.settings import Settings
 from analytics_service.wandb_stub import StubWandb, load_runs
@@ -39,39 +38,9 @@ def _wandb_isolation(_wandb_home: Path, monkeypatch: pytest.MonkeyPatch) -> None
 def real_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A runs dir holding one real, tiny `ppo.train` run (4 windows, checkpoints, evals)."""
     runs = tmp_path_factory.mktemp("runs")
-    cmd = [
-        sys.executable,
-        "-m",
-        "ppo.train",
-        "--num-envs",
-        "16",
-        "--rollout-steps",
-        "8",
-        "--updates-per-window",
-        "2",
-        "--total-steps",
-        "1024",
-        "--epochs",
-        "1",
-        "--minibatches",
-        "2",
-        "--hidden",
-        "32",
-        "--eval-episodes",
-        "8",
-        "--wandb",
-        "disabled",
-        "--run-dir",
-        str(runs),
-        "--run-id",
-        REAL_RUN,
-        "--name",
-        "tiny real run",
-    ]
-    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, f"training failed:\n{proc.stdout}\n{proc.stderr}"
-    assert (runs / REAL_RUN / "windows.jsonl").is_file()
+    train_tiny(
+        runs, REAL_RUN, "--total-steps", "1024", "--eval-episodes", "8", "--name", "tiny real run"
+    )
     return runs
 
 
