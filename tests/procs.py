@@ -6,6 +6,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -74,8 +75,6 @@ TINY_TRAIN_ARGS = (
 
 def train_tiny(runs_dir: Path, run_id: str, *extra: str) -> None:
     """Run `python -m ppo.train` with TINY_TRAIN_ARGS (plus `extra`) into `runs_dir`."""
-    import sys
-
     repo = Path(__file__).resolve().parents[1]
     cmd = [
         sys.executable,
