@@ -29,8 +29,8 @@ run: $(STAMP)
 	$(PY) -m ppo.train --wandb offline
 
 lint: $(STAMP)
-	$(PY) -m ruff check .
-	$(PY) -m ruff format --check .
+	$(PY) -m ruff check --no-cache .
+	$(PY) -m ruff format --no-cache --check .
 
 format: $(STAMP)
 	$(PY) -m ruff format .

@@ -16,9 +16,9 @@ def _engine() -> dict[str, Any]:
     try:
         import jax
         import jax.numpy as jnp
-        from envjax.render import describe
 
         from envjax import ACTION_LABELS, N_ACTIONS, CaravanEnv
+        from envjax.render import describe
     except ImportError as exc:
         raise Unavailable(f"the game engine is not available ({exc.name} missing)") from None
     env = CaravanEnv()
