@@ -24,19 +24,22 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 FINISHED_STATES = frozenset({"finished", "crashed", "failed", "killed", "preempted"})
 
 
+def _parse_iso_utc(text: str) -> datetime | None:
+    # ISO 8601 with `Z`, an offset or no zone (naive means UTC); None when unparsable.
+    try:
+        dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)).astimezone(UTC)
+
+
 def parse_time(value: Any) -> datetime | None:
     """An ISO 8601 string (with or without zone; naive means UTC) as a UTC datetime to the
     second, so W&B's and run.json's spellings of one instant compare equal."""
     if not isinstance(value, str) or not value:
         return None
-    text = value.strip().replace("Z", "+00:00")
-    try:
-        dt = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).replace(microsecond=0)
+    dt = _parse_iso_utc(value)
+    return None if dt is None else dt.replace(microsecond=0)
 
 
 def _clean(value: Any) -> Any:
@@ -66,14 +69,8 @@ def epoch_to_iso_ms(ts: float) -> str:
 def _timestamp(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
-    text = value.strip().replace("Z", "+00:00")
-    try:
-        dt = datetime.fromisoformat(text)
-    except ValueError:
-        return value
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return iso_ms(dt)
+    dt = _parse_iso_utc(value)
+    return value if dt is None else iso_ms(dt)
 
 
 def window_row(row: dict) -> dict:
