@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from ppo import distributed
 from ppo.records import RUN_ID_RE
 
 WANDB_MODES = ("online", "offline", "disabled")
@@ -278,15 +279,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--num-devices",
         type=int,
         default=d.num_devices,
-        help="devices to shard envs over (0: all jax.devices())",
+        help="devices to shard envs over (0: all jax.devices() of all processes)",
     )
+    distributed.add_arguments(p)  # launch settings, not stored in run.json
     return p
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
     """Parse the command line into a TrainConfig (not yet validated against devices)."""
-    ns = build_parser().parse_args(argv)
-    kw = vars(ns)
+    return parse_cli(argv)[0]
+
+
+def parse_cli(argv: list[str] | None = None) -> tuple[TrainConfig, distributed.DistConfig]:
+    """The command line as a TrainConfig and the multi-process settings (not yet validated)."""
+    kw = vars(build_parser().parse_args(argv))
+    dist = distributed.pop_config(kw)
     if kw["wandb"] is None:
         kw["wandb"] = default_wandb_mode()
-    return TrainConfig(**kw)
+    return TrainConfig(**kw), dist

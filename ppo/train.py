@@ -19,8 +19,8 @@ from typing import Any
 import jax
 import numpy as np
 
-from ppo import checkpoint
-from ppo.config import ConfigError, Derived, TrainConfig, parse_args
+from ppo import checkpoint, distributed
+from ppo.config import ConfigError, Derived, TrainConfig, parse_cli
 from ppo.evaluate import eval_document, eval_window_metrics, make_eval_fn
 from ppo.metrics import nonfinite_keys, update_rows, window_metrics
 from ppo.records import RunWriter, read_run, read_windows, utc_now
@@ -35,7 +35,8 @@ from ppo.window import (
 )
 
 # Test hook: SIGKILL this process right after window N's records and checkpoint are written
-# (the resume test's "kill after window 2"). Unset in normal use.
+# (the resume test's "kill after window 2"); "N@I" kills only process I of a multi-process
+# launch. Unset in normal use.
 KILL_AFTER_ENV = "PPO_TEST_KILL_AFTER_WINDOW"
 
 
@@ -43,10 +44,13 @@ class TrainingFailed(RuntimeError):
     """Training stopped on a non-finite loss or parameters; the run is marked failed."""
 
 
-def maybe_init_distributed() -> None:
-    """jax.distributed.initialize() when a multi-process environment is configured."""
-    if os.environ.get("JAX_COORDINATOR_ADDRESS") or os.environ.get("JAX_NUM_PROCESSES"):
-        jax.distributed.initialize()
+def _kill_after() -> int | None:
+    """The KILL_AFTER_ENV window for this process (None: no kill)."""
+    raw = os.environ.get(KILL_AFTER_ENV)
+    if not raw:
+        return None
+    window, _, proc = raw.partition("@")
+    return int(window) if not proc or int(proc) == jax.process_index() else None
 
 
 def new_run_id() -> str:
@@ -92,6 +96,12 @@ def _resolve_resume(cfg: TrainConfig) -> tuple[TrainConfig, list[str], str | Non
     """The stored config of the run to resume (CLI run-dir/wandb kept) and its run ids."""
     assert cfg.resume is not None
     run_dir = Path(cfg.run_dir) / cfg.resume
+    if distributed.is_multiprocess() and not (run_dir / "run.json").is_file():
+        # Every process reads the run (config, checkpoint) itself: --run-dir must be shared.
+        raise ConfigError(
+            f"{distributed.process_label()} cannot see {run_dir / 'run.json'}: every process "
+            "must see the same --run-dir (a shared filesystem; see docs/SCALING.md)"
+        )
     meta = read_run(run_dir)
     stored = {k: v for k, v in meta["config"].items() if k in TrainConfig.__dataclass_fields__}
     stored.update(run_dir=cfg.run_dir, wandb=cfg.wandb, resume=cfg.resume)
@@ -113,22 +123,30 @@ def train(cfg: TrainConfig, env: Any = None) -> list[Path]:
     from envjax import N_ACTIONS, OBS_DIM, CaravanEnv
 
     t_start = time.perf_counter()  # wall_time_s and --max-wall-s count from here
-    maybe_init_distributed()
     is_main = jax.process_index() == 0
     resume = cfg.resume is not None
     if resume:
         cfg, run_ids, group = _resolve_resume(cfg)
     der: Derived = cfg.derived(jax.device_count())
+    distributed.check_same("config", cfg.to_json())
     if not resume:
-        base = cfg.run_id or new_run_id()
+        # one id for all processes: given, or made by process 0
+        base = cfg.run_id or distributed.agree("run_id", new_run_id)
         if cfg.num_seeds > 1:
             group, run_ids = base, [f"{base}-s{i}" for i in range(cfg.num_seeds)]
         else:
             group, run_ids = None, [base]
         cfg = dataclasses.replace(cfg, run_id=base)
-        for rid in run_ids:
-            if (Path(cfg.run_dir) / rid / "run.json").exists():
-                raise ConfigError(f"run {rid} already exists in {cfg.run_dir}; use --resume {rid}")
+
+        def exists() -> str:  # process 0 decides: the others may look after it created the run
+            for rid in run_ids:
+                if (Path(cfg.run_dir) / rid / "run.json").exists():
+                    return f"run {rid} already exists in {cfg.run_dir}; use --resume {rid}"
+            return ""
+
+        taken = distributed.agree("run_exists", exists)
+        if taken:
+            raise ConfigError(taken)
 
     env = env or CaravanEnv()
     env_params = env.default_params
@@ -142,6 +160,13 @@ def train(cfg: TrainConfig, env: Any = None) -> list[Path]:
         if not common:
             raise ConfigError(f"run {cfg.resume} has no complete checkpoint to resume from")
         last = max(common)
+        if distributed.is_multiprocess():  # all processes load the window process 0 chose
+            last = int(distributed.agree("resume_window", lambda: str(last)))
+            if last not in common:
+                raise ConfigError(
+                    f"{distributed.process_label()} cannot see checkpoint {last} of run "
+                    f"{cfg.resume} in {cfg.run_dir}: every process must see the same --run-dir"
+                )
         meta = checkpoint.read_meta(dirs[0], last)
         if meta.get("num_devices") != der.num_devices:
             raise ConfigError(
@@ -196,6 +221,11 @@ def train(cfg: TrainConfig, env: Any = None) -> list[Path]:
     def on_sigterm(signum: int, frame: Any) -> None:
         raise SystemExit(f"terminated by signal {signum}")
 
+    def mark_crashed(reason: str) -> None:  # a peer died: the watchdog stops this process
+        for sr in seeds:
+            sr.writer.write_meta(state="crashed", error=reason)
+
+    forget_hook = distributed.on_peer_lost(mark_crashed)
     main_thread = threading.current_thread() is threading.main_thread()
     old_handler = signal.signal(signal.SIGTERM, on_sigterm) if main_thread else None
     try:
@@ -208,6 +238,7 @@ def train(cfg: TrainConfig, env: Any = None) -> list[Path]:
             sr.wandb.finish(exit_code=1)
         raise
     finally:
+        forget_hook()
         if main_thread:
             signal.signal(signal.SIGTERM, old_handler)
 
@@ -247,7 +278,7 @@ def _loop(
         eval_fn = eval_fn.lower(runner.params).compile()
         compile_s += time.perf_counter() - t0
     is_main = jax.process_index() == 0
-    kill_after = os.environ.get(KILL_AFTER_ENV)
+    kill_after = _kill_after()
     if is_main:
         print(
             f"training {', '.join(run_ids)}: {der.num_windows} windows x "
@@ -325,7 +356,7 @@ def _loop(
                 wandb=sr.wandb.info,
             )
             print(_fmt_progress(sr.run_id, w, der.num_windows, row), flush=True)
-        if kill_after is not None and w == int(kill_after):
+        if kill_after is not None and w == kill_after:
             os.kill(os.getpid(), signal.SIGKILL)
         if cfg.max_wall_s > 0 and time.perf_counter() - t_start >= cfg.max_wall_s:
             if is_main:
@@ -349,22 +380,45 @@ def _ordered(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """CLI entry: 0 on success, 2 on a bad config, 1 on a failed run."""
+    """CLI entry: 0 on success, 2 on a bad config, 1 on a failed run.
+
+    In a multi-process launch every failure ends with one line and an immediate exit (no
+    wait in JAX's shutdown barrier for a peer that may be gone), and success with all
+    processes leaving together (`distributed.finish`).
+    """
+    code, line = 0, ""
     try:
-        cfg = parse_args(argv)
+        cfg, dist = parse_cli(argv)
+        plan = distributed.resolve(dist, os.environ)
+        if plan is not None:
+            distributed.initialize(plan)  # before anything touches the backend
         if cfg.resume is None:
             cfg.derived(jax.device_count())  # reject bad values before anything else
         dirs = train(cfg)
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except FileNotFoundError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    except (ConfigError, distributed.DistributedConfigError, FileNotFoundError) as e:
+        code, line = 2, f"error: {e}"
     except TrainingFailed as e:
-        print(f"error: training failed: {e}", file=sys.stderr)
-        return 1
-    for d in dirs:
+        code, line = 1, f"error: training failed: {e}"
+    except SystemExit as e:  # SIGTERM (e.g. from ppo.launch stopping the others)
+        if not distributed.is_multiprocess():
+            raise
+        code, line = 1, f"error: {distributed.process_label()} stopped: {e}"
+    except Exception as e:
+        if not distributed.is_multiprocess():
+            raise
+        # e.g. a collective failing because a peer died ("Gloo all-reduce failed")
+        text = str(e).strip().splitlines()
+        code = 1
+        line = f"error: {distributed.process_label()} stopped: {type(e).__name__}: "
+        line += text[0] if text else ""
+    if code:
+        if distributed.is_multiprocess():
+            distributed.exit_now(f"{line} ({distributed.process_label()})", code)
+        print(line, file=sys.stderr)
+        return code
+    is_main = jax.process_index() == 0
+    distributed.finish()
+    for d in dirs if is_main else []:
         print(f"run records: {d}", flush=True)
     return 0
 
