@@ -201,6 +201,7 @@ def resolve(cfg: DistConfig, environ: Mapping[str, str]) -> Plan | None:
 # ---- side effects: start-up, agreement, watchdog, exit ----------------------------------------
 
 _crash_hooks: list[Callable[[str], None]] = []
+_exiting = threading.Lock()
 _watchdog: Watchdog | None = None
 _plan: Plan | None = None
 
@@ -209,13 +210,42 @@ def exit_now(line: str, code: int = EXIT_PEER_LOST) -> NoReturn:
     """Print `line` on stderr and leave at once, skipping JAX's shutdown barrier.
 
     A survivor must not wait in that barrier for a peer that is gone (JAX would hold it for
-    its shutdown timeout and then abort with a C++ stack trace).
+    its shutdown timeout and then abort with a C++ stack trace). Process 0 hosts the
+    coordination service, whose loss aborts every other process: it waits (at most the
+    peer timeout) for the others to leave first.
     """
+    if not _exiting.acquire(blocking=False):  # another thread is already on its way out
+        threading.Event().wait()
     try:
         sys.stdout.flush()
         print(line, file=sys.stderr, flush=True)
+        _leave()
     finally:
         os._exit(code)
+
+
+def _leave() -> None:
+    """Disconnect from the launch without blocking for long (see exit_now)."""
+    plan, wd = _plan, _watchdog
+    if plan is None:
+        return
+    if wd is not None:
+        wd.stop()
+    client = _client()
+    if plan.process_id != 0:  # tell the service now rather than by missed heartbeats
+        t = threading.Thread(target=client.shutdown, daemon=True)
+        t.start()
+        t.join(2.0)
+        return
+    everyone = list(range(plan.num_processes or 1))
+    deadline = time.monotonic() + plan.peer_timeout_s + 1
+    while time.monotonic() < deadline:
+        try:
+            if set(client.get_live_nodes(everyone)) <= {0}:
+                return
+        except Exception:
+            return
+        time.sleep(0.05)
 
 
 def on_peer_lost(hook: Callable[[str], None]) -> Callable[[], None]:
@@ -423,7 +453,7 @@ def check_same(key: str, value: dict[str, Any]) -> None:
     client, n = _client(), _plan.num_processes or 1
     prefix = f"{_KV_PREFIX}/same/{key}"
     client.key_value_set(f"{prefix}/{_plan.process_id}", json.dumps(value, default=str))
-    problems: list[str] = []
+    values: list[dict[str, Any]] = []
     for p in range(n):
         try:
             raw = client.blocking_key_value_get(f"{prefix}/{p}", _plan.join_timeout_s * 1000)
@@ -432,16 +462,18 @@ def check_same(key: str, value: dict[str, Any]) -> None:
                 f"process {p} did not publish its {key} within {_plan.join_timeout_s} s: "
                 f"{_first_line(e)}"
             ) from None
-        theirs = json.loads(raw)
-        mine = json.loads(json.dumps(value, default=str))
-        diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
-        problems += [f"{k}={theirs.get(k)!r} on process {p}" for k in diff if p != 0]
-        if p == 0 and diff:
-            problems += [f"{k}={mine.get(k)!r} on process {_plan.process_id}" for k in diff]
+        values.append(json.loads(raw))
+    ref = values[0]  # every process computes the same message from the same values
+    problems = [
+        f"{k}={v.get(k)!r} on process {p} (process 0: {ref.get(k)!r})"
+        for p, v in enumerate(values)
+        for k in sorted(set(v) | set(ref))
+        if v.get(k) != ref.get(k)
+    ]
     if problems:
         raise DistributedConfigError(
-            f"processes were started with different {key}s (process 0 is the reference): "
-            f"{'; '.join(sorted(set(problems)))}; start every process with the same arguments"
+            f"processes were started with different {key}s: {'; '.join(problems)}; "
+            "start every process with the same arguments"
         )
 
 

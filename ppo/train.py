@@ -35,8 +35,8 @@ from ppo.window import (
 )
 
 # Test hook: SIGKILL this process right after window N's records and checkpoint are written
-# (the resume test's "kill after window 2"); "N@I" kills only process I of a multi-process
-# launch. Unset in normal use.
+# (the resume test's "kill after window 2"); "N@I" acts only on process I of a multi-process
+# launch, "N@I:SIGSTOP" freezes it instead (a hung host). Unset in normal use.
 KILL_AFTER_ENV = "PPO_TEST_KILL_AFTER_WINDOW"
 
 
@@ -44,13 +44,16 @@ class TrainingFailed(RuntimeError):
     """Training stopped on a non-finite loss or parameters; the run is marked failed."""
 
 
-def _kill_after() -> int | None:
-    """The KILL_AFTER_ENV window for this process (None: no kill)."""
+def _kill_after() -> tuple[int, signal.Signals] | None:
+    """The KILL_AFTER_ENV window and signal for this process (None: no kill)."""
     raw = os.environ.get(KILL_AFTER_ENV)
     if not raw:
         return None
-    window, _, proc = raw.partition("@")
-    return int(window) if not proc or int(proc) == jax.process_index() else None
+    window, _, rest = raw.partition("@")
+    proc, _, sig = rest.partition(":")
+    if proc and int(proc) != jax.process_index():
+        return None
+    return int(window), signal.Signals[sig or "SIGKILL"]
 
 
 def new_run_id() -> str:
@@ -128,7 +131,10 @@ def train(cfg: TrainConfig, env: Any = None) -> list[Path]:
     if resume:
         cfg, run_ids, group = _resolve_resume(cfg)
     der: Derived = cfg.derived(jax.device_count())
-    distributed.check_same("config", cfg.to_json())
+    # Same training config on every process; paths and W&B settings may differ per host
+    # (only process 0 logs; the run dir may be mounted at different paths).
+    local = ("run_dir", "wandb", "wandb_project", "wandb_entity")
+    distributed.check_same("config", {k: v for k, v in cfg.to_json().items() if k not in local})
     if not resume:
         # one id for all processes: given, or made by process 0
         base = cfg.run_id or distributed.agree("run_id", new_run_id)
@@ -356,8 +362,8 @@ def _loop(
                 wandb=sr.wandb.info,
             )
             print(_fmt_progress(sr.run_id, w, der.num_windows, row), flush=True)
-        if kill_after is not None and w == kill_after:
-            os.kill(os.getpid(), signal.SIGKILL)
+        if kill_after is not None and w == kill_after[0]:
+            os.kill(os.getpid(), kill_after[1])
         if cfg.max_wall_s > 0 and time.perf_counter() - t_start >= cfg.max_wall_s:
             if is_main:
                 print(
