@@ -450,19 +450,7 @@ def check_same(key: str, value: dict[str, Any]) -> None:
         return
     import json
 
-    client, n = _client(), _plan.num_processes or 1
-    prefix = f"{_KV_PREFIX}/same/{key}"
-    client.key_value_set(f"{prefix}/{_plan.process_id}", json.dumps(value, default=str))
-    values: list[dict[str, Any]] = []
-    for p in range(n):
-        try:
-            raw = client.blocking_key_value_get(f"{prefix}/{p}", _plan.join_timeout_s * 1000)
-        except Exception as e:
-            raise DistributedConfigError(
-                f"process {p} did not publish its {key} within {_plan.join_timeout_s} s: "
-                f"{_first_line(e)}"
-            ) from None
-        values.append(json.loads(raw))
+    values = [json.loads(v) for v in gather(f"same/{key}", json.dumps(value, default=str))]
     ref = values[0]  # every process computes the same message from the same values
     problems = [
         f"{k}={v.get(k)!r} on process {p} (process 0: {ref.get(k)!r})"
@@ -475,6 +463,35 @@ def check_same(key: str, value: dict[str, Any]) -> None:
             f"processes were started with different {key}s: {'; '.join(problems)}; "
             "start every process with the same arguments"
         )
+
+
+def gather(key: str, value: str) -> list[str]:
+    """Every process's `value` for `key`, in process order (the same list on all of them).
+
+    Single-process: `[value]`. Raises DistributedConfigError when a process does not publish
+    within the join timeout.
+    """
+    if _plan is None:
+        return [value]
+    client, prefix = _client(), f"{_KV_PREFIX}/gather/{key}"
+    client.key_value_set(f"{prefix}/{_plan.process_id}", value)
+    out = []
+    for p in range(_plan.num_processes or 1):
+        try:
+            out.append(
+                str(client.blocking_key_value_get(f"{prefix}/{p}", _plan.join_timeout_s * 1000))
+            )
+        except Exception as e:
+            raise DistributedConfigError(
+                f"process {p} did not publish {key!r} within {_plan.join_timeout_s} s: "
+                f"{_first_line(e)}"
+            ) from None
+    return out
+
+
+def process_id() -> int:
+    """This process's index in the launch (0 for a single process)."""
+    return _plan.process_id or 0 if _plan is not None else 0
 
 
 def process_label() -> str:
