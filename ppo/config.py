@@ -97,6 +97,15 @@ class TrainConfig:
         )
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """How this process runs a launch, beyond what the run is (not stored in run.json)."""
+
+    checkpoint_every: int = 1  # checkpoint every N-th window (0: never; final window always)
+    # multi-process settings (frozen, so one shared default is safe)
+    launch: distributed.DistConfig = dataclasses.field(default_factory=distributed.DistConfig)
+
+
 def validate(cfg: TrainConfig, device_count: int) -> None:
     """Reject inconsistent values with one message listing every problem."""
     errs: list[str] = []
@@ -281,19 +290,34 @@ def build_parser() -> argparse.ArgumentParser:
         default=d.num_devices,
         help="devices to shard envs over (0: all jax.devices() of all processes)",
     )
-    distributed.add_arguments(p)  # launch settings, not stored in run.json
+    a(
+        "--checkpoint-every",
+        type=int,
+        default=RunOptions.checkpoint_every,
+        metavar="N",
+        help="checkpoint every N-th window (0: never); the run's final window is always "
+        "checkpointed when N > 0",
+    )
+    distributed.add_arguments(p)  # RunOptions.launch
     return p
+
+
+def parse_command(argv: list[str] | None = None) -> tuple[TrainConfig, RunOptions]:
+    """Parse the command line into a TrainConfig (not yet validated against devices) and
+    the process's RunOptions; ConfigError for a bad run option."""
+    kw = vars(build_parser().parse_args(argv))
+    launch = distributed.pop_config(kw)
+    opts = RunOptions(
+        launch=launch,
+        **{f.name: kw.pop(f.name) for f in dataclasses.fields(RunOptions) if f.name != "launch"},
+    )
+    if opts.checkpoint_every < 0:
+        raise ConfigError(f"--checkpoint-every must be >= 0 (got {opts.checkpoint_every})")
+    if kw["wandb"] is None:
+        kw["wandb"] = default_wandb_mode()
+    return TrainConfig(**kw), opts
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
     """Parse the command line into a TrainConfig (not yet validated against devices)."""
-    return parse_cli(argv)[0]
-
-
-def parse_cli(argv: list[str] | None = None) -> tuple[TrainConfig, distributed.DistConfig]:
-    """The command line as a TrainConfig and the multi-process settings (not yet validated)."""
-    kw = vars(build_parser().parse_args(argv))
-    dist = distributed.pop_config(kw)
-    if kw["wandb"] is None:
-        kw["wandb"] = default_wandb_mode()
-    return TrainConfig(**kw), dist
+    return parse_command(argv)[0]

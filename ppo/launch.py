@@ -2,11 +2,13 @@
 
 For trying the multi-process path on one box (docs/SCALING.md): starts N copies of
 `python -m <module> <args> --coordinator 127.0.0.1:PORT --num-processes N --process-id I`
-on loopback (a free port unless --port), streams each one's output line by line prefixed
-with `[pI]`, and when one exits non-zero stops the others (SIGTERM, SIGKILL after
---grace-s). Exits 0 when all exit 0, else with the first failing process's code (1 when it
-died of a signal) and one line naming it. On a real cluster, start one process per host
-yourself (or with SLURM / Kubernetes) instead; see docs/SCALING.md.
+on loopback (a free port unless --port) and streams each one's output line by line
+prefixed with `[pI]`. When one exits non-zero it stops the others: they get --grace-s to
+notice and stop on their own (so process 0 can mark the run crashed; ppo.distributed bounds
+that by --peer-timeout-s), then SIGTERM, then SIGKILL 5 s later. Exits 0 when all exit 0,
+else with the first failing process's code (1 when it died of a signal) and one line naming
+it. On a real cluster, start one process per host yourself (or with SLURM / Kubernetes)
+instead; see docs/SCALING.md.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO
 
-EXIT_BAD_ARGS = 2
+SIGKILL_AFTER_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--grace-s",
         type=float,
         default=15.0,
-        help="after one process fails, seconds the others get to stop before SIGKILL",
+        help="after one process fails, seconds the others get to stop on their own "
+        "before SIGTERM (SIGKILL 5 s later)",
     )
     p.add_argument(
         "--cpu-devices",
@@ -147,6 +151,18 @@ def _pump(prefix: str, src: IO[str], dst: IO[str], lock: threading.Lock) -> None
             dst.flush()
 
 
+def _wait_all(procs: list[subprocess.Popen[str]], timeout_s: float | None) -> bool:
+    """Wait until every process has exited or `timeout_s` passed; True when all exited."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    for proc in procs:
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            proc.wait(timeout=left)
+        except subprocess.TimeoutExpired:
+            return False
+    return True
+
+
 def run(cfg: LaunchConfig) -> int:
     """Start the processes, stream their output, stop all when one fails; the exit code."""
     env = child_env(cfg, dict(os.environ))
@@ -203,15 +219,14 @@ def run(cfg: LaunchConfig) -> int:
                     break
                 done.wait()
         if failure is not None or interrupted:
-            # The peers of a failed process notice on their own within the peer timeout;
-            # SIGTERM makes it prompt, SIGKILL makes it certain.
+            # The peers of a failed process notice on their own within the peer timeout and
+            # leave cleanly (run marked crashed); SIGTERM is for the stuck, SIGKILL certain.
+            if not interrupted:
+                _wait_all(procs, cfg.grace_s)
             stop_all(signal.SIGTERM)
-            for proc in procs:
-                try:
-                    proc.wait(timeout=cfg.grace_s)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            if not _wait_all(procs, SIGKILL_AFTER_S):
+                stop_all(signal.SIGKILL)
+                _wait_all(procs, None)
     finally:
         for s, h in old.items():
             signal.signal(s, h)

@@ -26,11 +26,11 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from kill_after_window import parse_spec
+from procs import free_port
 
 from ppo import checkpoint, distributed, launch, records
 from ppo.metrics import TIMING_KEYS
-from ppo.train import KILL_AFTER_ENV
-from tests.procs import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 WINDOWS = 3
@@ -65,7 +65,6 @@ def _env(**extra: str) -> dict[str, str]:
     }
     env.update(JAX_PLATFORMS="cpu", PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1", **extra)
     env.pop("XLA_FLAGS", None)
-    env.pop(KILL_AFTER_ENV, None)
     env.update(extra)
     return env
 
@@ -76,9 +75,9 @@ def _run(cmd: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str
     )
 
 
-def _launch(runs: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "ppo.launch", "--processes", "2", "--grace-s", "5", "--"]
-    return _run([*cmd, *args, "--run-dir", str(runs)], _env(**env))
+def _launch(runs: Path, *args: str, module: str = "ppo.train") -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "ppo.launch", "--processes", "2", "--module", module, "--"]
+    return _run([*cmd, *args, "--run-dir", str(runs)], _env())
 
 
 def _ids(n: int, i: int) -> list[str]:
@@ -141,7 +140,8 @@ def test_two_processes__same_rows_and_checkpoints_as_two_devices(runs, reference
 
 
 def test_two_processes__killed_peer_then_resume_gives_uninterrupted_result(runs, reference):
-    proc = _launch(runs, *TRAIN_ARGS, "--run-id", "kr", **{KILL_AFTER_ENV: "1@1"})
+    # process 1 SIGKILLs itself after window 1 (tests/kill_after_window.py)
+    proc = _launch(runs, "1@1", *TRAIN_ARGS, "--run-id", "kr", module="tests.kill_after_window")
     assert proc.returncode == 1, _fail(proc)
     p0_errors = [x for x in proc.stdout.splitlines() if x.startswith("[p0] error:")]
     assert len(p0_errors) == 1 and "process 0 of 2" in p0_errors[0], proc.stdout
@@ -163,7 +163,8 @@ def test_two_processes__frozen_peer_stops_the_other_within_the_peer_timeout(runs
     cmd = [
         sys.executable,
         "-m",
-        "ppo.train",
+        "tests.kill_after_window",
+        "0@1:SIGSTOP",
         *TRAIN_ARGS,
         "--run-dir",
         str(runs),
@@ -173,7 +174,7 @@ def test_two_processes__frozen_peer_stops_the_other_within_the_peer_timeout(runs
         str(peer_timeout),
     ]
     addr = f"127.0.0.1:{free_port()}"
-    env = _env(**{KILL_AFTER_ENV: "0@1:SIGSTOP"})
+    env = _env()
     procs = [
         subprocess.Popen(
             [*cmd, "--coordinator", addr, "--num-processes", "2", "--process-id", str(i)],
@@ -334,12 +335,7 @@ def test_train_cli__shows_the_multi_process_flags():
         assert flag in text
 
 
-def test_kill_hook_spec_is_per_process(monkeypatch):
-    from ppo import train
-
-    monkeypatch.setenv(KILL_AFTER_ENV, "2@0:SIGSTOP")
-    assert train._kill_after() == (2, signal.SIGSTOP)
-    monkeypatch.setenv(KILL_AFTER_ENV, "2@1")
-    assert train._kill_after() is None
-    monkeypatch.setenv(KILL_AFTER_ENV, "3")
-    assert train._kill_after() == (3, signal.SIGKILL)
+def test_kill_helper_spec_names_window_process_and_signal():
+    assert parse_spec("2") == (2, None, signal.SIGKILL)
+    assert parse_spec("1@1") == (1, 1, signal.SIGKILL)
+    assert parse_spec("0@1:SIGSTOP") == (0, 1, signal.SIGSTOP)
