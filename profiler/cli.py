@@ -364,7 +364,7 @@ def _process_line(p: dict) -> str:
     return (
         f"process {p['process_id']} on {p['host']}: {p['local_devices']} device(s), "
         f"{p['envs']:,} envs, {p['steps_per_sec_p50']:,.0f} steps/s (its envs' share), "
-        f"{p['call_seconds_p50']:.3f} s per window, {p['process_cpu_s']:.1f} CPU-s, "
+        f"{p['call_seconds_p50']:.3f} s per window, {p['process_cpu_s']:.2f} CPU-s, "
         f"peak RSS {p['peak_rss_bytes'] / 2**20:,.0f} MiB"
     )
 

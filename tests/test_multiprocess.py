@@ -16,6 +16,7 @@ timeouts); the time bounds asserted are the documented ones plus wide slack for 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import signal
@@ -30,7 +31,7 @@ from kill_after_window import parse_spec
 from procs import free_port
 
 from ppo import checkpoint, distributed, launch, records
-from ppo.metrics import TIMING_KEYS
+from ppo.metrics import PHASE_KEYS, TIMING_KEYS
 
 REPO = Path(__file__).resolve().parent.parent
 WINDOWS = 3
@@ -57,6 +58,9 @@ TRAIN_ARGS = [
 TIMEOUT_S = 900  # per command; a loaded 2-core box compiles slowly
 
 
+_CACHE: dict[str, str] = {}  # JAX's persistent compilation cache, shared by this module's runs
+
+
 def _env(**extra: str) -> dict[str, str]:
     env = {
         k: v
@@ -65,7 +69,7 @@ def _env(**extra: str) -> dict[str, str]:
     }
     env.update(JAX_PLATFORMS="cpu", PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1", **extra)
     env.pop("XLA_FLAGS", None)
-    env.update(extra)
+    env.update(_CACHE, **extra)
     return env
 
 
@@ -85,7 +89,9 @@ def _ids(n: int, i: int) -> list[str]:
 
 
 def _metrics(run: Path) -> list[dict]:
-    return [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in records.read_windows(run)]
+    """Window rows without the timing keys (which differ run to run)."""
+    timing = (*TIMING_KEYS, *PHASE_KEYS)
+    return [{k: v for k, v in r.items() if k not in timing} for r in records.read_windows(run)]
 
 
 def _hashes(run: Path) -> dict[int, str]:
@@ -102,6 +108,19 @@ def _hashes(run: Path) -> dict[int, str]:
 
 def _fail(proc: subprocess.CompletedProcess[str]) -> str:
     return f"rc={proc.returncode}\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def compile_cache(tmp_path_factory):
+    """One compilation cache for the module: the 2-process runs share one program, so only
+    the first compiles it (compiling dominates these tests on a small box)."""
+    _CACHE.update(
+        JAX_COMPILATION_CACHE_DIR=str(tmp_path_factory.mktemp("jax_cache")),
+        JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+        JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0",
+    )
+    yield
+    _CACHE.clear()
 
 
 @pytest.fixture(scope="module")
@@ -225,6 +244,7 @@ def test_missing_peer__fails_within_the_join_timeout_with_one_line(runs):
 
 
 def test_processes_with_different_arguments__all_stop_with_the_same_line(runs):
+    before = sorted(p.name for p in runs.iterdir())
     addr = f"127.0.0.1:{free_port()}"
     base = [sys.executable, "-m", "ppo.train", *TRAIN_ARGS, "--run-dir", str(runs)]
     procs = [
@@ -245,7 +265,7 @@ def test_processes_with_different_arguments__all_stop_with_the_same_line(runs):
         errs.append(err.strip().splitlines()[-1])
     assert "seed=1 on process 1 (process 0: 0)" in errs[0], errs
     assert errs[0].split(" (process ")[0] == errs[1].split(" (process ")[0]
-    assert [p.name for p in runs.iterdir() if p.name.startswith("2")] == []  # no run made
+    assert sorted(p.name for p in runs.iterdir()) == before  # no run made
 
 
 # ---- pure parts --------------------------------------------------------------------------
@@ -339,3 +359,25 @@ def test_kill_helper_spec_names_window_process_and_signal():
     assert parse_spec("2") == (2, None, signal.SIGKILL)
     assert parse_spec("1@1") == (1, 1, signal.SIGKILL)
     assert parse_spec("0@1:SIGSTOP") == (0, 1, signal.SIGSTOP)
+
+
+def test_profiler_under_the_launcher__global_and_per_process_figures(tmp_path):
+    out = tmp_path / "report.json"
+    cmd = [sys.executable, "-m", "ppo.launch", "--processes", "2", "--module", "profiler"]
+    cmd += ["--", "--mode", "trainer", "--num-envs", "256", "--rollout-steps", "16"]
+    cmd += ["--updates-per-window", "2", "--repeats", "2", "--warmup", "1", "--out", str(out)]
+    cmd += ["--set", "hidden=32", "--set", "minibatches=2", "--set", "epochs=1"]
+    proc = _run(cmd, _env())
+    assert proc.returncode == 0, _fail(proc)
+    (run,) = json.loads(out.read_text())["runs"]
+    details = run["details"]
+    assert details["num_processes"] == 2 and details["process_id"] == 0
+    assert run["steps_per_call"] == 256 * 16 * 2  # global: both processes' envs
+    procs = details["processes"]
+    assert [p["process_id"] for p in procs] == [0, 1]
+    assert [p["envs"] for p in procs] == [128, 128]
+    share = sum(p["steps_per_sec_p50"] for p in procs)
+    assert share == pytest.approx(run["steps_per_sec"]["p50"], rel=0.05)
+    assert run["cpu"]["process_cpu_s"] == pytest.approx(sum(p["process_cpu_s"] for p in procs))
+    for i in (0, 1):
+        assert f"[p{i}] process {i} on " in proc.stdout, proc.stdout[-3000:]
