@@ -376,8 +376,20 @@ def test_profiler_under_the_launcher__global_and_per_process_figures(tmp_path):
     procs = details["processes"]
     assert [p["process_id"] for p in procs] == [0, 1]
     assert [p["envs"] for p in procs] == [128, 128]
-    share = sum(p["steps_per_sec_p50"] for p in procs)
-    assert share == pytest.approx(run["steps_per_sec"]["p50"], rel=0.05)
+    # each process's figure is its envs' share of the global rate it measured
+    assert procs[0]["steps_per_sec_p50"] == pytest.approx(run["steps_per_sec"]["p50"] / 2)
+    assert all(p["steps_per_sec_p50"] > 0 and p["process_cpu_s"] > 0 for p in procs)
     assert run["cpu"]["process_cpu_s"] == pytest.approx(sum(p["process_cpu_s"] for p in procs))
     for i in (0, 1):
         assert f"[p{i}] process {i} on " in proc.stdout, proc.stdout[-3000:]
+
+
+def test_profiler_launch__measures_one_trainer_mode_only(capsys):
+    from profiler import cli
+
+    launch_flags = ["--coordinator", "127.0.0.1:1", "--num-processes", "2", "--process-id", "0"]
+    for mode in (["--mode", "env-only"], ["--mode", "all"], ["--mode", "trainer,trainer+eval"]):
+        assert cli.main([*mode, *launch_flags]) == cli.EXIT_USAGE
+        assert "a multi-process launch measures one trainer mode" in capsys.readouterr().err
+    assert cli.main(["--mode", "trainer", "--coordinator", "127.0.0.1:1"]) == cli.EXIT_USAGE
+    assert "--num-processes (or JAX_NUM_PROCESSES)" in capsys.readouterr().err
