@@ -269,6 +269,11 @@ def _first_line(e: BaseException) -> str:
 
 
 def _client() -> Any:
+    """JAX's coordination-service client (key-value store, barriers, live nodes).
+
+    jax has no public handle to it; `jax._src.distributed.global_state.client` is where
+    jax.distributed keeps it (jax 0.10). tests/test_multiprocess.py fails if that moves.
+    """
     from jax._src import distributed as jd
 
     return jd.global_state.client
@@ -435,8 +440,8 @@ class Watchdog:
             if missing and not self._stop.is_set():
                 names = ", ".join(str(p) for p in missing)
                 _lost(
-                    f"process {names} of {self._n} stopped (no heartbeat for "
-                    f"{self._peer_timeout_s} s); process {self._id} stops too"
+                    f"process {names} of {self._n} is gone (it exited, or sent no heartbeat "
+                    f"for {self._peer_timeout_s} s); process {self._id} stops too"
                 )
 
 

@@ -177,7 +177,8 @@ def test_two_processes__killed_peer_then_resume_gives_uninterrupted_result(runs,
 
 def test_two_processes__frozen_peer_stops_the_other_within_the_peer_timeout(runs):
     """Process 1 freezes (SIGSTOP, like a hung host) after window 0: its sockets stay open,
-    so only the missing heartbeats tell; process 0 must stop within --peer-timeout-s."""
+    so only the missing heartbeats tell; process 0 must stop within --peer-timeout-s.
+    The processes are named by JAX's environment variables here (the issue's first try)."""
     peer_timeout = 3
     cmd = [
         sys.executable,
@@ -193,12 +194,11 @@ def test_two_processes__frozen_peer_stops_the_other_within_the_peer_timeout(runs
         str(peer_timeout),
     ]
     addr = f"127.0.0.1:{free_port()}"
-    env = _env()
     procs = [
         subprocess.Popen(
-            [*cmd, "--coordinator", addr, "--num-processes", "2", "--process-id", str(i)],
+            cmd,
             cwd=REPO,
-            env=env,
+            env=_env(JAX_COORDINATOR_ADDRESS=addr, JAX_NUM_PROCESSES="2", JAX_PROCESS_ID=str(i)),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -214,10 +214,12 @@ def test_two_processes__frozen_peer_stops_the_other_within_the_peer_timeout(runs
             p.communicate()
     assert procs[0].returncode == 1, f"{out0[-3000:]}\n{err0[-3000:]}"
     last = err0.strip().splitlines()[-1]
-    assert last.startswith("error: process 1 of 2 stopped (no heartbeat for 3 s)"), err0[-3000:]
+    assert last.startswith(
+        "error: process 1 of 2 is gone (it exited, or sent no heartbeat for 3 s)"
+    ), err0[-3000:]
     assert "Check failure stack trace" not in err0
     meta = records.read_run(runs / "frozen")
-    assert meta["state"] == "crashed" and "process 1 of 2 stopped" in meta["error"]
+    assert meta["state"] == "crashed" and "process 1 of 2 is gone" in meta["error"]
     # the bound: window 0's row is written about when process 1 freezes; process 0 must be
     # gone within the peer timeout + the watchdog's poll (wide slack for a loaded machine)
     (row,) = records.read_windows(runs / "frozen")
@@ -393,3 +395,30 @@ def test_profiler_launch__measures_one_trainer_mode_only(capsys):
         assert "a multi-process launch measures one trainer mode" in capsys.readouterr().err
     assert cli.main(["--mode", "trainer", "--coordinator", "127.0.0.1:1"]) == cli.EXIT_USAGE
     assert "--num-processes (or JAX_NUM_PROCESSES)" in capsys.readouterr().err
+
+
+def test_resume__a_process_that_cannot_see_the_run_dir_says_so(runs, reference, tmp_path):
+    """--run-dir must be shared: process 1 pointed at an empty directory stops with one line
+    naming the missing run.json (exit 2); process 0 follows within the peer timeout."""
+    addr = f"127.0.0.1:{free_port()}"
+    base = [sys.executable, "-m", "ppo.train", "--resume", "ref", "--wandb", "disabled"]
+    dirs = [runs, tmp_path]  # process 1 sees an empty directory
+    procs = [
+        subprocess.Popen(
+            [*base, "--run-dir", str(dirs[i]), "--coordinator", addr, *_ids(2, i)],
+            cwd=REPO,
+            env=_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    errs = [p.communicate(timeout=TIMEOUT_S)[1] for p in procs]
+    assert procs[1].returncode == 2, errs[1][-3000:]
+    line = errs[1].strip().splitlines()[-1]
+    assert line.startswith("error: process 1 of 2 on "), errs[1][-3000:]
+    assert f"cannot see {tmp_path / 'ref' / 'run.json'}" in line
+    assert procs[0].returncode == 1, errs[0][-3000:]
+    assert "process 1 of 2 is gone" in errs[0].strip().splitlines()[-1]
+    assert records.read_run(reference)["state"] == "finished"  # untouched
