@@ -128,7 +128,7 @@ def train(
       window of the run (the last one, or the one a stop ends on) is always checkpointed.
     stop_fn(event) -> bool: asked after each window (before progress_fn sees the event);
       True ends the run cleanly (state finished) after that window. In a multi-process
-      launch it must answer the same on every process.
+      launch process 0's answer is the one every process follows.
 
     Raises ConfigError before compiling anything when the config is inconsistent, and
     TrainingFailed when a loss or the parameters become non-finite.
