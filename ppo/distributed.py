@@ -43,6 +43,7 @@ from typing import Any, NoReturn
 
 DEFAULT_PEER_TIMEOUT_S = 10
 DEFAULT_JOIN_TIMEOUT_S = 120
+ALIGN_TIMEOUT_S = 3600  # barrier before the first collective (compile-time skew)
 POLL_S = 0.5  # watchdog poll interval: a dead peer is seen within peer timeout + POLL_S
 EXIT_PEER_LOST = 1
 _KV_PREFIX = "caravan"
@@ -468,6 +469,22 @@ def check_same(key: str, value: dict[str, Any]) -> None:
             f"processes were started with different {key}s: {'; '.join(problems)}; "
             "start every process with the same arguments"
         )
+
+
+def barrier(name: str, timeout_s: float = ALIGN_TIMEOUT_S) -> None:
+    """Wait until every process reaches `name` (no-op for a single process).
+
+    Aligns the processes before their first collective: Gloo gives a peer only 30 s to
+    show up when it sets up its connections, and compiling can differ by more than that
+    between processes on a loaded host. The timeout is long on purpose: a dead peer is the
+    watchdog's to notice, within the peer timeout. Raises RuntimeError when it expires.
+    """
+    if _plan is None:
+        return
+    try:
+        _client().wait_at_barrier(f"{_KV_PREFIX}/barrier/{name}", int(timeout_s * 1000))
+    except Exception as e:
+        raise RuntimeError(f"processes did not all reach {name!r}: {_first_line(e)}") from None
 
 
 def gather(key: str, value: str) -> list[str]:

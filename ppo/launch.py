@@ -186,6 +186,7 @@ def run(cfg: LaunchConfig) -> int:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            errors="replace",  # a stray non-UTF-8 byte must not stop the streaming
             bufsize=1,
         )
         procs.append(proc)

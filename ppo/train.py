@@ -241,6 +241,7 @@ def _restore(
             f"run {cfg.resume} was checkpointed on {meta.get('num_devices')} device(s); "
             f"resume it with --num-devices {meta.get('num_devices')}"
         )
+    distributed.barrier("restore")  # before the first collective (see distributed.barrier)
     host = _host(runner)
     template = jax.tree.map(lambda x: x[0], host)
     states = [checkpoint.load_state(d, last, template) for d in dirs]
@@ -505,6 +506,7 @@ def _loop(launch: _Launch, runner: Runner, start_window: int) -> list[Path]:
     checkpoint (per the policy), tell the caller, decide whether to stop."""
     cfg, der, seeds = launch.cfg, launch.der, launch.seeds
     programs = _compile(launch, runner)
+    distributed.barrier("compiled")  # processes compile at different speeds
     is_main = jax.process_index() == 0
     if is_main:
         print(
