@@ -120,5 +120,5 @@ async def _health(svc: Services) -> dict:
         "fetched_at": datetime.now(UTC),
         "sources": {"wandb": wandb_health, "local": local_health},
         "default_source": "wandb" if wandb_health.get("reachable") else "local",
-        "cache": {"on_disk": svc.cache.disk is not None, "detail": svc.cache.degraded},
+        "cache": {"on_disk": not svc.cache.degraded, "detail": svc.cache.degraded},
     }

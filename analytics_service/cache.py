@@ -54,6 +54,7 @@ class Cached:
 
 _CORRUPT_CODES = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
 _RECHECK_S = 5.0  # how often the disk cache's file is checked while things seem fine
+_RETRY_S = 30.0  # how often a failed disk is tried again
 _MAX_REBUILDS = 3  # per process: a disk that keeps damaging its files stays unused
 
 
@@ -113,9 +114,8 @@ class ResponseCache:
             return
         self._db_id = self._stat_db()
         self._checked = time.monotonic()
-        if self.degraded:
-            log.warning("disk cache in %s works again", self.directory)
-        self.degraded = ""
+        # (`degraded` is cleared by the next successful write, not by opening: a full disk
+        # opens fine and fails on the first write)
 
     def _move_aside(self, exc: BaseException) -> bool:
         if self._rebuilds >= _MAX_REBUILDS:
@@ -163,7 +163,7 @@ class ResponseCache:
         """Now and then: reopen a disk cache whose file was deleted or replaced, and retry a
         disk that failed (it may have been freed or remounted)."""
         now = time.monotonic()
-        if now - self._checked < _RECHECK_S:
+        if now - self._checked < (_RETRY_S if self.disk is None else _RECHECK_S):
             return
         self._checked = now
         if self.disk is None:
@@ -222,6 +222,10 @@ class ResponseCache:
             self.disk.set(key, entry)
         except Exception as exc:  # full, read-only or damaged: keep serving
             self._disk_failed("write", exc)
+            return
+        if self.degraded:
+            log.warning("disk cache in %s works again", self.directory)
+            self.degraded = ""
 
     async def get(
         self,
