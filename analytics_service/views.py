@@ -169,14 +169,15 @@ def update_row(row: dict) -> dict:
 
 
 def kpis_from_rows(rows: list[dict]) -> dict:
-    """The KPIs: each key's latest non-null value over the window rows (null before any).
-    That is what W&B's run summary holds, as the trainer logs no nulls to W&B."""
-    out: dict[str, Any] = dict.fromkeys(KPI_KEYS)
+    """The KPIs: each key's latest value that is not null in the window rows, in its API type
+    (null when it cannot be represented, or before any row). That is what W&B's run summary
+    holds, as the trainer logs every value but nulls to W&B."""
+    latest: dict[str, Any] = {}
     for row in rows:
-        for k, v in pick(row, KPI_KEYS).items():
-            if v is not None:
-                out[k] = v
-    return out
+        for k in KPI_KEYS:
+            if row.get(k) is not None:
+                latest[k] = row[k]
+    return pick(latest, KPI_KEYS)
 
 
 def kpis_from_summary(summary: dict) -> dict:
