@@ -31,6 +31,9 @@ def _wandb_env(stub) -> dict[str, str]:
         "WANDB_PROJECT": PROJECT,
         "WANDB_BASE_URL": stub.url,
         "ANALYTICS_ERROR_BACKOFF_S": "0",
+        # the first W&B call starts the wandb client: slow on a loaded machine
+        "ANALYTICS_FETCH_TIMEOUT_S": "60",
+        "ANALYTICS_WANDB_TIMEOUT_S": "30",
     }
 
 
@@ -159,21 +162,22 @@ def test_cache_damaged_while_running_is_moved_aside(tmp_path: Path, caplog) -> N
     cache_dir = tmp_path / "cache"
     _fill_real_cache(cache_dir)
     cache = ResponseCache(cache_dir, size_mb=8, error_backoff_s=0, ttl_not_found_s=1)
-    with (cache_dir / "cache.db").open("r+b") as f:  # overwritten in place, as by a bad disk
-        f.write(b"\0garbage" * 512)
+    db = cache_dir / "cache.db"
+    with db.open("r+b") as f:  # overwritten in place, as by a failing disk
+        f.write(b"\0garbage" * (db.stat().st_size // 8))
     pool = ThreadPoolExecutor(1)
     caplog.set_level("WARNING", logger="analytics_service.cache")
 
     async def use() -> list:
         out = []
-        for i in range(4):
-            got = await cache.get(f"new{i}", lambda: "v", lambda _: 60, executor=pool, timeout_s=5)
+        for i in range(4):  # keys the damaged file held: their reads fail
+            got = await cache.get(f"k{i}", lambda: "v", lambda _: 60, executor=pool, timeout_s=5)
             out.append(got.value)
         return out
 
-    assert asyncio.run(use()) == ["v"] * 4
+    assert asyncio.run(use()) == ["v"] * 4  # fetched again, not an error
     assert cache.disk is not None and cache.degraded == ""
-    assert cache.disk.get("new3") is not None  # written to the rebuilt cache
+    assert cache.disk.get("k3") is not None  # written to the rebuilt cache
     assert sum("is damaged" in r.getMessage() for r in caplog.records) == 1
     assert {p.name.split("-")[0] for p in tmp_path.iterdir()} == {"cache", "cache.damaged"}
     cache.close()
