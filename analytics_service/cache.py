@@ -37,6 +37,7 @@ from typing import Any
 
 import diskcache
 
+from analytics_service import degraded
 from analytics_service.errors import ApiError, NotFound, UpstreamTimeout
 
 log = logging.getLogger("analytics_service.cache")
@@ -290,6 +291,7 @@ class ResponseCache:
     def _store(self, key: str, value: Any, ttl_of: Callable[[Any], float]) -> Cached:
         now = time.time()
         self._backoff.pop(key, None)
+        degraded.clear("wandb", "W&B answers again")
         exp = now + ttl_of(value)
         self._write(key, {"v": value, "t": now, "exp": exp})
         return Cached(value, _utc(now), False, exp)
@@ -298,8 +300,12 @@ class ResponseCache:
         """Stale data when there is some (backing off meanwhile), else the error."""
         wait = max(self.error_backoff_s, err.retry_after_s or 0)
         self._backoff[key] = (time.time() + wait, err)
+        degraded.report(
+            "wandb",
+            f"W&B failing ({err.code}): serving cached data marked stale where there is some, "
+            f"else HTTP {err.status}; each request's key is retried after {wait:g} s",
+        )
         if entry is not None and "v" in entry:
-            log.info("serving stale %s after %s", key, err.code)
             return self._from_entry(key, entry, stale=True)
         raise err
 

@@ -6,7 +6,7 @@ import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
-from analytics_service import liveness, records, views
+from analytics_service import degraded, liveness, records, views
 from analytics_service.errors import NotFound, UpstreamError
 
 log = logging.getLogger("analytics_service.local")
@@ -21,11 +21,18 @@ def _guarded(method):
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
+        run_id = args[0] if args else "?"
         try:
-            return method(self, *args, **kwargs)
+            out = method(self, *args, **kwargs)
         except (OSError, ValueError, TypeError, KeyError) as exc:
-            log.warning("unreadable run records (%s): %r", method.__name__, exc)
+            degraded.report(
+                f"records:{run_id}",
+                f"run {run_id}: records unreadable ({type(exc).__name__}); answering 502 "
+                "and leaving it out of the runs list until they read again",
+            )
             raise UpstreamError("the run's records are unreadable") from None
+        degraded.clear(f"records:{run_id}", f"run {run_id}: records readable again")
+        return out
 
     return wrapper
 
@@ -72,8 +79,14 @@ class LocalSource:
         for run_id in records.list_run_ids(self.runs_dir):
             try:
                 infos.append(self._info(run_id, self.runs_dir / run_id))
-            except (OSError, ValueError, TypeError, KeyError):
-                continue  # a run being created or a broken run.json: not listed
+            except (OSError, ValueError, TypeError, KeyError) as exc:
+                # a run being created or a broken run.json: not listed
+                degraded.report(
+                    f"records:{run_id}",
+                    f"run {run_id}: records unreadable ({type(exc).__name__}); answering 502 "
+                    "and leaving it out of the runs list until they read again",
+                )
+                continue
         infos.sort(key=lambda r: (r["created_at"] or _EPOCH, r["run_id"]), reverse=True)
         return infos[:limit]
 

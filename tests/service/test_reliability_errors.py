@@ -8,7 +8,7 @@ import json
 
 import httpx
 import pytest
-from svc_env import API_KEY
+from svc_env import API_KEY, REAL_RUN
 from svc_records import write_run
 from svc_server import running_service
 
@@ -88,10 +88,17 @@ def test_errors__real_server_500_is_readable_by_the_site(tmp_path) -> None:
         assert r.status_code == 200, r.text
         assert r.json()["run"]["config"]["total_steps"] is None
         _check_headers(r, "200")
-        r = httpx.get(f"{base}/api/local/runs/broken/history", headers={"Origin": ORIGIN})
-        assert r.status_code == 502
-        assert r.json()["error"]["message"] == "the run's records are unreadable"
-        _check_headers(r, "502")
+        for _ in range(3):
+            r = httpx.get(f"{base}/api/local/runs/broken/history", headers={"Origin": ORIGIN})
+            assert r.status_code == 502
+            assert r.json()["error"]["message"] == "the run's records are unreadable"
+            _check_headers(r, "502")
+        listed = httpx.get(f"{base}/api/local/runs", timeout=30).json()["runs"]
+        assert [x["run_id"] for x in listed] == ["inf"]
+    # one log line for the condition, saying what was done, however many requests
+    log = (tmp_path / "svc.log").read_text()
+    assert log.count("run broken: records unreadable") == 1, log
+    assert "answering 502" in log
 
 
 @pytest.mark.parametrize("path", ["/ws/replay/nope", "/ws/replay/bad%20id"])
@@ -102,3 +109,22 @@ def test_errors__websocket_refusals_say_why(make_client, path: str) -> None:
     with pytest.raises(WebSocketDisconnect) as info, client.websocket_connect(path) as ws:
         ws.receive_text()
     assert info.value.code in (4404, 4422) and info.value.reason
+
+
+def test_errors__a_failing_wandb_is_one_log_line_not_one_per_request(
+    make_client, stub, caplog
+) -> None:
+    client = make_client()
+    caplog.set_level("WARNING", logger="analytics_service")
+    # a good answer first: whatever an earlier test left reported is over
+    assert client.get(f"/api/wandb/runs/{REAL_RUN}/summary").status_code == 200
+    caplog.clear()
+    stub.set_fault("server_error")
+    for _ in range(4):
+        assert client.get("/api/wandb/runs").status_code == 502
+    stub.set_fault(None)
+    assert client.get("/api/wandb/runs").status_code == 200
+    lines = [r.getMessage() for r in caplog.records if r.name == "analytics_service"]
+    assert sum(line.startswith("W&B failing (upstream_error)") for line in lines) == 1, lines
+    assert sum(line == "W&B answers again" for line in lines) == 1, lines
+    assert all(API_KEY not in line for line in lines)
