@@ -53,97 +53,113 @@ class Columns:
         for k in STR_KEYS:
             self.text[k].extend(r.get(k) for r in rows)
         self.n += len(rows)
+        self.__dict__.pop("_mono", None)
+        self.__dict__.pop("_lists", None)
         wid = self.num["window_id"]
         if self.n > 1 and not bool(np.all(wid[1:] >= wid[:-1])):
             order = np.argsort(wid, kind="stable")
             self.num = {k: v[order] for k, v in self.num.items()}
             self.text = {k: [v[i] for i in order] for k, v in self.text.items()}
 
+    def is_monotonic(self, key: str) -> bool:
+        """True when column `key` has no missing value and never decreases (memoised)."""
+        memo = self.__dict__.setdefault("_mono", {})
+        if key not in memo:
+            a = self.num[key]
+            memo[key] = bool(not np.isnan(a).any() and np.all(a[1:] >= a[:-1]))
+        return memo[key]
+
     def values(self, key: str, idx: np.ndarray | None = None) -> list[Any]:
         """The column `key` (at `idx`) as JSON-ready Python values (null for missing)."""
-        if key in self.text:
-            col = self.text[key]
-            return list(col) if idx is None else [col[i] for i in idx]
-        arr = self.num[key] if idx is None else self.num[key][idx]
-        out = arr.tolist()
-        nan = np.isnan(arr)
-        if key in INT_KEYS:
-            return [None if m else int(v) for v, m in zip(out, nan.tolist(), strict=True)]
-        if nan.any():
-            return [None if m else v for v, m in zip(out, nan.tolist(), strict=True)]
-        return out
+        col = self._list(key)
+        return list(col) if idx is None else [col[i] for i in idx.tolist()]
+
+    def _list(self, key: str) -> list[Any]:
+        # Python values per column, built once per refresh: a request only indexes them.
+        memo = self.__dict__.setdefault("_lists", {})
+        if key not in memo:
+            if key in self.text:
+                memo[key] = self.text[key]
+            else:
+                arr = self.num[key]
+                vals = arr.tolist()
+                nan = np.isnan(arr).tolist()
+                if key in INT_KEYS:
+                    vals = [None if m else int(v) for v, m in zip(vals, nan, strict=True)]
+                elif any(nan):
+                    vals = [None if m else v for v, m in zip(vals, nan, strict=True)]
+                memo[key] = vals
+        return memo[key]
 
     def rows(self, keys: list[str], idx: np.ndarray | None = None) -> list[dict[str, Any]]:
         """Rows holding exactly `keys` (at the positions `idx`, default all)."""
-        cols = [self.values(k, idx) for k in keys]
-        return [dict(zip(keys, vals, strict=True)) for vals in zip(*cols, strict=True)]
+        cols = [self._list(k) for k in keys]
+        positions = range(self.n) if idx is None else idx.tolist()
+        return [{k: c[i] for k, c in zip(keys, cols, strict=True)} for i in positions]
 
 
-def _minmax_candidates(mat: np.ndarray, buckets: int) -> np.ndarray:
+def _minmax_candidates(lo: np.ndarray, hi: np.ndarray, buckets: int) -> np.ndarray:
     """Row positions of each key's min and max in each of `buckets` equal index buckets.
 
-    `mat` is float64[K, n] (NaN: no value); a bucket where a key has no value adds none.
+    `lo`/`hi` are float64[K, n]: the values with +inf (lo) / -inf (hi) where missing; a
+    bucket where a key has no value adds none.
     """
-    k, n = mat.shape
+    k, n = lo.shape
     width = math.ceil(n / buckets)
     nb = math.ceil(n / width)
     pad = nb * width - n
-    finite = ~np.isnan(mat)
-    lo = np.where(finite, mat, np.inf)
-    hi = np.where(finite, mat, -np.inf)
     if pad:
         lo = np.pad(lo, ((0, 0), (0, pad)), constant_values=np.inf)
         hi = np.pad(hi, ((0, 0), (0, pad)), constant_values=-np.inf)
-        finite = np.pad(finite, ((0, 0), (0, pad)), constant_values=False)
-    lo, hi, finite = (a.reshape(k, nb, width) for a in (lo, hi, finite))
+    lo3, hi3 = lo.reshape(k, nb, width), hi.reshape(k, nb, width)
     base = (np.arange(nb) * width)[None, :]
-    has = finite.any(axis=2)
-    picks = np.concatenate(
-        [(lo.argmin(axis=2) + base)[has], (hi.argmax(axis=2) + base)[has]]
-    )
-    return picks
+    amin, amax = lo3.argmin(axis=2), hi3.argmax(axis=2)
+    has = np.take_along_axis(lo3, amin[..., None], axis=2)[..., 0] < np.inf
+    return np.concatenate([(amin + base)[has], (amax + base)[has]])
 
 
 def minmax_downsample(
     cols: Columns, keys: list[str], max_points: int
 ) -> tuple[np.ndarray, int | None]:
-    """Positions of the rows to keep and the bucket count (None: every row kept).
+    """Positions of the rows to keep and the bucket count (None: every row kept; 0: too
+    few points for a bucket per key, so evenly spaced rows).
 
     Keeps the first and last rows and, for each of `keys` that is numeric and not
     non-decreasing (the x axes window_id, env_steps, wall_time_s add nothing), the rows of
-    its min and max in every bucket. The bucket count is the largest found (by a few
-    proportional steps down from max_points / 2) that keeps at most `max_points` rows.
+    its min and max in every bucket. The bucket count starts at one that cannot exceed
+    `max_points` (max_points / (2 keys)) and grows by a few proportional steps while the
+    kept rows stay within `max_points`.
     """
     n = cols.n
     if n <= max_points:
         return np.arange(n), None
     series = []
     for k in keys:
-        if k not in cols.num:
-            continue
-        a = cols.num[k]
-        finite = a[~np.isnan(a)]
-        if finite.size and bool(np.all(finite[1:] >= finite[:-1])) and not np.isnan(a).any():
-            continue  # monotonic and complete: the first and last rows are its extremes
+        a = cols.num.get(k)
+        if a is None or cols.is_monotonic(k):
+            continue  # a complete non-decreasing series: the first and last rows bound it
         series.append(a)
     ends = np.array([0, n - 1])
-    if not series:
-        idx = np.unique(np.concatenate([ends, np.linspace(0, n - 1, max_points).round()]))
-        return idx.astype(np.int64), max_points
-    mat = np.stack(series)
     budget = max_points - 2
-    lowest = max(1, budget // (2 * len(series)))  # can never exceed the budget
-    buckets = max(lowest, min(n, budget // 2))
-    for _ in range(8):
-        idx = np.unique(np.concatenate([ends, _minmax_candidates(mat, buckets)]))
-        if idx.size <= max_points or buckets == lowest:
+    if not series or len(series) * 2 > budget:
+        # Too few points for one bucket per key: evenly spaced rows (bucket count 0).
+        idx = np.unique(np.linspace(0, n - 1, max_points).round().astype(np.int64))
+        return idx, 0
+    mat = np.stack(series)
+    missing = np.isnan(mat)
+    lo = np.where(missing, np.inf, mat)
+    hi = np.where(missing, -np.inf, mat)
+    buckets = max(1, min(n, budget // (2 * len(series))))  # never over the budget
+    idx = np.unique(np.concatenate([ends, _minmax_candidates(lo, hi, buckets)]))
+    for _ in range(3):
+        # Kept rows grow about linearly with the bucket count (keys share some extremes).
+        grown = min(n, int(buckets * budget / max(idx.size - 2, 1) * 0.97))
+        if grown <= buckets:
             break
-        # Kept rows grow about linearly with the bucket count: step down proportionally.
-        shrink = (max_points - 2) / max(idx.size - 2, 1)
-        buckets = max(lowest, min(buckets - 1, int(buckets * shrink * 0.97)))
-    if idx.size > max_points:  # the last step landed just above: the guaranteed count
-        buckets = lowest
-        idx = np.unique(np.concatenate([ends, _minmax_candidates(mat, buckets)]))
+        more = np.unique(np.concatenate([ends, _minmax_candidates(lo, hi, grown)]))
+        if more.size > max_points:
+            break
+        buckets, idx = grown, more
     width = math.ceil(n / buckets)
     return idx.astype(np.int64), math.ceil(n / width)
 

@@ -54,7 +54,8 @@ def _partial_row_model(name: str, keys: tuple[str, ...], doc: str) -> type[BaseM
     # Like WindowRow, but only `window_id` is always present (history with a `keys` filter).
     fields: dict[str, Any] = {}
     for key in keys:
-        typ: Any = str | None if key in STR_KEYS else int | None if key in INT_KEYS else float | None
+        base: Any = str if key in STR_KEYS else int if key in INT_KEYS else float
+        typ: Any = base | None
         default = ... if key == "window_id" else None
         fields[_field_name(key)] = (typ, Field(default, alias=key))
     return create_model(name, __base__=_Model, __doc__=doc, **fields)

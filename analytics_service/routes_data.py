@@ -248,7 +248,7 @@ async def _columns(svc: Services, source: str, run_id: str) -> tuple[columns.Col
 
 def _json(request: Request, payload: dict) -> Response:
     # orjson and a fast gzip level: a 1,000-row history is about 1 MB of JSON.
-    body = orjson.dumps(payload, default=_default)
+    body = orjson.dumps(payload, default=_default, option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC)
     headers = {"Vary": "Accept-Encoding"}
     if len(body) >= _GZIP_MIN and "gzip" in request.headers.get("accept-encoding", ""):
         body = gzip.compress(body, compresslevel=1)
