@@ -45,9 +45,9 @@ def test_minmax__bounded_ordered_real_rows_keeping_every_buckets_extremes(
     width = -(-n // buckets)
     kept = set(ids)
     for start in range(0, n, width):
-        chunk = [(v, i) for i, v in enumerate(values[start : start + width], start) if v is not None]
+        chunk = [v for v in values[start : start + width] if v is not None]
         if chunk:
-            lo, hi = min(v for v, _ in chunk), max(v for v, _ in chunk)
+            lo, hi = min(chunk), max(chunk)
             assert any(values[i] == lo for i in kept if start <= i < start + width)
             assert any(values[i] == hi for i in kept if start <= i < start + width)
 
@@ -65,7 +65,7 @@ def test_minmax__a_single_spike_survives_heavy_downsampling() -> None:
 
 def test_store__appends_incrementally_and_waits_for_a_torn_last_line(tmp_path: Path) -> None:
     path = tmp_path / "windows.jsonl"
-    line = lambda i: json.dumps({"window_id": i, "env_steps": i, "sps": float(i)})  # noqa: E731
+    line = lambda i: json.dumps({"window_id": i, "env_steps": i, "sps": float(i)})
     path.write_text("".join(line(i) + "\n" for i in range(3)))
     store = columns.ColumnStore()
     first = store.get(path)

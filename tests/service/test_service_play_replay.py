@@ -69,9 +69,10 @@ def test_play__sessions_expire_after_idle_minutes(make_client) -> None:
     while (r := client.get(f"/api/play/{state['session_id']}")).status_code == 200:
         assert time.monotonic() < deadline, "the idle session never expired"
     assert r.status_code == 404
-    assert "idle" in r.json()["error"]["message"] and "start a new game" in r.json()["error"][
-        "message"
-    ]
+    assert (
+        "idle" in r.json()["error"]["message"]
+        and "start a new game" in r.json()["error"]["message"]
+    )
 
 
 async def _replay(url: str) -> tuple[list[dict], int | None, str | None]:

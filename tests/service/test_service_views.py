@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-
 from analytics_service import views
 from analytics_service.wandb_shim import parse_marker
 
