@@ -401,22 +401,27 @@ async def list_iterations(
 async def _with_local_replay_seeds(
     svc: Services, run_id: str, window_id: int, got: Cached
 ) -> Cached:
-    """The trainer does not log replay seeds to W&B; replays need the local checkpoints
-    anyway, so the seeds come from the local eval record when the run is here too."""
+    """The trainer does not log replay seeds, the evaluated policy or the replays' scored
+    episodes to W&B; replays need the local checkpoints anyway, so these come from the
+    local eval record when the run is here too."""
     ev = got.value.get("eval")
-    if not ev or ev["replay_seeds"]:
+    if not ev or (ev["replay_seeds"] and ev.get("policy") and ev.get("replays")):
         return got
 
-    def seeds() -> list[int]:
+    def local() -> dict | None:
         path = records.run_dir(svc.settings.runs_dir, run_id)
-        record = records.read_eval(path, window_id) if path is not None else None
-        return [int(s) for s in (record or {}).get("replay_seeds") or []]
+        return views.eval_from_record(records.read_eval(path, window_id)) if path else None
 
-    found = await asyncio.to_thread(seeds)
+    found = await asyncio.to_thread(local)
     if not found:
         return got
-    value = {**got.value, "eval": {**ev, "replay_seeds": found}}
-    return Cached(value, got.fetched_at, got.stale)
+    merged = {
+        **ev,
+        "replay_seeds": ev["replay_seeds"] or found["replay_seeds"],
+        "policy": ev.get("policy") or found["policy"],
+        "replays": ev.get("replays") or found["replays"],
+    }
+    return Cached({**got.value, "eval": merged}, got.fetched_at, got.stale)
 
 
 @router.get(
