@@ -13,6 +13,7 @@ import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,8 @@ class Columns:
     n: int = 0
     num: dict[str, np.ndarray] = field(default_factory=dict)
     text: dict[str, list[str | None]] = field(default_factory=dict)
+    # When these rows were last read from their source (set by the stores).
+    loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @classmethod
     def from_rows(cls, rows: list[dict]) -> Columns:

@@ -239,7 +239,7 @@ async def _columns(svc: Services, source: str, run_id: str) -> tuple[columns.Col
                 raise UpstreamError("the run's records are unreadable") from exc
 
         cols = await asyncio.to_thread(read)
-        return cols, Cached(None, datetime.now(UTC), False)
+        return cols, Cached(None, cols.loaded_at, False)
     got = await _windows(svc, source, run_id)
     key = ("wandb", svc.settings.wandb_entity, svc.settings.wandb_project, run_id, got.fetched_at)
     cols = await asyncio.to_thread(columns.rows_store.get, key, got.value["rows"])
