@@ -383,6 +383,16 @@ async def list_iterations(
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> Response:
     svc = _services(request)
+    if source == "local":
+        # From the column store: a long run's windows are not re-read per request.
+        cols, got = await _columns(svc, source, run_id)
+        idx = np.arange(cols.n - 1, max(cols.n - limit, 0) - 1, -1)
+        payload = {
+            **_envelope(source, got),
+            "run_id": run_id,
+            "iterations": cols.rows(list(WINDOW_KEYS), idx),
+        }
+        return _json(request, IterationsResponse.model_validate(payload).model_dump(by_alias=True))
     got = await _windows(svc, source, run_id)
     return _respond(
         request,

@@ -53,3 +53,14 @@ def test_play__new_games_replace_old_ones_per_client(tmp_path: Path) -> None:
         assert _start(base, "bob-browser-22", seed=5).status_code == 201
         bad = _start(base, "no")  # a malformed client id
         assert bad.status_code == 422 and "X-Play-Client" in bad.json()["error"]["message"]
+        # the website on another origin may send the header (CORS preflight allows it)
+        pre = httpx.options(
+            f"{base}/api/play",
+            headers={
+                "Origin": "http://localhost:3000",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type,x-play-client",
+            },
+        )
+        assert pre.status_code == 200
+        assert "x-play-client" in pre.headers["access-control-allow-headers"].lower()
