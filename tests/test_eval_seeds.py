@@ -19,7 +19,14 @@ def _eval(n_episodes: int, seed_base: int) -> dict[str, np.ndarray]:
     params = net.init(jax.random.PRNGKey(3), jnp.zeros((1, OBS_DIM), jnp.float32))
     batched = jax.tree.map(lambda x: x[None], params)  # one agent (the --num-seeds axis)
     fn = make_eval_fn(
-        net, env, env.default_params, n_episodes, seed_base, MAX_DAYS, N_ACTIONS, True
+        net,
+        env,
+        env.default_params,
+        n_episodes=n_episodes,
+        seed_base=seed_base,
+        max_steps=MAX_DAYS,
+        n_actions=N_ACTIONS,
+        masking=True,
     )
     return {k: np.asarray(v)[0] for k, v in fn(batched).items()}
 
