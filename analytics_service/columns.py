@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -205,7 +206,7 @@ class ColumnStore:
                 self._items.move_to_end(key)
                 if hit.stamp == stamp and hit.ino == st.st_ino:
                     return hit.cols
-            if hit is not None and hit.ino == st.st_ino and st.st_size >= hit.offset:
+            if hit is not None and _continues(path, st, hit.ino, hit.offset):
                 rows, consumed = _read_lines(path, hit.offset)
                 cols = _copy(hit.cols)
                 cols.append(rows)
@@ -217,6 +218,18 @@ class ColumnStore:
             while len(self._items) > self._capacity:
                 self._items.popitem(last=False)
             return entry.cols
+
+
+def _continues(path: Path, st: os.stat_result, ino: int, offset: int) -> bool:
+    """True when the file is the one read up to `offset` plus appended lines: same inode,
+    not shorter, and a line end just before `offset` (a rewrite in place would break it)."""
+    if st.st_ino != ino or st.st_size < offset:
+        return False
+    if offset == 0:
+        return True
+    with open(path, "rb") as f:
+        f.seek(offset - 1)
+        return f.read(1) == b"\n"
 
 
 def _copy(cols: Columns) -> Columns:
@@ -284,3 +297,74 @@ class RowsColumns:
 
 
 rows_store = RowsColumns()
+
+
+# ---- local runs: updates.jsonl indexed by window, read one window at a time ---------------
+
+_WINDOW_ID = re.compile(rb'"window_id"\s*:\s*(\d+)')
+
+
+@dataclass
+class _UpdatesIndex:
+    ino: int
+    offset: int
+    stamp: tuple[int, int]
+    spans: dict[int, list[tuple[int, int]]]  # window_id -> [(start, end)] byte spans of lines
+
+
+class UpdateIndexStore:
+    """Byte spans of each window's lines in updates.jsonl, kept per file and extended as
+    lines are appended, so a window's updates are read without parsing the whole file."""
+
+    def __init__(self, capacity: int = 16) -> None:
+        self._items: OrderedDict[str, _UpdatesIndex] = OrderedDict()
+        self._lock = threading.Lock()
+        self._capacity = capacity
+
+    def rows(self, path: Path, window_id: int) -> list[dict]:
+        """The update rows of `window_id`, in file order ([] when there is no file).
+        Raises ValueError for a corrupt line of that window."""
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return []
+        key = str(path)
+        stamp = (st.st_size, st.st_mtime_ns)
+        with self._lock:
+            entry = self._items.get(key)
+            if entry is None or not _continues(path, st, entry.ino, entry.offset):
+                entry = _UpdatesIndex(st.st_ino, 0, (0, 0), {})
+            if entry.stamp != stamp:
+                _index_lines(path, entry)
+                entry.stamp = stamp
+            self._items[key] = entry
+            self._items.move_to_end(key)
+            while len(self._items) > self._capacity:
+                self._items.popitem(last=False)
+            spans = list(entry.spans.get(int(window_id), ()))
+        out = []
+        with open(path, "rb") as f:
+            for start, end in spans:
+                f.seek(start)
+                row = _loads(f.read(end - start))
+                if isinstance(row, dict) and row.get("window_id") == window_id:
+                    out.append(row)
+        return out
+
+
+def _index_lines(path: Path, entry: _UpdatesIndex) -> None:
+    # Index the complete lines after entry.offset (a torn last line waits for its newline).
+    with open(path, "rb") as f:
+        f.seek(entry.offset)
+        data = f.read()
+    end = data.rfind(b"\n") + 1
+    pos = entry.offset
+    for line in data[:end].split(b"\n")[:-1]:
+        m = _WINDOW_ID.search(line)
+        if m is not None:
+            entry.spans.setdefault(int(m.group(1)), []).append((pos, pos + len(line)))
+        pos += len(line) + 1
+    entry.offset += end
+
+
+update_index = UpdateIndexStore()

@@ -434,6 +434,43 @@ async def _with_local_replay_seeds(
     return Cached({**got.value, "eval": merged}, got.fetched_at, got.stale)
 
 
+async def _local_iteration(
+    request: Request, svc: Services, run_id: str, iteration: int
+) -> Response:
+    """One window's drill-down from the local stores: its row from the columns, its updates
+    through the updates.jsonl index (a long run's file is not re-parsed per request)."""
+
+    def build() -> dict:
+        path = records.run_dir(svc.settings.runs_dir, run_id)
+        if path is None:
+            raise NotFound(f"no run {run_id!r} in the local run records")
+        try:
+            cols = columns.store.get(path / "windows.jsonl")
+            ids = cols.num["window_id"]
+            pos = int(np.searchsorted(ids, iteration))
+            if pos >= cols.n or ids[pos] != iteration:
+                raise NotFound(f"run {run_id!r} has no window {iteration}")
+            updates = columns.update_index.rows(path / "updates.jsonl", iteration)
+            record = records.read_eval(path, iteration)
+        except (OSError, ValueError) as exc:
+            raise UpstreamError("the run's records are unreadable") from exc
+        updates.sort(key=lambda u: u.get("update", 0))
+        return {
+            "source": "local",
+            "fetched_at": cols.loaded_at,
+            "stale": False,
+            "run_id": run_id,
+            "window_id": iteration,
+            "row": cols.rows(list(WINDOW_KEYS), np.array([pos]))[0],
+            "updates": [views.update_row(u) for u in updates],
+            "eval": views.eval_from_record(record),
+            "replayable": replayable.is_replayable(svc.settings.runs_dir, run_id, iteration),
+        }
+
+    payload = await asyncio.to_thread(build)
+    return _json(request, IterationResponse.model_validate(payload).model_dump(by_alias=True))
+
+
 @router.get(
     "/api/{source}/runs/{run_id}/iterations/{iteration}",
     response_model=IterationResponse,
@@ -449,29 +486,21 @@ async def get_iteration(
 ) -> Response:
     svc = _services(request)
     if source == "local":
-        got = await _load(
-            svc,
-            source,
-            "iteration",
-            (run_id, iteration),
-            lambda src: src.iteration(run_id, iteration),
-            lambda _: 0,
-        )
-    else:
-        windows = await _windows(svc, source, run_id)
-        row = next((r for r in windows.value["rows"] if r["window_id"] == iteration), None)
-        if row is None:
-            raise NotFound(f"run {run_id!r} has no window {iteration}")
-        # A window's rows are complete once its window row exists: cache it long.
-        got = await _load(
-            svc,
-            source,
-            "iteration",
-            (run_id, iteration),
-            lambda src: src.iteration(run_id, iteration, row),
-            lambda _: svc.settings.ttl_finished_s,
-        )
-        got = await _with_local_replay_seeds(svc, run_id, iteration, got)
+        return await _local_iteration(request, svc, run_id, iteration)
+    windows = await _windows(svc, source, run_id)
+    row = next((r for r in windows.value["rows"] if r["window_id"] == iteration), None)
+    if row is None:
+        raise NotFound(f"run {run_id!r} has no window {iteration}")
+    # A window's rows are complete once its window row exists: cache it long.
+    got = await _load(
+        svc,
+        source,
+        "iteration",
+        (run_id, iteration),
+        lambda src: src.iteration(run_id, iteration, row),
+        lambda _: svc.settings.ttl_finished_s,
+    )
+    got = await _with_local_replay_seeds(svc, run_id, iteration, got)
     can_replay = await asyncio.to_thread(
         replayable.is_replayable, svc.settings.runs_dir, run_id, iteration
     )

@@ -88,3 +88,24 @@ def test_columns__nulls_ints_and_order() -> None:
     assert cols.values("window_id") == [0, 1, 2]
     assert cols.values("sps") == [1.5, 2.0, None]
     assert cols.values("compile_s", np.array([0])) == [None]
+
+
+def test_update_index__reads_one_windows_lines_and_follows_appends(tmp_path: Path) -> None:
+    path = tmp_path / "updates.jsonl"
+
+    def line(w: int, u: int) -> str:
+        return json.dumps({"window_id": w, "update": u, "loss/policy": u / 10}) + "\n"
+
+    path.write_text(line(0, 0) + line(0, 1) + line(1, 2))
+    index = columns.UpdateIndexStore()
+    assert [r["update"] for r in index.rows(path, 0)] == [0, 1]
+    assert index.rows(path, 7) == [] and index.rows(tmp_path / "none.jsonl", 0) == []
+    with path.open("a") as f:
+        f.write(line(1, 3) + line(2, 4)[:12])  # window 2's line is still being written
+    assert [r["update"] for r in index.rows(path, 1)] == [2, 3]
+    assert index.rows(path, 2) == []
+    with path.open("a") as f:
+        f.write(line(2, 4)[12:])
+    assert index.rows(path, 2) == [{"window_id": 2, "update": 4, "loss/policy": 0.4}]
+    path.write_text(line(5, 9))  # rewritten: indexed afresh
+    assert [r["update"] for r in index.rows(path, 5)] == [9] and index.rows(path, 0) == []
