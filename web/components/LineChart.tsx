@@ -6,6 +6,7 @@
 import { useEffect, useRef, useState } from "react";
 import type uPlot from "uplot";
 import { COLORS } from "@/lib/palette";
+import { isolatedIndices } from "@/lib/series";
 
 export interface LineSeries {
   label: string;
@@ -13,8 +14,10 @@ export interface LineSeries {
   color: string;
   width?: number;
   dash?: number[];
-  /** Hidden from legend/tooltip (faint raw lines). */
+  /** Hidden from the legend (faint raw lines); the hover readout shows them through `raw`. */
   quiet?: boolean;
+  /** The unsmoothed values behind a smoothed series: the hover readout shows both, labelled. */
+  raw?: (number | null)[];
 }
 
 export interface LineChartProps {
@@ -94,7 +97,11 @@ export function LineChart({
               width: s.width ?? 2,
               dash: s.dash,
               spanGaps: true,
-              points: { show: false },
+              // Lines only, except a dot at each isolated value (a one-point line draws nothing).
+              points: (() => {
+                const iso = s.quiet ? [] : isolatedIndices(s.values);
+                return { show: false, size: 8, filter: () => (iso.length > 0 ? iso : null) };
+              })(),
               show: true,
               ...(s.quiet ? { value: () => "" } : {}),
               ...(formatY && !s.quiet ? { value: (_u: uPlot, v: number | null) => (v == null ? "–" : formatY(v)) } : {}),
@@ -113,8 +120,13 @@ export function LineChart({
                 }
                 const fx = formatX ?? ((v: number) => String(v));
                 const fy = formatY ?? ((v: number) => v.toPrecision(4));
+                const show = (v: number | null | undefined) => (v == null ? "–" : fy(v));
                 const parts = series
-                  .map((s, k) => (s.quiet ? null : `${s.label} ${u.data[k + 1][i] == null ? "–" : fy(u.data[k + 1][i] as number)}`))
+                  .map((s, k) => {
+                    if (s.quiet) return null;
+                    const v = u.data[k + 1][i] as number | null;
+                    return s.raw ? `${s.label} smoothed ${show(v)} · raw ${show(s.raw[i])}` : `${s.label} ${show(v)}`;
+                  })
                   .filter(Boolean);
                 out.textContent = `${xLabel} ${fx(u.data[0][i])}: ${parts.join(", ")}`;
               },
@@ -164,7 +176,13 @@ export function LineChart({
   }, [highlightX]);
 
   return (
-    <figure className="chart" data-testid={`chart-${title}`} data-highlight={highlightX ?? ""} data-points={x.length}>
+    <figure
+      className="chart"
+      data-testid={`chart-${title}`}
+      data-highlight={highlightX ?? ""}
+      data-points={x.length}
+      data-isolated={series.reduce((n, s) => n + (s.quiet ? 0 : isolatedIndices(s.values).length), 0)}
+    >
       <figcaption>
         {title}
         <span className="legend">
@@ -180,7 +198,7 @@ export function LineChart({
         </span>
       </figcaption>
       <div ref={wrapRef} className="chart-canvas" role="img" aria-label={`${title} chart, ${x.length} points`} />
-      <span ref={readoutRef} className="cursor-readout" aria-hidden="true" />
+      <span ref={readoutRef} className="cursor-readout" data-testid="cursor-readout" aria-hidden="true" />
       {failed ? <p className="error-notice">Chart failed to load: {failed}</p> : null}
     </figure>
   );

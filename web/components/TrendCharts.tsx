@@ -91,7 +91,7 @@ export function TrendCharts({ runId, rows, highlight }: TrendChartsProps) {
           const raw = column(rows, k.key);
           const sm = smooth(raw, smoothing);
           if (smoothing > 0) series.push({ label: `${k.label} raw`, values: raw, color: faint(k.color), width: 1, quiet: true });
-          series.push({ label: k.label, values: sm, color: k.color, width: 2 });
+          series.push({ label: k.label, values: sm, color: k.color, width: 2, raw: smoothing > 0 ? raw : undefined });
           csvCols.push({ name: `${k.key}`, values: raw }, { name: `${k.key} (smoothed)`, values: sm });
         }
         return { spec, series, csvCols };

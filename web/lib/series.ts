@@ -48,3 +48,19 @@ export function downloadText(filename: string, text: string, mime = "text/csv"):
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
+
+/**
+ * Indices of isolated values: a number whose neighbours on both sides are null or absent. A
+ * line through one point has no length, so a chart marks these with a dot (a one-window run,
+ * or a value between gaps, would otherwise look empty while holding data).
+ */
+export function isolatedIndices(values: (number | null | undefined)[]): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < values.length; i++) {
+    if (values[i] === null || values[i] === undefined) continue;
+    const prev = i > 0 ? values[i - 1] : null;
+    const next = i + 1 < values.length ? values[i + 1] : null;
+    if ((prev === null || prev === undefined) && (next === null || next === undefined)) out.push(i);
+  }
+  return out;
+}

@@ -49,6 +49,9 @@ export function ReplayViewer({ client = defaultApi, wsBase = BACKEND_WS_BASE }: 
   const [episode, setEpisode] = useState<EpisodeMetrics | null>(null);
   const [error, setError] = useState<string | null>(null);
   const wsRef = useRef<WebSocket | null>(null);
+  // The pace the control shows; a change made while the socket is still connecting cannot be
+  // sent yet, so it is sent on open (else the page would show one speed and play another).
+  const paceRef = useRef(SPEEDS[speed].paceMs);
 
   useEffect(() => () => wsRef.current?.close(), []);
 
@@ -61,8 +64,12 @@ export function ReplayViewer({ client = defaultApi, wsBase = BACKEND_WS_BASE }: 
     setStep(null);
     setMeta(null);
     setStatus("connecting");
-    const ws = new WebSocket(replayUrl(wsBase, run, iteration, null, SPEEDS[speed].paceMs));
+    const openPace = paceRef.current;
+    const ws = new WebSocket(replayUrl(wsBase, run, iteration, null, openPace));
     wsRef.current = ws;
+    ws.onopen = () => {
+      if (paceRef.current !== openPace) ws.send(JSON.stringify({ pace_ms: paceRef.current }));
+    };
     let ended = false;
     ws.onmessage = (ev) => {
       let msg: ReplayMessage;
@@ -109,6 +116,7 @@ export function ReplayViewer({ client = defaultApi, wsBase = BACKEND_WS_BASE }: 
   };
   const changeSpeed = (i: number) => {
     setSpeed(i);
+    paceRef.current = SPEEDS[i].paceMs;
     send({ pace_ms: SPEEDS[i].paceMs });
   };
 

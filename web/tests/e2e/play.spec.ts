@@ -73,6 +73,50 @@ test("keyboard shortcuts play a move", async ({ page }) => {
   await expect(page.getByTestId("last-action")).toContainText("Wait");
 });
 
+// The race of issue 13 row 7, made certain instead of likely: the key is pressed from a
+// MutationObserver, i.e. in the very task in which the board enters the DOM, before any paint
+// and before React's passive effects. A listener that is attached (or re-bound to the new
+// state) after paint misses it every time.
+test("a key pressed the moment the board appears acts on that board", async ({ page }) => {
+  await page.goto(web("/play"));
+  await expect(page.getByRole("button", { name: "Start game" })).toBeEnabled();
+  await page.evaluate(() => {
+    const obs = new MutationObserver(() => {
+      if (!document.querySelector("[data-testid=status-day]")) return;
+      obs.disconnect();
+      window.dispatchEvent(new KeyboardEvent("keydown", { key: "w", bubbles: true }));
+    });
+    obs.observe(document.body, { childList: true, subtree: true });
+  });
+  const [res] = await Promise.all([
+    page.waitForResponse((r) => isPlay(r, true)),
+    page.getByRole("button", { name: "Start game" }).click(),
+  ]);
+  expect((await res.json()).last_action.action).toBe(0);
+  await expect(page.getByTestId("last-action")).toContainText("Wait");
+});
+
+// Server-rendered controls do nothing until React hydrates; they must not look usable before.
+// The page's scripts are held back until the test has seen the server HTML's controls.
+test("the play page's controls are disabled until they work, then work on the first click", async ({ page }) => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  await page.route("**/_next/static/chunks/**", async (route) => {
+    await gate;
+    await route.continue();
+  });
+  await page.goto(web("/play"), { waitUntil: "commit" });
+  await expect(page.getByRole("button", { name: "Start game" })).toBeDisabled();
+  await expect(page.getByRole("tab", { name: "Watch the agent" })).toBeDisabled();
+  release();
+  await page.getByRole("tab", { name: "Watch the agent" }).click();
+  await expect(page.getByTestId("replay")).toBeVisible();
+  await page.getByRole("tab", { name: "Play" }).click();
+  const [res] = await Promise.all([page.waitForResponse((r) => isPlay(r, false)), page.getByRole("button", { name: "Start game" }).click()]);
+  expect(res.status()).toBe(201);
+  await expect(page.getByTestId("status-day")).toBeVisible();
+});
+
 test("a replay of a chosen iteration streams over the websocket and finishes, with pause and speed", async ({ page }) => {
   const frames: { type: string; [k: string]: unknown }[] = [];
   const sent: string[] = [];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { smooth, toCsv } from "@/lib/series";
+import { isolatedIndices, smooth, toCsv } from "@/lib/series";
 import { fmtAgo, fmtCompact, fmtPercent } from "@/lib/format";
 import { actionLabels, buyAction, sellAction, travelAction } from "@/lib/actions";
 import { gameView } from "./fixtures";
@@ -44,5 +44,18 @@ describe("action layout", () => {
     expect(labels[sellAction(1, "1")]).toBe("Sell 1 Salt");
     expect(labels[sellAction(1, "10")]).toBe("Sell 10 Salt");
     expect(labels[sellAction(11, "all")]).toBe("Sell all Gems");
+  });
+});
+
+describe("isolatedIndices", () => {
+  it("test_isolated__one_value_is_isolated", () => {
+    expect(isolatedIndices([3])).toEqual([0]);
+  });
+  it("test_isolated__values_between_nulls_and_at_ends", () => {
+    expect(isolatedIndices([1, null, 2, null, null, 4, 5, null, 6])).toEqual([0, 2, 8]);
+  });
+  it("test_isolated__a_line_has_none", () => {
+    expect(isolatedIndices([1, 2, 3])).toEqual([]);
+    expect(isolatedIndices([null, null])).toEqual([]);
   });
 });
