@@ -64,3 +64,31 @@ export function isolatedIndices(values: (number | null | undefined)[]): number[]
   }
   return out;
 }
+
+/**
+ * Several runs' columns on one shared x-axis (uPlot draws aligned data): x is the sorted union
+ * of the runs' x values; each run's values sit at its own x and are null elsewhere. `isolated`
+ * holds, per run, the shared indices of the values that are isolated in the run's own data
+ * (the nulls that alignment adds do not count).
+ */
+export function alignRuns(runs: { x: (number | null)[]; values: (number | null)[] }[]): {
+  x: number[];
+  columns: (number | null)[][];
+  isolated: number[][];
+} {
+  const xs = new Set<number>();
+  for (const r of runs) for (const v of r.x) if (v !== null) xs.add(v);
+  const x = [...xs].sort((a, b) => a - b);
+  const at = new Map(x.map((v, i) => [v, i]));
+  const columns: (number | null)[][] = [];
+  const isolated: number[][] = [];
+  for (const r of runs) {
+    const col: (number | null)[] = new Array(x.length).fill(null);
+    r.x.forEach((xv, i) => {
+      if (xv !== null && r.values[i] !== null && r.values[i] !== undefined) col[at.get(xv)!] = r.values[i];
+    });
+    columns.push(col);
+    isolated.push(isolatedIndices(r.values).flatMap((i) => (r.x[i] === null ? [] : [at.get(r.x[i] as number)!])));
+  }
+  return { x, columns, isolated };
+}

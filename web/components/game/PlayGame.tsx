@@ -2,7 +2,7 @@
 /** Play one episode through the play API, by clicking or with the keyboard. */
 import { useCallback, useLayoutEffect, useMemo, useRef, useState } from "react";
 import { actionLabels, buyAction, sellAction, travelAction, validSet, WAIT } from "@/lib/actions";
-import { api as defaultApi, type ApiClient } from "@/lib/api";
+import { api as defaultApi, ApiError, type ApiClient } from "@/lib/api";
 import { fmtNumber } from "@/lib/format";
 import type { PlaySession } from "@/lib/types";
 import { useHydrated } from "@/lib/useHydrated";
@@ -34,6 +34,13 @@ export function PlayGame({ client = defaultApi, keysEnabled = true }: { client?:
   const [selectedGood, setSelectedGood] = useState<number | null>(0);
   const [log, setLog] = useState<{ day: number; label: string; reward: number; invalid: boolean }[]>([]);
   const busyRef = useRef(false);
+  // What the keyboard handler and `act` read: updated in a layout effect, i.e. before the
+  // browser paints the board, so a key pressed as soon as a board shows acts on that board
+  // (a listener re-attached in a passive effect runs after paint, holding the previous state).
+  const sessionRef = useRef<PlaySession | null>(session);
+  useLayoutEffect(() => {
+    sessionRef.current = session;
+  }, [session]);
 
   const start = useCallback(async () => {
     setBusy(true);
@@ -43,7 +50,9 @@ export function PlayGame({ client = defaultApi, keysEnabled = true }: { client?:
       const seed = seedText.trim() === "" ? undefined : Number(seedText);
       if (seed !== undefined && (!Number.isInteger(seed) || seed < 0 || seed > 4294967295))
         throw new Error("The seed must be a whole number from 0 to 4294967295.");
-      setSession(await client.newGame(seed));
+      // A new game replaces this browser's previous one (the service closes it), so pressing
+      // "Start game" again and again never piles up sessions.
+      setSession(await client.newGame(seed, sessionRef.current?.session_id ?? null));
       setLog([]);
     } catch (e) {
       setError(e);
@@ -52,14 +61,6 @@ export function PlayGame({ client = defaultApi, keysEnabled = true }: { client?:
       busyRef.current = false;
     }
   }, [client, seedText]);
-
-  // What the keyboard handler and `act` read: updated in a layout effect, i.e. before the
-  // browser paints the board, so a key pressed as soon as a board shows acts on that board
-  // (a listener re-attached in a passive effect runs after paint, holding the previous state).
-  const sessionRef = useRef<PlaySession | null>(session);
-  useLayoutEffect(() => {
-    sessionRef.current = session;
-  }, [session]);
 
   const act = useCallback(
     async (a: number) => {
@@ -152,7 +153,14 @@ export function PlayGame({ client = defaultApi, keysEnabled = true }: { client?:
           Seed {session.seed} · return {fmtNumber(view.episode.return)} · invalid {view.episode.invalid_actions}
         </div>
       </div>
-      {error ? <ErrorNotice error={error} onRetry={() => setError(null)} /> : null}
+      {error ? (
+        // An expired session (404) cannot be retried: the way on is a new game.
+        error instanceof ApiError && error.status === 404 ? (
+          <ErrorNotice error={error} onRetry={() => void start()} retryLabel="New game" />
+        ) : (
+          <ErrorNotice error={error} onRetry={() => setError(null)} retryLabel="Dismiss" />
+        )
+      ) : null}
       {session.last_action ? (
         <p className={`last-action ${session.invalid ? "bad" : ""}`} role="status" data-testid="last-action">
           {session.invalid ? "Invalid: " : ""}

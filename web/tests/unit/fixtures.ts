@@ -90,7 +90,15 @@ export function fakeClient(opts: FakeOptions = {}) {
   const client = {
     health: async () => {
       calls.push("health");
-      return { status: "ok", fetched_at: T0, sources: {}, default_source: "local" as const };
+      return {
+        status: "ok",
+        fetched_at: T0,
+        sources: {
+          local: { available: true, reason: null, configured: true, reachable: true, detail: "runs" },
+          wandb: { available: false, reason: "WANDB_API_KEY is not set", configured: false, reachable: null, detail: "WANDB_API_KEY not set" },
+        },
+        default_source: "local" as const,
+      };
     },
     runs: async () => {
       calls.push("runs");
@@ -126,6 +134,8 @@ export function fakeClient(opts: FakeOptions = {}) {
       if (state.failIteration) throw state.failIteration;
       return { ...makeIteration(runId, w), ...env };
     },
+    windowsCsvUrl: (source: string, runId: string) => `http://svc.test/api/${source}/runs/${runId}/windows.csv`,
+    replayable: async (_s: string, runId: string) => ({ ...env, run_id: runId, windows: [] }),
     newGame: async () => {
       throw new Error("not used");
     },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isolatedIndices, smooth, toCsv } from "@/lib/series";
+import { alignRuns, isolatedIndices, smooth, toCsv } from "@/lib/series";
 import { fmtAgo, fmtCompact, fmtPercent } from "@/lib/format";
 import { actionLabels, buyAction, sellAction, travelAction } from "@/lib/actions";
 import { gameView } from "./fixtures";
@@ -57,5 +57,26 @@ describe("isolatedIndices", () => {
   it("test_isolated__a_line_has_none", () => {
     expect(isolatedIndices([1, 2, 3])).toEqual([]);
     expect(isolatedIndices([null, null])).toEqual([]);
+  });
+});
+
+describe("alignRuns", () => {
+  it("test_align__union_of_x_with_nulls_elsewhere", () => {
+    const a = alignRuns([
+      { x: [0, 10, 20], values: [1, 2, 3] },
+      { x: [5, 10], values: [7, null] },
+    ]);
+    expect(a.x).toEqual([0, 5, 10, 20]);
+    expect(a.columns).toEqual([
+      [1, null, 2, 3],
+      [null, 7, null, null],
+    ]);
+  });
+  it("test_align__isolation_is_judged_in_each_runs_own_data", () => {
+    const a = alignRuns([
+      { x: [0, 10, 20], values: [1, 2, 3] },
+      { x: [5], values: [4] },
+    ]);
+    expect(a.isolated).toEqual([[], [1]]);
   });
 });
