@@ -127,8 +127,14 @@ def run_info(
     created_at: Any,
     updated_at: Any,
     last_window: dict | None,
+    config: dict | None = None,
+    kpis: dict | None = None,
+    group: Any = None,
+    seed_index: Any = None,
+    code_version: Any = None,
 ) -> dict:
-    """A row of the runs list."""
+    """A row of the runs list: identity, state, latest window, and what a runs table shows
+    (`run_meta`, the config subset, the final KPIs)."""
     last = last_window or {}
     return {
         "run_id": run_id,
@@ -138,23 +144,36 @@ def run_info(
         "updated_at": parse_time(updated_at),
         "window_id": _clean(last.get("window_id")),
         "env_steps": _clean(last.get("env_steps")),
+        **run_meta(last, group, seed_index, code_version),
+        "config": config_subset(config),
+        "kpis": kpis if kpis is not None else dict.fromkeys(KPI_KEYS),
     }
+
+
+def run_meta(last_window: dict | None, group: Any, seed_index: Any, code_version: Any) -> dict:
+    """`group`, `seed_index`, `code_version` and `duration_s` (the last window's
+    `wall_time_s`, seconds) of a run; null where unknown or of the wrong type."""
+    dur = _clean((last_window or {}).get("wall_time_s"))
+    return {
+        "group": group if isinstance(group, str) and group else None,
+        "seed_index": seed_index
+        if isinstance(seed_index, int) and not isinstance(seed_index, bool)
+        else None,
+        "code_version": code_version if isinstance(code_version, str) and code_version else None,
+        "duration_s": float(dur) if isinstance(dur, int | float) else None,
+    }
+
+
+def full_config(config: Any) -> dict:
+    """The run's whole config as recorded (non-finite numbers as null)."""
+    if not isinstance(config, dict):
+        return {}
+    return {str(k): _clean(v) for k, v in config.items()}
 
 
 def is_finished(state: str | None) -> bool:
     """True for states after which a run's data no longer changes."""
     return (state or "").lower() in FINISHED_STATES
-
-
-def downsample(rows: list[dict], max_points: int) -> list[dict]:
-    """At most `max_points` rows spread evenly, first and last always kept."""
-    n = len(rows)
-    if n <= max_points:
-        return rows
-    if max_points == 1:
-        return [rows[-1]]
-    idx = sorted({round(i * (n - 1) / (max_points - 1)) for i in range(max_points)})
-    return [rows[i] for i in idx]
 
 
 def eval_from_record(record: dict | None) -> dict | None:
@@ -172,7 +191,36 @@ def eval_from_record(record: dict | None) -> dict | None:
         },
         "action_mix": {k: _clean((record.get("action_mix") or {}).get(k)) for k in ACTION_KINDS},
         "replay_seeds": [int(s) for s in record.get("replay_seeds") or []],
+        "policy": record.get("policy") if record.get("policy") in ("sampled", "greedy") else None,
+        "replays": replays_from_record(record),
     }
+
+
+_RANKS = ("best", "median", "worst")
+
+
+def replays_from_record(record: dict | None) -> list[dict]:
+    """The replay seeds' episodes as the evaluation scored them (eval record `replays`);
+    [] for records written before that field."""
+    out = []
+    for item in (record or {}).get("replays") or []:
+        if not isinstance(item, dict) or item.get("rank") not in _RANKS:
+            continue
+        if not isinstance(item.get("seed"), int):
+            continue
+        length = item.get("length")
+        survived = item.get("survived")
+        out.append(
+            {
+                "rank": item["rank"],
+                "seed": int(item["seed"]),
+                "return": _clean(item.get("return")),
+                "profit": _clean(item.get("profit")),
+                "survived": survived if isinstance(survived, bool) else None,
+                "length": length if isinstance(length, int) else None,
+            }
+        )
+    return out
 
 
 def _wandb_histogram(value: Any) -> dict | None:

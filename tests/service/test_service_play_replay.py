@@ -59,13 +59,20 @@ def test_play__same_seed_same_game_and_bad_input(make_client) -> None:
     assert client.post("/api/play", json={"seed": 2**32}).status_code == 422
 
 
-def test_play__sessions_expire(make_client) -> None:
+def test_play__sessions_expire_after_idle_minutes(make_client) -> None:
     import time
 
-    client = make_client(wandb=False, play_session_ttl_s=0.5)
-    sid = client.post("/api/play", json={"seed": 1}).json()["session_id"]
-    time.sleep(0.7)
-    assert client.get(f"/api/play/{sid}").status_code == 404
+    client = make_client(wandb=False, play_idle_minutes=0.5 / 60)
+    state = client.post("/api/play", json={"seed": 1}).json()
+    assert state["idle_expiry_s"] == 0  # 0.5 s, rounded
+    deadline = time.monotonic() + 30
+    while (r := client.get(f"/api/play/{state['session_id']}")).status_code == 200:
+        assert time.monotonic() < deadline, "the idle session never expired"
+    assert r.status_code == 404
+    assert (
+        "idle" in r.json()["error"]["message"]
+        and "start a new game" in r.json()["error"]["message"]
+    )
 
 
 async def _replay(url: str) -> tuple[list[dict], int | None, str | None]:
@@ -93,7 +100,7 @@ def test_replay__streams_a_real_checkpoint_over_a_websocket(
         url = f"{ws_base}/ws/replay/{REAL_RUN}?iteration={window}&pace_ms=0"
         msgs, code, _ = asyncio.run(_replay(url))
         assert code == 1000
-        assert msgs[0] == {
+        assert {k: msgs[0][k] for k in ("type", "run_id", "window_id", "seed", "pace_ms")} == {
             "type": "start",
             "run_id": REAL_RUN,
             "window_id": window,

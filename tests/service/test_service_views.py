@@ -1,25 +1,11 @@
-"""Pure pieces: downsampling, time spelling, W&B histogram mapping, the shim's marker."""
+"""Pure pieces: time spelling, W&B histogram mapping, the shim's marker."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from hypothesis import given
-from hypothesis import strategies as st
-
 from analytics_service import views
 from analytics_service.wandb_shim import parse_marker
-
-
-@given(n=st.integers(0, 3000), max_points=st.integers(2, 1200))
-def test_views__downsample_keeps_ends_order_and_bound(n: int, max_points: int) -> None:
-    rows = [{"window_id": i} for i in range(n)]
-    out = views.downsample(rows, max_points)
-    ids = [r["window_id"] for r in out]
-    assert len(out) == min(n, max_points)
-    assert ids == sorted(set(ids))
-    if n:
-        assert ids[0] == 0 and ids[-1] == n - 1
 
 
 def test_views__times_from_both_sources_compare_equal() -> None:
