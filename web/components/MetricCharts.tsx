@@ -8,13 +8,13 @@ import { useMemo, useState } from "react";
 import { fmtNumber } from "@/lib/format";
 import { COLORS } from "@/lib/palette";
 import { toggled, type AnalyticsUrl, type SetAnalyticsUrl } from "@/lib/urlState";
-import type { WindowRow } from "@/lib/types";
+import type { HistoryRow } from "@/lib/types";
 import { TrendCharts, type ChartSpec, type RunRows } from "./TrendCharts";
 
 const NOT_METRICS = new Set(["window_id", "timestamp", "first_update", "last_update"]);
 
 /** Numeric keys present in the rows (or listed by the service), in a stable grouped order. */
-export function metricKeys(rows: WindowRow[], listed?: string[]): string[] {
+export function metricKeys(rows: HistoryRow[], listed?: string[]): string[] {
   const keys = new Set<string>(listed ?? []);
   for (const r of rows.slice(0, 50)) for (const k of Object.keys(r)) keys.add(k);
   return [...keys].filter((k) => !NOT_METRICS.has(k)).sort((a, b) => a.localeCompare(b));
@@ -33,7 +33,7 @@ export function metricSpec(key: string): ChartSpec {
 interface MetricChartsProps {
   runs: RunRows[];
   keys: string[];
-  highlight: WindowRow | null;
+  highlight: HistoryRow | null;
   url: AnalyticsUrl;
   setUrl: SetAnalyticsUrl;
 }

@@ -19,10 +19,10 @@ interface Column {
 
 const n = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
 const cfg = (k: string) => (r: RunListItem) => {
-  const v = r.config?.[k];
+  const v = (r.config as Record<string, unknown> | null)?.[k];
   return typeof v === "number" || typeof v === "string" ? v : typeof v === "boolean" ? String(v) : null;
 };
-const kpi = (k: string) => (r: RunListItem) => n(r.kpis?.[k]);
+const kpi = (k: string) => (r: RunListItem) => n((r.kpis as Record<string, unknown> | null)?.[k]);
 const num = (f: (v: number | null) => string) => (v: number | string | null) => f(typeof v === "number" ? v : null);
 
 export const RUN_COLUMNS: Column[] = [

@@ -7,7 +7,7 @@ import { useMemo } from "react";
 import { fmtCompact, fmtDuration, fmtNumber, fmtPercent } from "@/lib/format";
 import { COLORS, faint } from "@/lib/palette";
 import { alignRuns, column, num, smooth } from "@/lib/series";
-import { field, type WindowRow } from "@/lib/types";
+import { field, type HistoryRow } from "@/lib/types";
 import { toggled, type AnalyticsUrl, type SetAnalyticsUrl, type XMode } from "@/lib/urlState";
 import { LineChart, type LineSeries } from "./LineChart";
 
@@ -79,7 +79,7 @@ export interface RunRows {
   runId: string;
   label: string;
   color: string;
-  rows: WindowRow[];
+  rows: HistoryRow[];
 }
 
 export interface BuiltChart {
@@ -97,7 +97,7 @@ export function buildChart(spec: ChartSpec, runs: RunRows[], xMode: XMode, smoot
   const compare = runs.length > 1;
   const keys = compare ? spec.keys.slice(0, 1) : spec.keys;
   const cols = runs.flatMap((r) =>
-    keys.map((k) => ({ r, k, x: r.rows.map((row) => num(row[xMode])), values: column(r.rows, k.key) })),
+    keys.map((k) => ({ r, k, x: r.rows.map((row) => num(field(row, xMode))), values: column(r.rows, k.key) })),
   );
   const aligned = compare ? alignRuns(cols) : null;
   const x = aligned ? aligned.x : cols.length ? cols[0].x.map((v) => v ?? 0) : [];
@@ -129,7 +129,7 @@ function placeOn(x: number[], ownX: (number | null)[], values: (number | null)[]
 interface TrendChartsProps {
   runs: RunRows[];
   /** The chosen iteration's row of the first run (drawn as a marker and read out under each chart). */
-  highlight: WindowRow | null;
+  highlight: HistoryRow | null;
   url: Pick<AnalyticsUrl, "x" | "smooth" | "log" | "auto">;
   setUrl: SetAnalyticsUrl;
   /** The service's full-resolution CSV of the first run. */
@@ -178,7 +178,7 @@ export function TrendCharts({ runs, highlight, url, setUrl, specs = TRENDS, idPr
   const charts = useMemo(() => specs.map((spec) => buildChart(spec, runs, url.x, smoothing)), [specs, runs, url.x, smoothing]);
   const formatX = url.x === "env_steps" ? fmtCompact : (v: number) => fmtDuration(v);
   const xLabel = url.x === "env_steps" ? "env steps" : "wall time";
-  const highlightX = highlight ? num(highlight[url.x]) : null;
+  const highlightX = highlight ? num(field(highlight, url.x)) : null;
   const first = runs[0];
   const hlIndex = highlight && first ? first.rows.findIndex((r) => r.window_id === highlight.window_id) : -1;
 

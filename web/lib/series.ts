@@ -1,5 +1,5 @@
 /** Pure helpers for chart data: smoothing, numeric extraction, CSV. */
-import { field, type WindowRow } from "./types";
+import { field } from "./types";
 
 /** A finite number or null (rows carry null for non-finite values). */
 export function num(v: unknown): number | null {
@@ -23,7 +23,7 @@ export function smooth(values: (number | null)[], weight: number): (number | nul
   });
 }
 
-export function column(rows: WindowRow[], key: string): (number | null)[] {
+export function column(rows: object[], key: string): (number | null)[] {
   return rows.map((r) => num(field(r, key)));
 }
 

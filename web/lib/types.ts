@@ -8,49 +8,22 @@ type Schemas = components["schemas"];
 // by scripts/gen-api-types.mjs; the e2e suite checks it against the live service).
 export type Source = RunsResponse["source"];
 export type RunState = "running" | "finished" | "crashed" | "failed";
-// Fields of the issue-14 contract (docs/API.md); optional here so the site also reads an older
-// service, and intersected so the regenerated schema's own (stricter) types win.
-export interface RunExtras {
-  group?: string | null;
-  seed_index?: number | null;
-  code_version?: string | null;
-  duration_s?: number | null;
-  config?: Record<string, unknown> | null;
-  kpis?: Partial<Record<string, number | null>> | null;
-  full_config?: Record<string, unknown> | null;
-}
-export type RunListItem = Schemas["RunInfo"] & RunExtras;
-export type RunsResponse = Omit<Schemas["RunsResponse"], "runs"> & { runs: RunListItem[] };
-export type SummaryResponse = Omit<Schemas["SummaryResponse"], "run"> & { run: Schemas["SummaryResponse"]["run"] & RunExtras };
+export type RunListItem = Schemas["RunInfo"];
+export type RunsResponse = Schemas["RunsResponse"];
+export type SummaryResponse = Schemas["SummaryResponse"];
 export type Kpis = Schemas["Kpis"];
 export type WindowRow = Schemas["WindowRow"];
 export type UpdateRow = Schemas["UpdateRow"];
-export type HistoryResponse = Schemas["HistoryResponse"] & { buckets?: number | null; keys?: string[] };
+export type HistoryResponse = Schemas["HistoryResponse"];
+/** A /history row: `window_id` plus the keys asked for (every window key by default). */
+export type HistoryRow = Schemas["HistoryRow"];
 export type IterationsResponse = Schemas["IterationsResponse"];
-export interface EvalReplay {
-  rank: "best" | "median" | "worst" | string;
-  seed: number;
-  return: number | null;
-  profit: number | null;
-  survived: boolean | null;
-  length: number | null;
-}
-export type IterationEval = Schemas["EvalDetail"] & { policy?: string | null; replays?: EvalReplay[] };
-export type IterationResponse = Omit<Schemas["IterationResponse"], "eval"> & { eval: IterationEval | null; replayable?: boolean };
-export interface ReplayableWindow {
-  window_id: number;
-  env_steps: number | null;
-  policy: string | null;
-  replays: EvalReplay[];
-}
-export type ReplayableResponse = Envelope & { run_id: string; windows: ReplayableWindow[] };
-export interface SourceAvailability {
-  available?: boolean;
-  reason?: string | null;
-  configured: boolean;
-  reachable: boolean | null;
-  detail: string;
-}
+export type EvalReplay = Schemas["ReplayEpisode"];
+export type IterationEval = Schemas["EvalDetail"];
+export type IterationResponse = Schemas["IterationResponse"];
+export type ReplayableWindow = Schemas["ReplayableWindow"];
+export type ReplayableResponse = Schemas["ReplayableResponse"];
+export type SourceAvailability = Schemas["SourceHealth"];
 export type Histogram = Schemas["Histogram"];
 export type HealthResponse = Schemas["HealthResponse"];
 export type ApiErrorBody = Schemas["ErrorResponse"];

@@ -39,6 +39,7 @@ export function makeIteration(runId: string, w: number, withEval = true): Iterat
     stale: false,
     run_id: runId,
     window_id: w,
+    replayable: true,
     row: windowRow(w),
     updates: [0, 1, 2, 3].map((u) => ({
       window_id: w,
@@ -70,6 +71,16 @@ export interface FakeOptions {
   failHistory?: ApiError | null;
 }
 
+export const KPIS0 = {
+  "eval/return_mean": null,
+  "eval/profit_mean": null,
+  "eval/survival_rate": null,
+  "eval/invalid_action_rate": null,
+  sps: null,
+  env_steps: null,
+  window_id: null,
+};
+
 export function fakeClient(opts: FakeOptions = {}) {
   const n = opts.windows ?? 15;
   const rows = Array.from({ length: n }, (_, i) => windowRow(i));
@@ -78,8 +89,8 @@ export function fakeClient(opts: FakeOptions = {}) {
   const runs: RunsResponse = {
     ...env,
     runs: [
-      { run_id: "run-b", name: "run-b", state: opts.state ?? "finished", created_at: T0, updated_at: T0, window_id: n - 1, env_steps: n * 4096 },
-      { run_id: "run-a", name: "older", state: "crashed", created_at: T0, updated_at: T0, window_id: 3, env_steps: 4 * 4096 },
+      { run_id: "run-b", name: "run-b", state: opts.state ?? "finished", created_at: T0, updated_at: T0, window_id: n - 1, env_steps: n * 4096, config: {}, kpis: KPIS0 },
+      { run_id: "run-a", name: "older", state: "crashed", created_at: T0, updated_at: T0, window_id: 3, env_steps: 4 * 4096, config: {}, kpis: KPIS0 },
     ],
   };
   const last = rows[n - 1];
@@ -135,7 +146,24 @@ export function fakeClient(opts: FakeOptions = {}) {
       return { ...makeIteration(runId, w), ...env };
     },
     windowsCsvUrl: (source: string, runId: string) => `http://svc.test/api/${source}/runs/${runId}/windows.csv`,
-    replayable: async (_s: string, runId: string) => ({ ...env, run_id: runId, windows: [] }),
+    // Checkpoints kept: windows 14, 12 and 10 (the others were pruned).
+    replayable: async (_s: string, runId: string) => ({
+      ...env,
+      run_id: runId,
+      windows: [14, 12, 10].map((w) => ({
+        window_id: w,
+        env_steps: (w + 1) * 4096,
+        policy: "sampled" as const,
+        replays: (["best", "median", "worst"] as const).map((rank, i) => ({
+          rank,
+          seed: 1000000 + w * 10 + i,
+          return: 5 - i,
+          profit: 100 - i,
+          survived: true,
+          length: 360,
+        })),
+      })),
+    }),
     newGame: async () => {
       throw new Error("not used");
     },
@@ -195,6 +223,7 @@ export function session(day: number, done = false, valid?: number[]): PlaySessio
     session_id: "s1",
     seed: 7,
     expires_at: T0,
+    idle_expiry_s: 600,
     done,
     reward: 0.01,
     last_action: day > 0 ? { action: 0, label: "Wait" } : null,
