@@ -130,6 +130,9 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS }: { 
         <IterationSelect
           iterations={iterations.data?.iterations ?? []}
           value={windowId}
+          chosen={chosen}
+          // Until the list is in, the control could not show what it would choose from.
+          disabled={iterations.data === null}
           onChange={(w) => setUrl({ iteration: w === latestWindow && chosen === null ? null : w })}
         />
         {chosen !== null ? (

@@ -12,17 +12,19 @@ export const MAX_ITERATIONS = 10;
 interface IterationSelectProps {
   iterations: WindowRow[];
   value: number | null;
+  /** A window the user chose (URL, chart): listed even when it is not among the last 10. */
+  chosen?: number | null;
   onChange: (windowId: number) => void;
   disabled?: boolean;
 }
 
-export function IterationSelect({ iterations, value, onChange, disabled }: IterationSelectProps) {
+export function IterationSelect({ iterations, value, chosen = null, onChange, disabled }: IterationSelectProps) {
   const shown = iterations
     .filter((r): r is WindowRow & { window_id: number } => r.window_id !== null)
     .sort((a, b) => b.window_id - a.window_id)
     .slice(0, MAX_ITERATIONS);
   const latest = shown[0]?.window_id;
-  const extra = value !== null && !shown.some((r) => r.window_id === value) ? value : null;
+  const extra = chosen !== null && !shown.some((r) => r.window_id === chosen) ? chosen : null;
   return (
     <div className="iteration-select">
       <label htmlFor="iteration-select">Iteration</label>

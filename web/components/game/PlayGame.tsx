@@ -151,6 +151,14 @@ export function PlayGame({ client = defaultApi, keysEnabled = true }: { client?:
         <StatusBar view={view} />
         <div className="muted small">
           Seed {session.seed} · return {fmtNumber(view.episode.return)} · invalid {view.episode.invalid_actions}
+          {!session.done ? (
+            <>
+              {" "}
+              <button type="button" className="btn btn-small" onClick={() => void start()} disabled={busy}>
+                New game
+              </button>
+            </>
+          ) : null}
         </div>
       </div>
       {error ? (
