@@ -9,6 +9,13 @@ function show(v: unknown): string {
   return String(v);
 }
 
+/** A git commit shortened to 12 hex digits (its "-dirty" suffix kept); other strings as they are. */
+export function shortVersion(v: string | null | undefined): string {
+  if (!v) return "not recorded";
+  const m = /^([0-9a-f]{12})[0-9a-f]{28}(.*)$/.exec(v);
+  return m ? `${m[1]}${m[2]}` : v;
+}
+
 export function RunDetails({ run }: { run: SummaryResponse["run"] }) {
   const config = run.full_config ?? run.config ?? {};
   const entries = Object.entries(config).sort(([a], [b]) => a.localeCompare(b));
@@ -18,7 +25,7 @@ export function RunDetails({ run }: { run: SummaryResponse["run"] }) {
         <div data-testid="run-code-version" data-value={run.code_version ?? ""}>
           <dt>Code version</dt>
           <dd>
-            <code>{run.code_version ?? "not recorded"}</code>
+            <code title={run.code_version ?? undefined}>{shortVersion(run.code_version)}</code>
           </dd>
         </div>
         <div data-testid="run-duration" data-value={run.duration_s ?? ""}>
