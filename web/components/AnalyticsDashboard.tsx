@@ -18,7 +18,7 @@ import { Card, ErrorNotice, StaleBanner } from "./Card";
 import { IterationPanel } from "./IterationPanel";
 import { IterationSelect } from "./IterationSelect";
 import { KpiCards, kpisFromRow } from "./KpiCards";
-import { MetricCharts, metricKeys } from "./MetricCharts";
+import { MetricCharts } from "./MetricCharts";
 import { RunDetails } from "./RunDetails";
 import { RunPicker } from "./RunPicker";
 import { RunsTable } from "./RunsTable";
@@ -47,7 +47,8 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS }: { 
   usePoll(runs.reload, poll);
   usePoll(summary.reload, poll);
   const iterations = useApi(k, () => client.iterations(source as Source, runId as string, 10), poll);
-  const history = useApi(k, () => client.history(source as Source, runId as string, 1000), poll);
+  // The trend charts' columns only: a small payload, and the finest min-max buckets for them.
+  const history = useApi(k, () => client.history(source as Source, runId as string, 1000, TREND_KEYS), poll);
 
   const chosen = url.iteration;
   const latestWindow = iterations.data?.iterations[0]?.window_id ?? summary.data?.kpis.window_id ?? null;
@@ -73,6 +74,8 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS }: { 
     });
   }, [charted, runId, history.data, others.byRun, runs.data]);
 
+  const chartRunsMeta = useMemo(() => chartRuns.map(({ runId: id, label, color }) => ({ runId: id, label, color })), [chartRuns]);
+
   const chosenRow = useMemo(() => {
     if (chosen === null) return null;
     return iterations.data?.iterations.find((r) => r.window_id === chosen) ?? iteration.data?.row ?? null;
@@ -93,7 +96,6 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS }: { 
   };
   const payloads = [runs.data, summary.data, iterations.data, history.data, iteration.data];
   const stalePayload = payloads.find((p) => p?.stale);
-  const allKeys = useMemo(() => metricKeys(history.data?.rows ?? [], history.data?.keys), [history.data]);
 
   const noRuns = runs.data && runs.data.runs.length === 0;
   const pickerRuns = runs.data ? runs.data.runs.slice(0, 10).concat(runItem && !runs.data.runs.slice(0, 10).includes(runItem) ? [runItem] : []) : [];
@@ -220,12 +222,21 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS }: { 
           <Card
             title="Every metric"
             loading={waiting || history.loading}
-            error={history.error ?? upstreamError}
-            onRetry={upstreamError ? retryUpstream : history.reload}
+            error={upstreamError}
+            onRetry={retryUpstream}
             hasData={history.data !== null}
             testId="metrics-card"
           >
-            {history.data ? <MetricCharts runs={chartRuns} keys={allKeys} highlight={highlightRow} url={url} setUrl={setUrl} /> : null}
+            {history.data && source ? (
+              <MetricCharts
+                client={client}
+                source={source}
+                runs={chartRunsMeta}
+                highlight={highlightRow}
+                url={url}
+                setUrl={setUrl}
+              />
+            ) : null}
           </Card>
           <Card
             title="Run details"

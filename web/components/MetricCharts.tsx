@@ -4,11 +4,16 @@
  * key the records hold; the chosen ones (kept in the URL) are drawn with the trend charts'
  * x-axis, smoothing, comparison, log-scale and zoom.
  */
-import { useMemo, useState } from "react";
+import { useMemo, useRef, useState } from "react";
+import type { ApiClient } from "@/lib/api";
+import { useApi } from "@/lib/useApi";
+import { useHistories } from "@/lib/useHistories";
+import { useInView } from "@/lib/useInView";
 import { fmtNumber } from "@/lib/format";
 import { COLORS } from "@/lib/palette";
 import { toggled, type AnalyticsUrl, type SetAnalyticsUrl } from "@/lib/urlState";
-import type { HistoryRow } from "@/lib/types";
+import type { HistoryRow, Source } from "@/lib/types";
+import { ErrorNotice, Skeleton } from "./Card";
 import { TrendCharts, type ChartSpec, type RunRows } from "./TrendCharts";
 
 const NOT_METRICS = new Set(["window_id", "timestamp", "first_update", "last_update"]);
@@ -31,20 +36,42 @@ export function metricSpec(key: string): ChartSpec {
 }
 
 interface MetricChartsProps {
-  runs: RunRows[];
-  keys: string[];
+  client: ApiClient;
+  source: Source;
+  /** The charted runs (page run first) with their labels and colours. */
+  runs: Omit<RunRows, "rows">[];
   highlight: HistoryRow | null;
   url: AnalyticsUrl;
   setUrl: SetAnalyticsUrl;
 }
 
-export function MetricCharts({ runs, keys, highlight, url, setUrl }: MetricChartsProps) {
+/**
+ * Loads nothing until the card nears the viewport: then the key list (a 2-row history) and, per
+ * charted run, the history of just the chosen metrics (so each gets the finest min-max buckets).
+ */
+export function MetricCharts({ client, source, runs, highlight, url, setUrl }: MetricChartsProps) {
+  const ref = useRef<HTMLDivElement>(null);
+  const visible = useInView(ref);
+  const first = runs[0]?.runId ?? null;
+  const probe = useApi(visible && first ? `keys:${source}:${first}` : null, () => client.history(source, first as string, 2));
+  const keys = useMemo(() => metricKeys(probe.data?.rows ?? [], probe.data?.keys), [probe.data]);
+  const wanted = url.metrics.filter((k) => keys.includes(k));
+  const hist = useHistories(client, source, visible && keys.length ? runs.map((r) => r.runId) : [], ["env_steps", "wall_time_s", ...wanted]);
+  const rowsRuns: RunRows[] = useMemo(
+    () => runs.flatMap((r) => (hist.byRun[r.runId] ? [{ ...r, rows: hist.byRun[r.runId].rows }] : [])),
+    [runs, hist.byRun],
+  );
   const [filter, setFilter] = useState("");
   const shownKeys = keys.filter((k) => k.toLowerCase().includes(filter.trim().toLowerCase()));
-  const chosen = url.metrics.filter((k) => keys.includes(k));
+  const chosen = wanted;
   const specs = useMemo(() => chosen.map(metricSpec), [chosen.join("|")]); // eslint-disable-line react-hooks/exhaustive-deps
+  const loaded = rowsRuns.length > 0 && chosen.every((k) => rowsRuns[0].rows.length === 0 || k in rowsRuns[0].rows[0]);
   return (
-    <div className="metric-charts">
+    <div className="metric-charts" ref={ref} aria-busy={!loaded}>
+      {probe.error ? <ErrorNotice error={probe.error} onRetry={probe.reload} /> : null}
+      {Object.entries(hist.errors).map(([id, e]) => (
+        <ErrorNotice key={id} error={e} />
+      ))}
       <details className="metric-chooser" open>
         <summary>
           Metrics: {chosen.length} of {keys.length} charted
@@ -69,11 +96,12 @@ export function MetricCharts({ runs, keys, highlight, url, setUrl }: MetricChart
           ))}
         </ul>
       </details>
-      {specs.length > 0 ? (
-        <TrendCharts runs={runs} highlight={highlight} url={url} setUrl={setUrl} csvUrl={null} specs={specs} idPrefix="m:" />
-      ) : (
+      {specs.length > 0 && !loaded ? <Skeleton lines={4} /> : null}
+      {specs.length > 0 && loaded ? (
+        <TrendCharts runs={rowsRuns} highlight={highlight} url={url} setUrl={setUrl} csvUrl={null} specs={specs} idPrefix="m:" />
+      ) : specs.length === 0 ? (
         <p className="muted">Choose metrics above to chart them.</p>
-      )}
+      ) : null}
     </div>
   );
 }

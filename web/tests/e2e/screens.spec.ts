@@ -19,7 +19,8 @@ for (const size of SIZES) {
       await expect(page.getByTestId("kpi-window")).not.toHaveText("–");
       await screenshot(page, "home", size.width);
 
-      await page.goto(web("/analytics"));
+      // the e2e run by name: other specs add newer runs (a live run, a --num-seeds group)
+      await page.goto(web(`/analytics?source=local&run=${E2E_RUN_ID}`));
       await expect(page.getByTestId("iteration-panel")).toBeVisible();
       await expect(page.locator("[data-testid=chart-Return] canvas")).toHaveCount(1);
       await screenshot(page, "analytics", size.width);
@@ -30,6 +31,14 @@ for (const size of SIZES) {
       await expect(page.getByTestId("iteration-panel")).toHaveAttribute("data-window", String(w));
       await expect(page.locator("[data-testid='chart-Policy loss'] canvas")).toHaveCount(1);
       await screenshot(page, "analytics-iteration", size.width);
+
+      // comparison: the --num-seeds group of runs-compare.spec when it ran, else the e2e run's neighbours
+      const runs = (await apiGet(`/api/local/runs?limit=50`)).runs as { run_id: string; group: string | null }[];
+      const group = runs.filter((r) => r.group === "e2e-grp").map((r) => r.run_id);
+      const others = group.length > 1 ? group : runs.map((r) => r.run_id).slice(0, 2);
+      await page.goto(web(`/analytics?source=local&run=${others[0]}&compare=${others.slice(1).join(",")}`));
+      await expect(page.locator("[data-testid=chart-Return] canvas")).toHaveCount(1);
+      await screenshot(page, "analytics-compare", size.width);
 
       await page.goto(web("/play"));
       await page.getByLabel("Seed (optional)").fill("7");

@@ -94,7 +94,8 @@ describe("AnalyticsDashboard", () => {
     const live = fakeClient({ state: "running" });
     renderDash(<AnalyticsDashboard client={live.client} pollMs={40} />);
     await waitFor(() => expect(live.calls.filter((c) => c.startsWith("summary")).length).toBeGreaterThanOrEqual(4), { timeout: 3000 });
-    expect(live.calls.filter((c) => c.startsWith("history")).length).toBeGreaterThanOrEqual(3);
+    const trends = (calls: string[]) => calls.filter((c) => c.startsWith("history") && c.includes("eval/return_mean"));
+    expect(trends(live.calls).length).toBeGreaterThanOrEqual(3);
     cleanup();
 
     const done = fakeClient({ state: "finished" });
@@ -102,7 +103,7 @@ describe("AnalyticsDashboard", () => {
     await screen.findByTestId("iteration-panel");
     await new Promise((r) => setTimeout(r, 300));
     expect(done.calls.filter((c) => c.startsWith("summary")).length).toBe(1);
-    expect(done.calls.filter((c) => c.startsWith("history")).length).toBe(1);
+    expect(trends(done.calls).length).toBe(1);
   });
 });
 

@@ -131,8 +131,8 @@ export function fakeClient(opts: FakeOptions = {}) {
         },
       };
     },
-    history: async (_s: string, runId: string) => {
-      calls.push(`history:${runId}`);
+    history: async (_s: string, runId: string, maxPoints = 1000, keys?: string[]) => {
+      calls.push(`history:${runId}:${maxPoints}:${keys ? keys.join(",") : "all"}`);
       if (state.failHistory) throw state.failHistory;
       return { ...env, run_id: runId, total_rows: n, downsampled: false, rows };
     },

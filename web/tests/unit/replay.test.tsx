@@ -79,7 +79,7 @@ describe("ReplayViewer", () => {
   it("test_ReplayViewer__close_code_reason_is_shown", async () => {
     const { client } = fakeClient();
     render(<ReplayViewer client={client} wsBase="ws://api" />);
-    await waitFor(() => expect(screen.getByLabelText("Run")).toHaveValue("run-b"));
+    await waitFor(() => expect(screen.getByLabelText("Iteration")).toHaveValue("14"));
     fireEvent.click(screen.getByRole("button", { name: "Watch" }));
     act(() => FakeSocket.last!.onclose?.({ code: 4404, reason: "no checkpoint for window 3" }));
     expect(screen.getByRole("alert")).toHaveTextContent("no checkpoint for window 3 (code 4404)");

@@ -5,7 +5,7 @@ import { afterEach, vi } from "vitest";
 afterEach(() => cleanup());
 // findBy/waitFor wait on a condition; on a loaded 2-core box a full dashboard render can take
 // over the 1 s default, which would fail a correct page.
-configure({ asyncUtilTimeout: 5000 });
+configure({ asyncUtilTimeout: 15_000 });
 
 // jsdom has no ResizeObserver or canvas; charts are checked through a recording uPlot stub.
 class RO {
