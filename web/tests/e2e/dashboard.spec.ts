@@ -68,6 +68,7 @@ test("8: hovering a trend chart reads out the smoothed and the raw value, labell
   const chart = page.getByTestId("chart-Return");
   const canvas = chart.locator(".u-over");
   await expect(chart.locator("canvas")).toHaveCount(1);
+  await chart.scrollIntoViewIfNeeded();
   const box = (await canvas.boundingBox())!;
   // the last window: far right of the plot area
   await page.mouse.move(box.x + box.width - 1, box.y + box.height / 2);
@@ -105,6 +106,7 @@ test("10: every logged metric can be charted; log scale, auto-scale and zoom wit
   // zoom by dragging, then reset
   const ret = page.getByTestId("chart-Return");
   await expect(ret.locator("canvas")).toHaveCount(1);
+  await ret.scrollIntoViewIfNeeded();
   const box = (await ret.locator(".u-over").boundingBox())!;
   await page.mouse.move(box.x + box.width * 0.3, box.y + box.height / 2);
   await page.mouse.down();
@@ -161,8 +163,9 @@ test("issue 13 row 6: a one-window run draws a visible point on every trend char
       let n = 0;
       for (let i = 0; i < d.length; i += 4) {
         const [r, g, b, a] = [d[i], d[i + 1], d[i + 2], d[i + 3]];
-        // eval blue #0072B2 or steps/s green #009E73, within antialiasing
-        if (a > 200 && ((Math.abs(r - 0) < 40 && Math.abs(g - 114) < 40 && Math.abs(b - 178) < 40) || (Math.abs(r - 0) < 40 && Math.abs(g - 158) < 40 && Math.abs(b - 115) < 40))) n++;
+        // a series colour (eval blue #0072B2, train orange #E69F00, steps/s green #009E73), within antialiasing
+        const near = (R: number, G: number, B: number) => Math.abs(r - R) < 40 && Math.abs(g - G) < 40 && Math.abs(b - B) < 40;
+        if (a > 200 && (near(0, 114, 178) || near(230, 159, 0) || near(0, 158, 115))) n++;
       }
       return n;
     });
