@@ -85,6 +85,8 @@ test("10: every logged metric can be charted; log scale, auto-scale and zoom wit
   const hist = await apiGet(`/api/local/runs/${E2E_RUN_ID}/history?max_points=1000`);
   await page.goto(A());
   const card = page.getByTestId("metrics-card");
+  // the card loads its data when scrolled near, as a reader would
+  await card.scrollIntoViewIfNeeded();
   // the default charts include the losses, entropy, approx-KL, clip fraction, grad norm, lr, explained variance
   for (const k of ["loss/policy", "loss/entropy", "loss/approx_kl", "loss/clip_frac", "opt/grad_norm", "opt/lr", "loss/explained_variance"])
     await expect(card.getByTestId(`chart-${k}`)).toHaveAttribute("data-points", String(hist.rows.length));
