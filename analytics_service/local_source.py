@@ -57,7 +57,7 @@ class LocalSource:
             config=meta.get("config"),
             kpis=views.kpis_from_rows(rows),
             group=meta.get("group"),
-            seed_index=meta.get("seed_index"),
+            seed_index=views.seed_index_of(meta),
             code_version=meta.get("code_version"),
         )
 
@@ -92,7 +92,7 @@ class LocalSource:
                 **views.run_meta(
                     rows[-1] if rows else None,
                     meta.get("group"),
-                    meta.get("seed_index"),
+                    views.seed_index_of(meta),
                     meta.get("code_version"),
                 ),
             },

@@ -239,7 +239,7 @@ async def _columns(svc: Services, source: str, run_id: str) -> tuple[columns.Col
                 raise UpstreamError("the run's records are unreadable") from exc
 
         cols = await asyncio.to_thread(read)
-        return cols, Cached(None, datetime.now(UTC), False)
+        return cols, Cached(None, cols.loaded_at, False)
     got = await _windows(svc, source, run_id)
     key = ("wandb", svc.settings.wandb_entity, svc.settings.wandb_project, run_id, got.fetched_at)
     cols = await asyncio.to_thread(columns.rows_store.get, key, got.value["rows"])
@@ -383,6 +383,16 @@ async def list_iterations(
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> Response:
     svc = _services(request)
+    if source == "local":
+        # From the column store: a long run's windows are not re-read per request.
+        cols, got = await _columns(svc, source, run_id)
+        idx = np.arange(cols.n - 1, max(cols.n - limit, 0) - 1, -1)
+        payload = {
+            **_envelope(source, got),
+            "run_id": run_id,
+            "iterations": cols.rows(list(WINDOW_KEYS), idx),
+        }
+        return _json(request, IterationsResponse.model_validate(payload).model_dump(by_alias=True))
     got = await _windows(svc, source, run_id)
     return _respond(
         request,
@@ -401,22 +411,27 @@ async def list_iterations(
 async def _with_local_replay_seeds(
     svc: Services, run_id: str, window_id: int, got: Cached
 ) -> Cached:
-    """The trainer does not log replay seeds to W&B; replays need the local checkpoints
-    anyway, so the seeds come from the local eval record when the run is here too."""
+    """The trainer does not log replay seeds, the evaluated policy or the replays' scored
+    episodes to W&B; replays need the local checkpoints anyway, so these come from the
+    local eval record when the run is here too."""
     ev = got.value.get("eval")
-    if not ev or ev["replay_seeds"]:
+    if not ev or (ev["replay_seeds"] and ev.get("policy") and ev.get("replays")):
         return got
 
-    def seeds() -> list[int]:
+    def local() -> dict | None:
         path = records.run_dir(svc.settings.runs_dir, run_id)
-        record = records.read_eval(path, window_id) if path is not None else None
-        return [int(s) for s in (record or {}).get("replay_seeds") or []]
+        return views.eval_from_record(records.read_eval(path, window_id)) if path else None
 
-    found = await asyncio.to_thread(seeds)
+    found = await asyncio.to_thread(local)
     if not found:
         return got
-    value = {**got.value, "eval": {**ev, "replay_seeds": found}}
-    return Cached(value, got.fetched_at, got.stale)
+    merged = {
+        **ev,
+        "replay_seeds": ev["replay_seeds"] or found["replay_seeds"],
+        "policy": ev.get("policy") or found["policy"],
+        "replays": ev.get("replays") or found["replays"],
+    }
+    return Cached({**got.value, "eval": merged}, got.fetched_at, got.stale)
 
 
 @router.get(

@@ -96,10 +96,14 @@ class PlaySessions:
             if replace is not None and self._owner.get(replace) == client:
                 self._close(replace)
             mine = [s for s, c in self._owner.items() if c == client]
-            if len(mine) >= self.max_per_client:
-                mine.sort(key=lambda s: self._sessions[s].expires_at if self._sessions[s] else now)
-                for sid in mine[: len(mine) - self.max_per_client + 1]:
-                    self._close(sid)
+            mine.sort(key=lambda s: self._sessions[s].expires_at if self._sessions[s] else now)
+            # At the per-client cap, or when the service is full and this client holds a
+            # game, its least recently used games make room: a new game replaces an old one.
+            excess = len(mine) - self.max_per_client + 1
+            if len(self._sessions) >= self.max_sessions and mine:
+                excess = max(excess, 1)
+            for sid in mine[: max(excess, 0)]:
+                self._close(sid)
             if len(self._sessions) >= self.max_sessions:
                 live = [v.expires_at for v in self._sessions.values() if v is not None]
                 wait = max(1, int((min(live) if live else now + 30) - now) + 1)

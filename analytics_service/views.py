@@ -164,6 +164,13 @@ def run_meta(last_window: dict | None, group: Any, seed_index: Any, code_version
     }
 
 
+def seed_index_of(meta: dict) -> Any:
+    """run.json's `seed_index`, else the config's (what W&B's config holds)."""
+    if meta.get("seed_index") is not None:
+        return meta["seed_index"]
+    return (meta.get("config") or {}).get("seed_index")
+
+
 def full_config(config: Any) -> dict:
     """The run's whole config as recorded (non-finite numbers as null)."""
     if not isinstance(config, dict):
@@ -248,6 +255,8 @@ def eval_from_wandb_row(row: dict) -> dict | None:
         "histograms": {name: h or empty for name, h in hists.items()},
         "action_mix": {k: _clean(row.get(f"{WANDB_ACTION_MIX_PREFIX}{k}")) for k in ACTION_KINDS},
         "replay_seeds": [int(s) for s in seeds] if isinstance(seeds, list) else [],
+        "policy": None,  # not logged to W&B: from the local eval record where it is here
+        "replays": [],
     }
 
 

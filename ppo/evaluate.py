@@ -46,10 +46,17 @@ def sample_one(logits: jax.Array, key: jax.Array) -> jax.Array:
     return sample_actions(logits[None], key)[0]
 
 
+def eval_env_steps(n_episodes: int, max_steps: int) -> int:
+    """Env steps one evaluation runs: a greedy and a sampled half of `n_episodes` envs each,
+    stepped for `max_steps` days (finished episodes keep stepping, masked out)."""
+    return 2 * int(n_episodes) * int(max_steps)
+
+
 def make_eval_fn(
     net: ActorCritic,
     env: Any,
     env_params: Any,
+    *,
     n_episodes: int,
     seed_base: int,
     max_steps: int,

@@ -48,7 +48,7 @@ def test_play__same_seed_same_game_and_bad_input(make_client) -> None:
     a = client.post("/api/play", json={"seed": 7}).json()
     b = client.post("/api/play", json={"seed": 7}).json()
     assert a["view"] == b["view"] and a["session_id"] != b["session_id"]
-    r = client.post("/api/play", json={})
+    r = client.post("/api/play", json={}, headers={"X-Play-Client": "another-client"})
     assert r.status_code == 503 and r.json()["error"]["code"] == "session_limit"
     for bad in (-1, 69, 1000, "x", 1.5):
         r = client.post(f"/api/play/{a['session_id']}/step", json={"action": bad})
@@ -62,17 +62,20 @@ def test_play__same_seed_same_game_and_bad_input(make_client) -> None:
 def test_play__sessions_expire_after_idle_minutes(make_client) -> None:
     import time
 
-    client = make_client(wandb=False, play_idle_minutes=0.5 / 60)
+    client = make_client(wandb=False, play_idle_minutes=0.02, play_max_sessions=1)
     state = client.post("/api/play", json={"seed": 1}).json()
-    assert state["idle_expiry_s"] == 0  # 0.5 s, rounded
+    assert state["idle_expiry_s"] == 1  # 0.02 min
+    # The only slot frees when the idle session expires: another client's start succeeds
+    # then (polling the session itself would keep it alive).
     deadline = time.monotonic() + 30
-    while (r := client.get(f"/api/play/{state['session_id']}")).status_code == 200:
+    other = {"X-Play-Client": "another-client"}
+    while (r := client.post("/api/play", json={}, headers=other)).status_code == 503:
         assert time.monotonic() < deadline, "the idle session never expired"
+    assert r.status_code == 201
+    r = client.get(f"/api/play/{state['session_id']}")
     assert r.status_code == 404
-    assert (
-        "idle" in r.json()["error"]["message"]
-        and "start a new game" in r.json()["error"]["message"]
-    )
+    message = r.json()["error"]["message"]
+    assert "idle" in message and "start a new game" in message
 
 
 async def _replay(url: str) -> tuple[list[dict], int | None, str | None]:
