@@ -66,9 +66,16 @@ export function MetricCharts({ client, source, runs, highlight, url, setUrl }: M
   const chosen = wanted;
   const specs = useMemo(() => chosen.map(metricSpec), [chosen.join("|")]); // eslint-disable-line react-hooks/exhaustive-deps
   const loaded = rowsRuns.length > 0 && chosen.every((k) => rowsRuns[0].rows.length === 0 || k in rowsRuns[0].rows[0]);
+  if (!probe.data) {
+    // Not scrolled near yet, or the key list is loading: say so, never "0 metrics".
+    return (
+      <div className="metric-charts" ref={ref} aria-busy={!probe.error} data-testid="metrics-pending">
+        {probe.error ? <ErrorNotice error={probe.error} onRetry={probe.reload} /> : <Skeleton lines={3} />}
+      </div>
+    );
+  }
   return (
     <div className="metric-charts" ref={ref} aria-busy={!loaded}>
-      {probe.error ? <ErrorNotice error={probe.error} onRetry={probe.reload} /> : null}
       {Object.entries(hist.errors).map(([id, e]) => (
         <ErrorNotice key={id} error={e} />
       ))}
