@@ -8,7 +8,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import path from "node:path";
-import { apiGet, expect, test, web } from "./fixtures";
+import { apiGet, expect, test, testFetch, web } from "./fixtures";
 
 const RUN = process.env.E2E_SPEED_RUN ?? "speed-10000";
 const LOADS = 7;
@@ -102,7 +102,7 @@ test("speed: /analytics on a 10,000-window run, iteration changes, and JS per pa
   const js: Record<string, { first_load_files: number; first_load_kb: number; first_load_gzip_kb: number; fetched_during_load_kb: number }> = {};
   const kb = (n: number) => Math.round(n / 102.4) / 10;
   for (const p of ["/", "/analytics", "/play"]) {
-    const html = await (await fetch(web(p))).text();
+    const html = await (await testFetch(web(p))).text();
     const files = [...new Set([...html.matchAll(/\/_next\/(static\/[^"']+?\.js)/g)].map((m) => m[1]))];
     let raw = 0;
     let gz = 0;
