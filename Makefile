@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 WEB_STAMP := web/node_modules/.installed
 
-.PHONY: help install run test test-py test-web lint format bench gate chromium web-install clean
+.PHONY: help install run test test-py test-web lint format bench bench-peer gate chromium web-install clean
 
 help:
 	@echo "make run    - short local training run (W&B offline), records under runs/"
@@ -16,6 +16,7 @@ help:
 	@echo "make lint   - ruff"
 	@echo "make bench  - fresh throughput report under artifacts/throughput/"
 	@echo "make gate   - profiler with --enforce-target at the calibrated floors"
+	@echo "make bench-peer - ppo's window vs a textbook PPO loop (benchmarks/peer.py), alternated"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -69,6 +70,11 @@ test: $(STAMP)
 # Throughput (docs/THROUGHPUT.md). Shared machines are noisy: check `uptime` first.
 bench: $(STAMP)
 	$(PY) -m profiler --mode all --repeats 3 --out artifacts/throughput/current.json
+
+# ppo's compiled window against the textbook peer loop, alternated in one process (issue 10).
+bench-peer: $(STAMP)
+	$(PY) -m profiler --mode trainer --vs-peer --repeats 3 --ceiling quick \
+	  --out artifacts/throughput/vs-peer.json
 
 gate: $(STAMP)
 	$(PY) -m profiler --mode all --repeats 3 --enforce-target \

@@ -36,6 +36,10 @@ def run_job(spec: dict) -> dict:
         digests = source_digests()  # the code this process imports (others edit the tree)
         result = runner(spec["mode"])(spec, _progress(spec["mode"]))
         result["details"]["source_digests"] = digests
+    elif spec["job"] == "vs-peer":
+        from profiler.modes import vs_peer
+
+        result = vs_peer.run(spec, _progress("vs-peer"))
     else:
         raise ValueError(f"unknown job {spec['job']!r}")
     return {"ok": True, "result": result, "system": jax_info()}
