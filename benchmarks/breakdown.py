@@ -39,16 +39,18 @@ def _cost(compiled: Any) -> tuple[float | None, float | None]:
     return ca.get("flops"), ca.get("bytes accessed")
 
 
-def _time(fn: Callable[[], Any], repeats: int) -> list[float]:
+def _time(fn: Callable[[], Any], repeats: int) -> tuple[list[float], list[float]]:
+    """(wall seconds, process CPU seconds) of each timed call, after one untimed call."""
     import jax
 
     jax.block_until_ready(fn())  # untimed: first-run allocations
-    out = []
+    walls, cpus = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         jax.block_until_ready(fn())
-        out.append(time.perf_counter() - t0)
-    return out
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    return walls, cpus
 
 
 def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
@@ -63,8 +65,10 @@ def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
 
     say("ceiling")
     ceil = ceiling_mod.measure("full", repeats)
-    peak_flops = ceil["matmul"]["flops_per_sec"]["p50"]
-    peak_bytes = ceil["copy"]["bytes_per_sec"]["p50"]
+    # Per CPU-second ceilings: the phases are compared with them in CPU time, which a
+    # shared machine's load moves much less than wall-clock time.
+    peak_flops = ceil["matmul"]["flops_per_cpu_s"]
+    peak_bytes = ceil["copy"]["bytes_per_cpu_s"]
 
     der = tc.derived(1)
     if der.num_devices != 1 or tc.num_seeds != 1:
@@ -85,7 +89,8 @@ def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
     params, opt_state = carry.params, carry.opt_state
     (_, _, _), traj = jax.jit(parts.rollout)(params, carry.env_state, carry.obs, key)
     flat, _ = jax.jit(parts.advantages)(params, traj, carry.obs)
-    mbs = jax.jit(parts.shuffle)(flat, key)
+    idx = jax.jit(parts.shuffle)(key)
+    mbs = jax.jit(jax.vmap(parts.gather, in_axes=(None, 0)))(flat, idx)
     logits_t = jax.jit(jax.vmap(lambda o: parts.policy(params, o)[0]))(traj.obs)
     (_, _), g = jax.jit(parts.grads)(params, jax.tree.map(lambda x: x[0], mbs))
     keys_t = jax.random.split(key, t_len)
@@ -120,7 +125,7 @@ def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
         """`whole(*args)` runs the piece as one update does (x `scale`); `body` is one call."""
         say(f"phase {name}")
         compiled = jax.jit(whole).lower(*args).compile()
-        secs = _time(lambda: compiled(*args), repeats)
+        secs, cpus = _time(lambda: compiled(*args), repeats)
         f1, b1 = _cost(jax.jit(body).lower(*body_args).compile()) if body else _cost(compiled)
         flops = None if f1 is None else f1 * calls
         nbytes = None if b1 is None else b1 * calls
@@ -130,12 +135,13 @@ def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
                 "phase": name,
                 "group": group,
                 "seconds_per_update": s,
+                "cpu_seconds_per_update": statistics.median(cpus) * scale,
                 "samples_s": [x * scale for x in secs],
                 "xla_flops": None if flops is None else flops * scale,
                 "xla_bytes": None if nbytes is None else nbytes * scale,
-                "dense_flops": dense,
-                "matmul_bound_s": dense / peak_flops,
-                "copy_bound_s": None if nbytes is None else nbytes * scale / peak_bytes,
+                "dense_flops": dense * scale,
+                "matmul_bound_cpu_s": dense * scale / peak_flops,
+                "copy_bound_cpu_s": None if nbytes is None else nbytes * scale / peak_bytes,
             }
         )
 
@@ -221,13 +227,24 @@ def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
     )
     # --- update pieces (x epochs) ---
     phase(
-        "update: shuffle/gather",
+        "update: shuffle (permutation)",
         "update",
-        lambda b, k: parts.shuffle(b, k),
-        (flat, key),
+        lambda k: parts.shuffle(k),
+        (key,),
         None,
         (),
         1,
+        0.0,
+        scale=epochs,
+    )
+    phase(
+        "update: gather minibatches",
+        "update",
+        scan_sum(lambda i: parts.gather(flat, i), idx),
+        (idx,),
+        lambda i: parts.gather(flat, i),
+        (idx[0],),
+        n_mb,
         0.0,
         scale=epochs,
     )
@@ -283,18 +300,18 @@ def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
     )
     # --- host: what ppo.train fetches per window ---
     say("phase host")
-    host_stats = _time(lambda: jax.device_get(runner.update), repeats)
-    host_runner = _time(lambda: jax.tree.map(np.asarray, jax.device_get(runner)), repeats)
+    host_stats = _time(lambda: jax.device_get(runner.update), repeats)[0]
+    host_runner = _time(lambda: jax.tree.map(np.asarray, jax.device_get(runner)), repeats)[0]
     runner_bytes = sum(x.nbytes for x in jax.tree.leaves(runner))
 
     whole = next(p for p in phases if p["group"] == "total")
     roll = next(p for p in phases if p["group"] == "rollout-total")
     parts_sum = sum(
-        p["seconds_per_update"] for p in phases if p["group"] in ("rollout", "gae", "update")
+        p["cpu_seconds_per_update"] for p in phases if p["group"] in ("rollout", "gae", "update")
     )
     for p in phases:
-        p["share_of_update"] = p["seconds_per_update"] / whole["seconds_per_update"]
-    nonmatmul = 1.0 - whole["matmul_bound_s"] / whole["seconds_per_update"]
+        p["share_of_update"] = p["cpu_seconds_per_update"] / whole["cpu_seconds_per_update"]
+    nonmatmul = 1.0 - whole["matmul_bound_cpu_s"] / whole["cpu_seconds_per_update"]
     return {
         "config": {
             k: getattr(tc, k)
@@ -312,13 +329,15 @@ def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
         "load_average_start": list(os.getloadavg()),
         "ceiling": ceil,
         "phases": phases,
-        "rollout_pieces_sum_s": sum(
-            p["seconds_per_update"] for p in phases if p["group"] == "rollout"
+        "rollout_pieces_sum_cpu_s": sum(
+            p["cpu_seconds_per_update"] for p in phases if p["group"] == "rollout"
         ),
-        "rollout_whole_s": roll["seconds_per_update"],
-        "pieces_sum_s": parts_sum,
+        "rollout_whole_cpu_s": roll["cpu_seconds_per_update"],
+        "pieces_sum_cpu_s": parts_sum,
+        "update_cpu_s": whole["cpu_seconds_per_update"],
         "update_s": whole["seconds_per_update"],
         "env_steps_per_s": batch / whole["seconds_per_update"],
+        "env_steps_per_cpu_s": batch / whole["cpu_seconds_per_update"],
         "non_matmul_share": nonmatmul,
         "host": {
             "stats_fetch_s": statistics.median(host_stats),
@@ -339,36 +358,41 @@ def _dense_flops(params: Any) -> float:
 
 
 def table(b: dict) -> str:
-    """The breakdown as a Markdown table plus a summary line."""
-    mm = b["ceiling"]["matmul"]["flops_per_sec"]["p50"]
-    cp = b["ceiling"]["copy"]["bytes_per_sec"]["p50"]
+    """The breakdown as a Markdown table (CPU milliseconds per update) plus summary lines."""
+    c = b["ceiling"]
+    mm, cp = c["matmul"]["flops_per_cpu_s"], c["copy"]["bytes_per_cpu_s"]
 
-    def g(x: float | None, d: float = 1e9) -> str:
-        return "-" if x is None else f"{x / d:,.2f}"
+    def g(x: float | None) -> str:
+        return "-" if x is None else f"{x / 1e9:,.2f}"
+
+    def ms(x: float | None) -> str:
+        return "-" if x is None else f"{x * 1e3:,.0f}"
 
     lines = [
-        f"ceilings (same run): matmul {mm / 1e9:.1f} GFLOP/s, copy {cp / 1e9:.1f} GB/s; "
-        f"load {b['load_average_start'][0]:.1f}; config {b['config']}",
+        f"ceilings (same run): matmul {c['matmul']['flops_per_sec']['p50'] / 1e9:.1f} GFLOP/s "
+        f"wall, {mm / 1e9:.1f} GFLOP per CPU-s; copy {c['copy']['bytes_per_sec']['p50'] / 1e9:.1f}"
+        f" GB/s wall, {cp / 1e9:.1f} GB per CPU-s; load {b['load_average_start'][0]:.1f}; "
+        f"config {b['config']}",
         "",
-        "| phase | ms / update | share | dense GFLOP | matmul-bound ms | XLA GFLOP | XLA GB "
-        "| copy-bound ms |",
-        "|---|---|---|---|---|---|---|---|",
+        "| phase | CPU ms / update | share | wall ms | dense GFLOP | matmul-bound CPU ms "
+        "| XLA GFLOP | XLA GB | copy-bound CPU ms |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for p in b["phases"]:
-        cb = "-" if p["copy_bound_s"] is None else f"{p['copy_bound_s'] * 1e3:,.0f}"
         lines.append(
-            f"| {p['phase']} | {p['seconds_per_update'] * 1e3:,.0f} | "
-            f"{p['share_of_update']:.1%} | {g(p['dense_flops'])} | "
-            f"{p['matmul_bound_s'] * 1e3:,.0f} | {g(p['xla_flops'])} | {g(p['xla_bytes'])} | "
-            f"{cb} |"
+            f"| {p['phase']} | {ms(p['cpu_seconds_per_update'])} | {p['share_of_update']:.1%} | "
+            f"{ms(p['seconds_per_update'])} | {g(p['dense_flops'])} | "
+            f"{ms(p['matmul_bound_cpu_s'])} | {g(p['xla_flops'])} | {g(p['xla_bytes'])} | "
+            f"{ms(p['copy_bound_cpu_s'])} |"
         )
     h = b["host"]
     lines += [
         "",
-        f"rollout pieces sum {b['rollout_pieces_sum_s'] * 1e3:,.0f} ms vs whole rollout "
-        f"{b['rollout_whole_s'] * 1e3:,.0f} ms; all pieces {b['pieces_sum_s'] * 1e3:,.0f} ms vs "
-        f"whole update {b['update_s'] * 1e3:,.0f} ms ({b['env_steps_per_s']:,.0f} env steps/s); "
-        f"non-matmul share of the update {b['non_matmul_share']:.0%}",
+        f"CPU time: rollout pieces sum {ms(b['rollout_pieces_sum_cpu_s'])} ms vs whole rollout "
+        f"{ms(b['rollout_whole_cpu_s'])} ms; all pieces {ms(b['pieces_sum_cpu_s'])} ms vs whole "
+        f"update {ms(b['update_cpu_s'])} ms; {b['env_steps_per_cpu_s']:,.0f} env steps per "
+        f"CPU-s ({b['env_steps_per_s']:,.0f} per wall s); non-matmul share of the update "
+        f"{b['non_matmul_share']:.0%}",
         f"host per window: stats fetch {h['stats_fetch_s'] * 1e3:.2f} ms; full runner fetch "
         f"{h['runner_fetch_s_per_window'] * 1e3:.1f} ms ({h['runner_bytes'] / 1e6:.0f} MB)",
     ]

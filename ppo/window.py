@@ -190,7 +190,8 @@ class Parts(NamedTuple):
     env_step: Callable  # (key, env_state, action [E]) -> (obs, env_state, reward, done, info)
     rollout: Callable  # (params, env_state, obs, key) -> ((env_state, obs, RolloutAcc), Traj)
     advantages: Callable  # (params, traj, last obs) -> (flat batch [T*E, ...], ev)
-    shuffle: Callable  # (flat batch, key) -> minibatches [M, T*E/M, ...]
+    shuffle: Callable  # key -> minibatch index rows int32 [M, T*E/M]
+    gather: Callable  # (flat batch, index row) -> one minibatch
     grads: Callable  # (params, minibatch) -> ((loss, LossParts), grads)
     apply: Callable  # (params, opt_state, grads) -> (params, opt_state, grad_norm)
     update: Callable  # (carry, None) -> (carry, UpdateStats), carry = Carry
@@ -278,10 +279,17 @@ def make_parts(cfg: TrainConfig, der: Derived, env: Any, env_params: Any, n_acti
         )
         return flat, ev
 
-    def shuffle(batch: tuple, key: jax.Array) -> tuple:
-        perm = jax.random.permutation(key, t_len * e_loc)
+    def shuffle(key: jax.Array) -> jax.Array:
+        # A uniform random permutation of the batch (ties of 32-bit keys, ~N^2/2^33 pairs,
+        # keep index order), cut into minibatch index rows [M, N/M]. One sort instead of
+        # jax.random.permutation's two rounds; the rows are gathered per minibatch (below),
+        # so the shuffled batch is never materialised as a whole.
+        perm = jnp.argsort(jax.random.bits(key, (t_len * e_loc,), jnp.uint32))
+        return perm.astype(jnp.int32).reshape((n_mb, mb_size))
+
+    def gather(batch: tuple, idx: jax.Array) -> tuple:
         return jax.tree.map(
-            lambda x: jnp.take(x, perm, axis=0).reshape((n_mb, mb_size, *x.shape[1:])), batch
+            lambda x: x.at[idx].get(mode="promise_in_bounds", unique_indices=True), batch
         )
 
     def loss_fn(params: Any, mb: tuple) -> tuple[jax.Array, Any]:
@@ -300,17 +308,16 @@ def make_parts(cfg: TrainConfig, der: Derived, env: Any, env_params: Any, n_acti
         updates, opt_state = tx.update(g, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, gnorm
 
-    def minibatch_step(carry: tuple, mb: tuple) -> tuple[tuple, tuple]:
-        params, opt_state = carry
-        (_, parts), g = grads(params, mb)
-        params, opt_state, gnorm = apply(params, opt_state, g)
-        return (params, opt_state), (parts, gnorm)
-
     def epoch_step(carry: tuple, key: jax.Array) -> tuple[tuple, tuple]:
         params, opt_state, batch = carry
-        (params, opt_state), out = jax.lax.scan(
-            minibatch_step, (params, opt_state), shuffle(batch, key)
-        )
+
+        def minibatch_step(c: tuple, idx: jax.Array) -> tuple[tuple, tuple]:
+            params, opt_state = c
+            (_, parts), g = grads(params, gather(batch, idx))
+            params, opt_state, gnorm = apply(params, opt_state, g)
+            return (params, opt_state), (parts, gnorm)
+
+        (params, opt_state), out = jax.lax.scan(minibatch_step, (params, opt_state), shuffle(key))
         return (params, opt_state, batch), out
 
     def update(carry: Carry, _: None) -> tuple[Carry, UpdateStats]:
@@ -345,7 +352,7 @@ def make_parts(cfg: TrainConfig, der: Derived, env: Any, env_params: Any, n_acti
         )
         return Carry(params, opt_state, env_state, obs, key, n_update + 1), stats
 
-    return Parts(policy, act, env_step, rollout, advantages, shuffle, grads, apply, update)
+    return Parts(policy, act, env_step, rollout, advantages, shuffle, gather, grads, apply, update)
 
 
 def make_window_fn(
@@ -375,7 +382,12 @@ def make_window_fn(
         return runner, stats
 
     def local_window(r: Runner) -> tuple[Runner, UpdateStats]:
-        return jax.vmap(one_seed_window)(r)
+        if cfg.num_seeds > 1:
+            return jax.vmap(one_seed_window)(r)
+        # One seed: drop the seed axis rather than vmap over it, so XLA sees plain dots and
+        # gathers instead of batched ones of batch size 1.
+        out = one_seed_window(jax.tree.map(lambda x: x[0], r))
+        return jax.tree.map(lambda x: x[None], out)
 
     specs = runner_specs(runner)
     stat_specs = UpdateStats(*([P()] * len(UpdateStats._fields)))
