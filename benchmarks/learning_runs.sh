@@ -12,7 +12,9 @@ py=${PYTHON:-python3}
 parallel=${PARALLEL:-1}
 if [ "$parallel" = 1 ]; then export XLA_PYTHON_CLIENT_MEM_FRACTION=${MEM_FRACTION:-0.3}; fi
 runs=${RUNS:-/tmp/learning-runs}
+# NAME:FLAGS entries; CONFIGS (space-separated NAME:FLAGS with commas for spaces) overrides.
 configs=("h128e2:--hidden 128 --epochs 2" "h64e1:--hidden 64 --epochs 1" "h128e1:--hidden 128 --epochs 1")
+if [ -n "${CONFIGS:-}" ]; then read -r -a configs <<<"$CONFIGS"; configs=("${configs[@]//,/ }"); fi
 for c in "${configs[@]}"; do
   name=${c%%:*}; flags=${c#*:}
   # shellcheck disable=SC2086
