@@ -87,7 +87,16 @@ def history_from_records(
     try:
         from ppo.wandb_log import WandbLogger  # type: ignore[import-not-found]
 
-        logger = WandbLogger("disabled", "stub", "stub", "stub", None, {}, Path("."), False)
+        logger = WandbLogger(
+            mode="disabled",
+            run_id="stub",
+            name="stub",
+            project="stub",
+            entity=None,
+            config={},
+            run_dir=Path("."),
+            resume=False,
+        )
         logger.run = rec
 
         def log_window(w_row: dict, ups: list[dict], ev: dict | None) -> None:
