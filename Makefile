@@ -26,8 +26,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# A short run: 1,024 envs (the default) and 4.2 M env steps; the learning-target config is
+# `python -m ppo.train --num-envs 8192` (docs/TRAINING.md).
 run: $(STAMP)
-	$(PY) -m ppo.train --wandb offline
+	$(PY) -m ppo.train --total-steps 4194304 --wandb offline
 
 lint: $(STAMP)
 	$(PY) -m ruff check --no-cache .
