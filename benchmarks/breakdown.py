@@ -177,30 +177,13 @@ def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
         t_len,
         net_f * e * t_len,
     )
-    from ppo.network import sample_actions
-
     phase(
-        "rollout: sampling",
+        "rollout: sampling + log-prob",
         "rollout",
-        scan_sum(lambda xs: sample_actions(xs[0], xs[1]), (logits_t, keys_t)),
+        scan_sum(lambda xs: parts.act(xs[0], xs[1]), (logits_t, keys_t)),
         ((logits_t, keys_t),),
-        lambda lg, k: sample_actions(lg, k),
+        lambda lg, k: parts.act(lg, k),
         (logits_t[0], key),
-        t_len,
-        0.0,
-    )
-
-    def logp_only(xs):
-        lg, a = xs
-        return jnp.take_along_axis(jax.nn.log_softmax(lg), a[:, None], axis=-1)[:, 0]
-
-    phase(
-        "rollout: log-prob",
-        "rollout",
-        scan_sum(logp_only, (logits_t, actions)),
-        ((logits_t, actions),),
-        lambda lg, a: logp_only((lg, a)),
-        (logits_t[0], actions[0]),
         t_len,
         0.0,
     )

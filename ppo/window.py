@@ -23,7 +23,7 @@ from jax.sharding import PartitionSpec as P
 
 from ppo.config import Derived, TrainConfig
 from ppo.losses import explained_variance, gae, ppo_loss
-from ppo.network import ActorCritic, apply_mask, sample_actions
+from ppo.network import ActorCritic, apply_mask, sample_with_logp
 
 AXIS = "d"
 N_KINDS = 4  # wait, travel, buy, sell
@@ -242,9 +242,7 @@ def make_parts(cfg: TrainConfig, der: Derived, env: Any, env_params: Any, n_acti
         return logits, value
 
     def act(logits: jax.Array, key: jax.Array) -> tuple[jax.Array, jax.Array]:
-        action = sample_actions(logits, key)
-        logp = jnp.take_along_axis(jax.nn.log_softmax(logits), action[:, None], axis=-1)[:, 0]
-        return action, logp
+        return sample_with_logp(logits, key)
 
     def env_step(key: jax.Array, env_state: Any, action: jax.Array) -> tuple:
         # One step key shared by all envs: Caravan's randomness lives in the env state
