@@ -4,7 +4,8 @@ Each update is a rollout (vmapped `env.step` under `lax.scan`), GAE, then epochs
 minibatches of Adam steps; K updates run under one outer `lax.scan`. Per-step env info is
 reduced to a few sums inside the loop, so the host only ever sees K small metric rows.
 
-Layout: every runner-state leaf has a leading seed axis [S] (`--num-seeds`, vmapped).
+Layout: every runner-state leaf has a leading seed axis [S] (`--num-seeds`, vmapped; with
+one seed the axis is dropped inside the program instead, so XLA sees unbatched dots).
 Env-side leaves (env state, last obs, RNG) then have a device-sharded axis: envs [S, E, ...]
 and RNG keys [S, D, 2], split across the devices of a 1-D mesh with `jax.shard_map`;
 params and optimiser state are replicated and gradients are averaged with `pmean`.
