@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 WEB_STAMP := web/node_modules/.installed
 
-.PHONY: help install run test test-py test-web lint format bench gate chromium web-install clean site
+.PHONY: help install run test test-py test-web lint format bench bench-peer gate chromium web-install clean site
 
 help:
 	@echo "make run    - short local training run (W&B offline), records under runs/"
@@ -18,6 +18,7 @@ help:
 	@echo "make gate   - profiler with --enforce-target at the calibrated floors"
 	@echo "make site   - build and serve the website and the analytics service, ports and origins matched"
 	@echo "              (SITE_PORT=3000 API_PORT=8000 SITE_HOST=127.0.0.1 RUNS_DIR=runs)"
+	@echo "make bench-peer - ppo's window vs a textbook PPO loop (benchmarks/peer.py), alternated"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,8 +28,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# A short run: 1,024 envs (the default) and 4.2 M env steps; the learning-target config is
+# `python -m ppo.train --num-envs 8192` (docs/TRAINING.md).
 run: $(STAMP)
-	$(PY) -m ppo.train --wandb offline
+	$(PY) -m ppo.train --total-steps 4194304 --wandb offline
 
 lint: $(STAMP)
 	$(PY) -m ruff check --no-cache .
@@ -71,6 +74,11 @@ test: $(STAMP)
 # Throughput (docs/THROUGHPUT.md). Shared machines are noisy: check `uptime` first.
 bench: $(STAMP)
 	$(PY) -m profiler --mode all --repeats 3 --out artifacts/throughput/current.json
+
+# ppo's compiled window against the textbook peer loop, alternated in one process (issue 10).
+bench-peer: $(STAMP)
+	$(PY) -m profiler --mode trainer --vs-peer --repeats 3 --ceiling quick \
+	  --out artifacts/throughput/vs-peer.json
 
 gate: $(STAMP)
 	$(PY) -m profiler --mode all --repeats 3 --enforce-target \
