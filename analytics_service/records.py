@@ -1,8 +1,7 @@
 """Reading run records (docs/RUN_RECORDS.md) for the local source.
 
-JSON-lines parsing is `ppo.records.read_jsonl` when the trainer is installed (one reader
-for the project: a torn last line ignored, a corrupt earlier line an error), with a
-fallback of the same behaviour so the service runs without the trainer. Parsed files are
+JSON-lines parsing is `ppo.records.read_jsonl`, the project's one reader (a torn last line
+ignored, a corrupt earlier line an error). Parsed files are
 memoised by (path, mtime, size), so a hot endpoint does not re-parse an unchanged file.
 Run directories are found by validated id only, so a request cannot name another path.
 """
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from analytics_service.keys import RUN_ID_PATTERN
+from ppo.records import read_jsonl
 
 log = logging.getLogger("analytics_service.records")
 _RUN_ID = re.compile(RUN_ID_PATTERN)
@@ -52,41 +52,10 @@ class _FileMemo:
 
 _memo = _FileMemo()
 
-try:
-    from ppo.records import read_jsonl as _ppo_read_jsonl  # type: ignore[import-not-found]
-except ImportError:  # the service without the trainer installed
-    _ppo_read_jsonl = None
-
 
 def _parse_json(path: Path) -> Any:
     with path.open("rb") as f:
         return json.loads(f.read())
-
-
-def _parse_jsonl(path: Path) -> list[dict]:
-    if _ppo_read_jsonl is not None:
-        return _ppo_read_jsonl(path)
-    return _own_parse_jsonl(path)
-
-
-def _own_parse_jsonl(path: Path) -> list[dict]:
-    with path.open("rb") as f:
-        data = f.read()
-    lines = data.split(b"\n")
-    rows: list[dict] = []
-    for i, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            # A torn last line is a crash mid-write: expected, ignored. Elsewhere: corrupt.
-            if any(x.strip() for x in lines[i + 1 :]):
-                raise
-            continue
-        if isinstance(row, dict):
-            rows.append(row)
-    return rows
 
 
 def is_run_id(run_id: str) -> bool:
@@ -123,13 +92,13 @@ def read_run(path: Path) -> dict:
 def read_windows(path: Path) -> list[dict]:
     """All window rows, in file order (a torn last line ignored)."""
     file = path / "windows.jsonl"
-    return _memo.get(file, _parse_jsonl) if file.is_file() else []
+    return _memo.get(file, read_jsonl) if file.is_file() else []
 
 
 def read_updates(path: Path, window_id: int | None = None) -> list[dict]:
     """Update rows, all or those of one window."""
     file = path / "updates.jsonl"
-    rows = _memo.get(file, _parse_jsonl) if file.is_file() else []
+    rows = _memo.get(file, read_jsonl) if file.is_file() else []
     if window_id is None:
         return rows
     return [r for r in rows if r.get("window_id") == window_id]

@@ -16,6 +16,7 @@ from analytics_service import records
 from analytics_service.episode import Episode
 from analytics_service.errors import ApiError
 from analytics_service.state import Services
+from envjax.constants import action_mask_from_obs
 
 router = APIRouter()
 
@@ -49,10 +50,8 @@ def _int_param(params, name: str, lo: int, hi: int) -> int | None:
 
 def _load_policy(run_dir: Path, window_id: int) -> Any:
     """The greedy policy of one checkpoint (a few kept in memory)."""
-    try:
-        from ppo import policy
-    except ImportError:
-        raise _ReplayError(1011, "the trainer package is not installed") from None
+    from ppo import policy  # lazily: loading JAX waits for the first replay
+
     stamp = int((run_dir / "run.json").stat().st_mtime_ns)
     key = (str(run_dir), window_id, stamp)
     with _policies_lock:
@@ -100,7 +99,7 @@ def _prepare(runs_dir: Path, run_id: str, params) -> dict:
 def _policy_step(ep: Episode, act: Any) -> tuple[int, float]:
     jnp = ep.e["jnp"]
     obs = ep.obs
-    mask = jnp.asarray(obs[:69] > 0.5)
+    mask = jnp.asarray(action_mask_from_obs(obs))
     action = int(act(obs, mask, None))
     reward, _ = ep.step(action)
     return action, reward

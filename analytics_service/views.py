@@ -14,11 +14,9 @@ from analytics_service.keys import (
     CONFIG_SUBSET,
     KPI_KEYS,
     UPDATE_KEYS,
-    WANDB_ACTION_MIX_PREFIX,
-    WANDB_HIST_KEYS,
-    WANDB_REPLAY_SEEDS_KEY,
     WINDOW_KEYS,
 )
+from ppo.wandb_mapping import HIST_KEYS, REPLAY_SEEDS_KEY, action_mix_key
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 FINISHED_STATES = frozenset({"finished", "crashed", "failed", "killed", "preempted"})
@@ -168,7 +166,7 @@ def eval_from_record(record: dict | None) -> dict | None:
                 "bin_edges": list((hists.get(name) or {}).get("bin_edges") or []),
                 "counts": list((hists.get(name) or {}).get("counts") or []),
             }
-            for name in WANDB_HIST_KEYS
+            for name in HIST_KEYS
         },
         "action_mix": {k: _clean((record.get("action_mix") or {}).get(k)) for k in ACTION_KINDS},
         "replay_seeds": [int(s) for s in record.get("replay_seeds") or []],
@@ -191,18 +189,13 @@ def _wandb_histogram(value: Any) -> dict | None:
 
 def eval_from_wandb_row(row: dict) -> dict | None:
     """The drill-down's `eval` from a W&B window row (docs/RUN_RECORDS.md, W&B mapping)."""
-    hists = {name: _wandb_histogram(row.get(key)) for name, key in WANDB_HIST_KEYS.items()}
+    hists = {name: _wandb_histogram(row.get(key)) for name, key in HIST_KEYS.items()}
     if all(h is None for h in hists.values()):
         return None
     empty = {"bin_edges": [], "counts": []}
-    seeds = row.get(WANDB_REPLAY_SEEDS_KEY)
+    seeds = row.get(REPLAY_SEEDS_KEY)
     return {
         "histograms": {name: h or empty for name, h in hists.items()},
-        "action_mix": {k: _clean(row.get(f"{WANDB_ACTION_MIX_PREFIX}{k}")) for k in ACTION_KINDS},
+        "action_mix": {k: _clean(row.get(action_mix_key(k))) for k in ACTION_KINDS},
         "replay_seeds": [int(s) for s in seeds] if isinstance(seeds, list) else [],
     }
-
-
-def is_window_row(row: dict) -> bool:
-    """True for a W&B history row that is a window row (update rows carry `update`)."""
-    return "update" not in row and "wall_time_s" in row and row.get("window_id") is not None

@@ -23,6 +23,7 @@ from analytics_service.errors import (
 )
 from analytics_service.settings import Settings
 from analytics_service.wandb_shim import WandbShim, parse_marker
+from ppo import wandb_mapping
 
 log = logging.getLogger("analytics_service.wandb")
 
@@ -197,7 +198,7 @@ class WandbSource:
             rows = [
                 row
                 for row in r.scan_history(page_size=1000, use_cache=False)
-                if views.is_window_row(row)
+                if wandb_mapping.is_window_row(row)
             ]
             rows.sort(key=lambda row: row["window_id"])
             return {
@@ -213,14 +214,13 @@ class WandbSource:
 
         def go() -> dict:
             r = self._run(run_id)
-            scan = r.scan_history(
-                min_step=first + window_id, max_step=last + window_id + 2, use_cache=False
-            )
+            lo, hi = wandb_mapping.window_step_range(first, last, window_id)
+            scan = r.scan_history(min_step=lo, max_step=hi, use_cache=False)
             updates, window = [], None
             for item in scan:
                 if "update" in item and item.get("window_id") == window_id:
                     updates.append(item)
-                elif views.is_window_row(item) and item.get("window_id") == window_id:
+                elif wandb_mapping.is_window_row(item) and item.get("window_id") == window_id:
                     window = item
             if window is None:
                 raise NotFound(f"run {run_id!r} has no window {window_id} in W&B")

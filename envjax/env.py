@@ -17,28 +17,30 @@ import numpy as np
 from envjax import constants as C
 from envjax.autoreset import auto_reset
 from envjax.state import (
-    _ADJ,
-    _CAP,
-    _CAP96,
-    _DANGER,
-    _GOODS,
-    _IDX_KEY,
-    _INV_V,
-    _INV_V96,
-    _PRICE_KEYS,
-    _TG_TOWN,
-    _TOWNS,
-    _V,
-    _W,
-    N_TG,
     EnvParams,
     EnvState,
-    _i32,
     day_key,
     episode_seed,
     fmix32,
     initial_state,
 )
+
+# The public tables under short module-local names, for the arithmetic below.
+from envjax.tables import ADJ as _ADJ
+from envjax.tables import CAP as _CAP
+from envjax.tables import CAP96 as _CAP96
+from envjax.tables import DANGER as _DANGER
+from envjax.tables import GOODS as _GOODS
+from envjax.tables import IDX_KEY as _IDX_KEY
+from envjax.tables import INV_V as _INV_V
+from envjax.tables import INV_V96 as _INV_V96
+from envjax.tables import N_TG, impact_step
+from envjax.tables import PRICE_KEYS as _PRICE_KEYS
+from envjax.tables import TG_TOWN as _TG_TOWN
+from envjax.tables import TOWNS as _TOWNS
+from envjax.tables import V as _V
+from envjax.tables import W as _W
+from envjax.tables import as_i32 as _i32
 
 __all__ = [
     "CaravanEnv",
@@ -70,16 +72,11 @@ def _here(state: EnvState) -> tuple[jax.Array, jax.Array]:
     return onehot, jnp.sum(rows, axis=0)
 
 
-def _lot_cost(p: jax.Array, n: int | jax.Array) -> jax.Array:
-    d = jnp.maximum(1, jax.lax.div(p, C.IMPACT_DIV))
-    return n * p + d * ((n * (n - 1)) >> 1)
-
-
 def _mask_parts(state: EnvState, onehot: jax.Array, price_here: jax.Array) -> jax.Array:
     adj = jnp.any(onehot[:, None] & _ADJ, axis=0)  # [8]
     free = C.CAPACITY - jnp.sum(state.cargo * _W)
     buy1 = (price_here <= state.cash) & (free >= _W)
-    buy10 = (_lot_cost(price_here, 10) <= state.cash) & (free >= 10 * _W)
+    buy10 = (C.lot_cost(price_here, 10, impact_step(price_here)) <= state.cash) & (free >= 10 * _W)
     has1 = state.cargo >= 1
     return jnp.concatenate([jnp.ones(1, bool), adj, buy1, buy10, has1, state.cargo >= 10, has1])
 
@@ -188,13 +185,13 @@ def _transition(
     slot = state.town * C.N_GOODS + g
     traded = slot == np.arange(N_TG, dtype=np.int32)
     p = jnp.sum(jnp.where(traded, state.price, 0))
-    d = jnp.maximum(1, jax.lax.div(p, C.IMPACT_DIV))
+    d = impact_step(p)
     lot = jnp.where(
         (action < C.A_BUY10) | ((action >= C.A_SELL1) & (action < C.A_SELL10)),
         1,
         jnp.where(action >= C.A_SELLALL, held, 10),
     )
-    cost = lot * p + d * ((lot * (lot - 1)) >> 1)
+    cost = C.lot_cost(p, lot, d)
     free = C.CAPACITY - jnp.sum(state.cargo * _W)
     w_g = jnp.sum(jnp.where(g_hot, _W, 0))
     valid = jnp.where(

@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from envjax.constants import action_mask_from_obs
 from ppo.metrics import EVAL_KEYS, KIND_NAMES, finite_or_none
 from ppo.network import ActorCritic, apply_mask, sample_actions
 
@@ -61,7 +62,7 @@ def make_eval_fn(
             obs, state, acc = carry
             logits, _ = net.apply(params, obs)
             if masking:
-                logits = apply_mask(logits, obs[:, :n_actions] > 0.5)
+                logits = apply_mask(logits, action_mask_from_obs(obs))
             action = jnp.where(greedy, jnp.argmax(logits, -1), sample_actions(logits, key))
             obs, state, _, _, _, info = jax.vmap(env.step, in_axes=(None, 0, 0, None))(
                 key, state, action.astype(jnp.int32), env_params

@@ -65,18 +65,27 @@ def append_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Rows of a JSON-lines file; a torn or unparsable last line is ignored."""
+    """Rows of a UTF-8 JSON-lines file, in file order; [] when the file does not exist.
+
+    The project's one reader (the trainer's readers and `analytics_service.records` use it).
+    Rule: a crash mid-append tears at most the last line, so an unparsable last non-blank
+    line (cut inside a value or inside a UTF-8 character) is ignored; an unparsable line
+    before it means a corrupt file and raises `ValueError` (`json.JSONDecodeError` or
+    `UnicodeDecodeError`).
+    """
     if not path.exists():
         return []
+    # Bytes, not text: a torn multi-byte character must spoil only its own line.
+    lines = path.read_bytes().split(b"\n")
+    last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
     rows = []
-    lines = path.read_text(encoding="utf-8").split("\n")
     for i, line in enumerate(lines):
         if not line.strip():
             continue
         try:
             rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            if i >= len(lines) - 2:  # the last line, possibly torn by a crash
+        except ValueError:
+            if i == last:
                 break
             raise
     return rows

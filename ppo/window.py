@@ -21,6 +21,7 @@ import optax
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from envjax.constants import action_mask_from_obs
 from ppo.config import Derived, TrainConfig
 from ppo.losses import explained_variance, gae, ppo_loss
 from ppo.network import ActorCritic, apply_mask, sample_actions
@@ -161,7 +162,7 @@ def make_window_fn(
     def policy(params: Any, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
         logits, value = net.apply(params, obs)
         if cfg.action_masking:
-            logits = apply_mask(logits, obs[..., :n_actions] > 0.5)
+            logits = apply_mask(logits, action_mask_from_obs(obs))
         return logits, value
 
     def rollout_step(carry: tuple, _: None) -> tuple[tuple, tuple]:

@@ -100,22 +100,10 @@ def run(spec: dict, progress: Callable[[str], None]) -> dict:
 
 
 def _policy():
-    """envjax's random valid-action policy; a masked uniform draw until envjax ships one."""
-    try:
-        from envjax.policies import random_valid_action
+    """envjax's random valid-action policy (it reads the mask from the observation)."""
+    from envjax.policies import random_valid_action
 
-        return random_valid_action, "envjax.policies.random_valid_action"
-    except ImportError:
-        import jax
-        import jax.numpy as jnp
-
-        from envjax import N_ACTIONS
-
-        def fallback(key, obs):
-            logits = jnp.where(obs[:N_ACTIONS] > 0.5, 0.0, -jnp.inf)
-            return jax.random.categorical(key, logits).astype(jnp.int32)
-
-        return fallback, "profiler fallback: uniform over obs[0:69] mask"
+    return random_valid_action, "envjax.policies.random_valid_action"
 
 
 def memory_traffic(carry, num_envs: int, compiled, steps_per_sec: float) -> dict:

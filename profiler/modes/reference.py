@@ -10,7 +10,7 @@ from profiler.stats import cpu_block, peak_rss_bytes, summarize, time_repeats
 
 def run(spec: dict, progress: Callable[[str], None]) -> dict:
     """Step `ReferenceEnv` `reference_steps` times per repeat; resets count as steps' cost."""
-    from envjax import N_ACTIONS
+    from envjax import action_mask_from_obs
     from envjax.reference import ReferenceEnv
 
     steps = int(spec["reference_steps"])
@@ -23,7 +23,8 @@ def run(spec: dict, progress: Callable[[str], None]) -> dict:
         # Like env-only, the policy reads the mask from obs[0:69] rather than recomputing it.
         obs = holder["obs"]
         for _ in range(steps):
-            action = rng.choice([a for a in range(N_ACTIONS) if obs[a] > 0.5])
+            mask = action_mask_from_obs(obs)
+            action = rng.choice([a for a, valid in enumerate(mask) if valid])
             obs, _, terminated, truncated, _ = env.step(action)
             if terminated or truncated:
                 holder["episodes"] += 1
