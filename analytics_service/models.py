@@ -82,7 +82,7 @@ class RunsResponse(Envelope):
     runs: list[RunInfo]
 
 
-RunConfig = create_model(
+RunConfig = create_model(  # type: ignore[call-overload]  # fields from a key list
     "RunConfig",
     __base__=_Model,
     __doc__="The config fields shown with a run (null where the run does not have them).",
@@ -106,7 +106,7 @@ class RunDetail(_Model):
     state: str
     created_at: datetime | None
     updated_at: datetime | None
-    config: RunConfig  # type: ignore[valid-type]
+    config: RunConfig
 
 
 class SummaryResponse(Envelope):
@@ -136,7 +136,7 @@ class EvalHistograms(_Model):
     profit: Histogram
 
 
-ActionMix = create_model(
+ActionMix = create_model(  # type: ignore[call-overload]  # fields from the kinds
     "ActionMix",
     __base__=_Model,
     __doc__="Fractions of the evaluation's actions by kind.",
@@ -146,7 +146,7 @@ ActionMix = create_model(
 
 class EvalDetail(_Model):
     histograms: EvalHistograms
-    action_mix: ActionMix  # type: ignore[valid-type]
+    action_mix: ActionMix
     replay_seeds: list[int]
 
 

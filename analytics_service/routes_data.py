@@ -57,16 +57,16 @@ async def _load(svc: Services, source: str, kind: str, key_parts: tuple, call, t
     """Run `call(source_object)` through the cache (W&B) or directly (local)."""
     if source == "local":
         # Reading records is cheap but not free; a short memo keeps hot endpoints fast.
-        key = ("local", kind, *key_parts)
+        memo_key = ("local", kind, *key_parts)
         now = time.monotonic()
-        hit = svc.local_memo.get(key)
+        hit = svc.local_memo.get(memo_key)
         if hit is not None and hit[0] > now:
             return hit[1]
         value = await asyncio.to_thread(call, svc.local)
         memo_s = svc.settings.local_memo_s
         got = Cached(value, datetime.now(UTC), False, time.time() + memo_s if memo_s else None)
         if memo_s > 0:
-            svc.local_memo.put(key, (now + svc.settings.local_memo_s, got))
+            svc.local_memo.put(memo_key, (now + svc.settings.local_memo_s, got))
         return got
     if svc.wandb is None:
         raise NotConfigured(

@@ -192,7 +192,7 @@ def eval_from_wandb_row(row: dict) -> dict | None:
     hists = {name: _wandb_histogram(row.get(key)) for name, key in HIST_KEYS.items()}
     if all(h is None for h in hists.values()):
         return None
-    empty = {"bin_edges": [], "counts": []}
+    empty: dict[str, list] = {"bin_edges": [], "counts": []}
     seeds = row.get(REPLAY_SEEDS_KEY)
     return {
         "histograms": {name: h or empty for name, h in hists.items()},

@@ -142,8 +142,8 @@ class ActionGroup(NamedTuple):
 
     name: str  # stable id, used by the website's generated layout
     kind: int  # KIND_*
-    first: int  # first action id; the group is first .. first + count - 1
-    count: int  # 1 (wait), N_TOWNS (travel) or N_GOODS (trades)
+    first: int  # first action id; the group is first .. first + size - 1
+    size: int  # 1 (wait), N_TOWNS (travel) or N_GOODS (trades)
     lot: int  # units per trade: 1, 10 or -1 (all held); 0 for wait and travel
     label: str  # "{}" is the town or good name
 
@@ -164,7 +164,7 @@ def _labels() -> tuple[str, ...]:
     labels: list[str] = []
     for group in ACTION_GROUPS:
         names = TOWN_NAMES if group.kind == KIND_TRAVEL else GOOD_NAMES
-        labels += [group.label.format(names[i]) for i in range(group.count)]
+        labels += [group.label.format(names[i]) for i in range(group.size)]
     return tuple(labels)
 
 

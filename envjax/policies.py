@@ -43,7 +43,7 @@ _FOOD_ROOM = 15  # weight kept free for food
 _CASH_RESERVE = 6_000  # cents kept back from speculation (food money)
 
 
-def _first(cond: jax.Array, action: jax.Array, rest: jax.Array) -> jax.Array:
+def _first(cond: jax.Array, action: jax.Array | int, rest: jax.Array) -> jax.Array:
     return jnp.where(cond, action, rest)
 
 

@@ -4,6 +4,8 @@ first state of an episode (docs/ENV_SPEC.md sections 3-4). Constant tables: `env
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -41,6 +43,10 @@ class EnvState:
     seen_day: jax.Array  # int32[8] day of last visit, -1 never
     n_invalid: jax.Array  # int32 invalid actions this episode
 
+    if TYPE_CHECKING:  # added by flax.struct.dataclass; declared for the type checker
+
+        def replace(self, **updates: Any) -> EnvState: ...
+
 
 # ---- hashing ----
 
@@ -66,7 +72,9 @@ def day_key(ep_seed: jax.Array, day: jax.Array) -> jax.Array:
 # ---- reset ----
 
 
-def initial_state(base_seed: jax.Array, env_index: jax.Array, episode: jax.Array) -> EnvState:
+def initial_state(
+    base_seed: jax.typing.ArrayLike, env_index: jax.typing.ArrayLike, episode: jax.typing.ArrayLike
+) -> EnvState:
     """First state of an episode (mirrors envjax.reference.initial_state)."""
     base_seed = jnp.asarray(base_seed, jnp.uint32)
     env_index = jnp.asarray(env_index, jnp.int32)

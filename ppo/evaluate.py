@@ -8,7 +8,6 @@ action mix, replay seeds).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -36,7 +35,7 @@ def make_eval_fn(
     max_steps: int,
     n_actions: int,
     masking: bool,
-) -> Callable[[Any], dict[str, jax.Array]]:
+) -> jax.stages.Wrapped:
     """Jitted `eval(params_batched) -> per-episode arrays [S, 2n]` (greedy half first)."""
     seeds = (seed_base + np.arange(n_episodes)).astype(np.uint32)
     greedy = jnp.arange(2 * n_episodes) < n_episodes

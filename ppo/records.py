@@ -211,7 +211,7 @@ def _check_run_dir(run_dir: Path) -> Path:
 def list_runs(runs_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """run.json of every run under `runs_dir`, newest (created_at) first; unreadable skipped."""
     root = Path(runs_dir)
-    out = []
+    out: list[dict[str, Any]] = []
     if not root.is_dir():
         return out
     for d in root.iterdir():

@@ -230,7 +230,7 @@ def _loop(
     t0 = time.perf_counter()
     compiled = window_fn.lower(runner).compile()
     compile_s = time.perf_counter() - t0
-    eval_fn = None
+    eval_fn: Any = None  # jitted, then compiled
     if cfg.eval_episodes > 0:
         eval_fn = make_eval_fn(
             make_network(cfg, N_ACTIONS),

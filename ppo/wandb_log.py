@@ -10,9 +10,11 @@ from __future__ import annotations
 import sys
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 from ppo.wandb_mapping import window_log_rows
+
+WandbMode = Literal["online", "offline", "disabled"]
 
 
 class WandbLogger:
@@ -46,7 +48,7 @@ class WandbLogger:
                 name=name,
                 group=group,
                 config=config,
-                mode=mode,
+                mode=cast(WandbMode, mode),
                 dir=str(run_dir),
                 resume="allow" if resume else None,
                 reinit="create_new",

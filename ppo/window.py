@@ -13,7 +13,7 @@ params and optimiser state are replicated and gradients are averaged with `pmean
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
@@ -98,7 +98,7 @@ def runner_specs(runner: Runner) -> Runner:
     rep = jax.tree.map(lambda _: P(), runner.params)
     rep_opt = jax.tree.map(lambda _: P(), runner.opt_state)
     env = jax.tree.map(lambda _: P(None, AXIS), runner.env_state)
-    return Runner(rep, rep_opt, env, P(None, AXIS), P(None, AXIS), P())
+    return Runner(rep, rep_opt, env, P(None, AXIS), P(None, AXIS), P())  # type: ignore[arg-type]
 
 
 def init_runner(
@@ -140,7 +140,7 @@ def make_window_fn(
     mesh: Mesh,
     runner: Runner,
     n_actions: int,
-) -> Callable[[Runner], tuple[Runner, UpdateStats]]:
+) -> jax.stages.Wrapped:
     """The jitted window program: Runner -> (Runner, UpdateStats with leaves [S, K, ...]).
 
     The input runner is donated: its buffers are reused for the output.
@@ -160,7 +160,7 @@ def make_window_fn(
         return jax.lax.psum(x, AXIS) if multi else x
 
     def policy(params: Any, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
-        logits, value = net.apply(params, obs)
+        logits, value = cast(tuple[jax.Array, jax.Array], net.apply(params, obs))
         if cfg.action_masking:
             logits = apply_mask(logits, action_mask_from_obs(obs))
         return logits, value
@@ -222,7 +222,7 @@ def make_window_fn(
         (params, opt_state), out = jax.lax.scan(minibatch_step, (params, opt_state), shuffled)
         return (params, opt_state, batch), out
 
-    def update_step(carry: tuple, _: None) -> tuple[tuple, UpdateStats]:
+    def update_step(carry: tuple, _step: None) -> tuple[tuple, UpdateStats]:
         params, opt_state, env_state, obs, key, update = carry
         key, k_roll, k_epochs = jax.random.split(key, 3)
         zero = jnp.zeros((), jnp.float32)
@@ -278,7 +278,7 @@ def make_window_fn(
         return jax.vmap(one_seed_window)(r)
 
     specs = runner_specs(runner)
-    stat_specs = UpdateStats(*([P()] * len(UpdateStats._fields)))
+    stat_specs = UpdateStats(*([P()] * len(UpdateStats._fields)))  # type: ignore[arg-type]
     sharded = jax.shard_map(
         local_window,
         mesh=mesh,

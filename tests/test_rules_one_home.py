@@ -32,12 +32,12 @@ def _product_sources() -> list[tuple[Path, str]]:
 
 
 def test_action_groups__tile_every_action_once_and_decode_agrees() -> None:
-    covered = [a for g in C.ACTION_GROUPS for a in range(g.first, g.first + g.count)]
+    covered = [a for g in C.ACTION_GROUPS for a in range(g.first, g.first + g.size)]
     assert covered == list(range(C.N_ACTIONS))
     for g in C.ACTION_GROUPS:
-        for i in range(g.count):
+        for i in range(g.size):
             kind, target, lot = C.decode_action(g.first + i)
-            assert (kind, target, lot) == (g.kind, i if g.count > 1 else 0, g.lot)
+            assert (kind, target, lot) == (g.kind, i if g.size > 1 else 0, g.lot)
     assert len(C.ACTION_LABELS) == C.N_ACTIONS
     assert C.ACTION_LABELS[C.A_SELLALL + C.N_GOODS - 1] == "Sell all Gems"
     assert metrics.KIND_NAMES == C.ACTION_KIND_NAMES

@@ -7,6 +7,7 @@ One timed call runs `rollout_steps * updates_per_window` batched steps under one
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from profiler.stats import cpu_block, peak_rss_bytes, summarize, time_repeats
 
@@ -67,7 +68,7 @@ def run(spec: dict, progress: Callable[[str], None]) -> dict:
     compile_s = time.perf_counter() - t0
     progress(f"env-only: {num_envs} envs x {length} steps compiled in {compile_s:.1f} s")
 
-    holder = {"carry": carry, "episodes": 0}
+    holder: dict[str, Any] = {"carry": carry, "episodes": 0}
 
     def call() -> None:
         c, (_, dones) = compiled(holder["carry"])

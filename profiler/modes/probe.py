@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from statistics import median
+from typing import Any
 
 from profiler.stats import process_cpu_seconds
 
@@ -176,7 +177,7 @@ class _JitProxy:
 
     def __init__(
         self,
-        jitted: Callable,
+        jitted: Any,  # a jax.jit-wrapped function (it has .lower)
         on_compiled: Callable[[float], None],
         wrap: Callable[[Callable], Callable],
     ) -> None:

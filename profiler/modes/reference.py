@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from typing import Any
 
 from profiler.stats import cpu_block, peak_rss_bytes, summarize, time_repeats
 
@@ -17,7 +18,7 @@ def run(spec: dict, progress: Callable[[str], None]) -> dict:
     rng = random.Random(spec["seed"])
     env = ReferenceEnv(spec["seed"], env_index=0)
     obs0, _ = env.reset()
-    holder = {"obs": obs0, "episodes": 0}
+    holder: dict[str, Any] = {"obs": obs0, "episodes": 0}
 
     def call() -> None:
         # Like env-only, the policy reads the mask from obs[0:69] rather than recomputing it.

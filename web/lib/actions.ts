@@ -28,7 +28,7 @@ export function actionLabels(view: Pick<GameView, "towns" | "market">): string[]
   const labels: string[] = [];
   for (const g of layout.groups) {
     const names = g.name === "travel" ? towns : goods;
-    for (let i = 0; i < g.count; i++) labels.push(g.label.replace("{}", names[i] ?? ""));
+    for (let i = 0; i < g.size; i++) labels.push(g.label.replace("{}", names[i] ?? ""));
   }
   return labels;
 }
