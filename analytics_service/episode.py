@@ -15,7 +15,7 @@ def _engine() -> dict[str, Any]:
     import jax
     import jax.numpy as jnp
 
-    from envjax import ACTION_LABELS, N_ACTIONS, CaravanEnv
+    from envjax import ACTION_LABELS, CaravanEnv
     from envjax.render import describe
 
     env = CaravanEnv()
@@ -26,7 +26,7 @@ def _engine() -> dict[str, Any]:
         "jax": jax,
         "jnp": jnp,
         "labels": ACTION_LABELS,
-        "n_actions": N_ACTIONS,
+        "n_actions": env.num_actions,
         "reset": reset,
         "step": step,
         "describe": describe,

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from envjax import constants as C
+from envjax import spaces
 from envjax.autoreset import auto_reset
 from envjax.state import (
     EnvParams,
@@ -351,3 +352,12 @@ class CaravanEnv:
 
     def observation_shape(self) -> tuple[int]:
         return (C.OBS_DIM,)
+
+    def action_space(self, params: EnvParams | None = None) -> spaces.Discrete:
+        """gymnax-style: the action ids 0 .. num_actions - 1."""
+        return spaces.Discrete(C.N_ACTIONS)
+
+    def observation_space(self, params: EnvParams | None = None) -> spaces.Box:
+        """gymnax-style: float32[OBS_DIM] with the documented bounds (docs/ENV_SPEC.md)."""
+        low, high = np.asarray(C.OBS_LOW, np.float32), np.asarray(C.OBS_HIGH, np.float32)
+        return spaces.Box(low, high, (C.OBS_DIM,))

@@ -110,7 +110,7 @@ def train(cfg: TrainConfig, env: Any = None) -> list[Path]:
     Raises ConfigError before compiling anything when the config is inconsistent, and
     TrainingFailed when a loss or the parameters become non-finite.
     """
-    from envjax import N_ACTIONS, OBS_DIM, CaravanEnv
+    from envjax import CaravanEnv
 
     t_start = time.perf_counter()  # wall_time_s and --max-wall-s count from here
     maybe_init_distributed()
@@ -133,7 +133,8 @@ def train(cfg: TrainConfig, env: Any = None) -> list[Path]:
     env = env or CaravanEnv()
     env_params = env.default_params
     mesh = make_mesh(der.num_devices)
-    runner = init_runner(cfg, der, env, env_params, mesh, OBS_DIM, N_ACTIONS)
+    (obs_dim,) = env.observation_space(env_params).shape
+    runner = init_runner(cfg, der, env, env_params, mesh, obs_dim, env.num_actions)
 
     start_window = 0
     if resume:
@@ -224,22 +225,22 @@ def _loop(
     run_ids: list[str],
     t_start: float,
 ) -> list[Path]:
-    from envjax import MAX_DAYS, N_ACTIONS
+    from envjax import MAX_DAYS
 
-    window_fn = make_window_fn(cfg, der, env, env_params, mesh, runner, N_ACTIONS)
+    window_fn = make_window_fn(cfg, der, env, env_params, mesh, runner, env.num_actions)
     t0 = time.perf_counter()
     compiled = window_fn.lower(runner).compile()
     compile_s = time.perf_counter() - t0
     eval_fn: Any = None  # jitted, then compiled
     if cfg.eval_episodes > 0:
         eval_fn = make_eval_fn(
-            make_network(cfg, N_ACTIONS),
+            make_network(cfg, env.num_actions),
             env,
             env_params,
             cfg.eval_episodes,
             cfg.eval_seed_base,
             MAX_DAYS,
-            N_ACTIONS,
+            env.num_actions,
             cfg.action_masking,
         )
     if eval_fn is not None:  # compiled ahead too, so no window's time holds a compile

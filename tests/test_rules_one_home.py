@@ -113,6 +113,22 @@ def test_jax_tables__no_private_name_is_imported_across_modules() -> None:
                 assert not bad, f"{path}: imports private {bad} from {node.module}"
 
 
+def test_env_spaces__sizes_come_from_the_env_and_match_the_gym_wrapper() -> None:
+    from envjax.gym_env import CaravanGymEnv
+
+    env = CaravanEnv()
+    params = env.default_params
+    act, obs_space = env.action_space(params), env.observation_space(params)
+    assert act.n == env.num_actions == C.N_ACTIONS and obs_space.shape == (C.OBS_DIM,)
+    obs, _ = env.reset_from_seed(3)
+    assert bool(obs_space.contains(obs)) and bool(act.contains(jnp.int32(C.A_SELLALL)))
+    assert not bool(act.contains(jnp.int32(C.N_ACTIONS)))
+    assert not bool(obs_space.contains(obs.at[0].set(2.0)))
+    gym_env = CaravanGymEnv()
+    assert gym_env.action_space.n == act.n
+    assert np.array_equal(gym_env.observation_space.high, obs_space.high)
+
+
 # ---- the W&B mapping ----
 
 
