@@ -297,7 +297,7 @@ async def get_iteration(
             source,
             "iteration",
             (run_id, iteration),
-            lambda src: src.iteration(run_id, iteration),
+            lambda src: src.window_detail(run_id, iteration),
             lambda _: 0,
         )
     else:
@@ -311,7 +311,7 @@ async def get_iteration(
             source,
             "iteration",
             (run_id, iteration),
-            lambda src: src.iteration(run_id, iteration, row),
+            lambda src: src.window_detail(run_id, iteration, row),
             lambda _: svc.settings.ttl_finished_s,
         )
         got = await _with_local_replay_seeds(svc, run_id, iteration, got)

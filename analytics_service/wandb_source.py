@@ -208,7 +208,7 @@ class WandbSource:
 
         return self._call(go)
 
-    def iteration(self, run_id: str, window_id: int, row: dict) -> dict:
+    def window_detail(self, run_id: str, window_id: int, row: dict) -> dict:
         """One window's drill-down: the steps of its updates and its window row."""
         first, last = int(row["first_update"]), int(row["last_update"])
 
