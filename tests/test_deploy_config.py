@@ -143,3 +143,36 @@ def test_product__wheel_and_image_carry_no_test_or_development_code() -> None:
         assert f.stem not in dev_names and not f.stem.startswith("test_"), f
         assert not dev_import.search(f.read_text()), f"{f} imports development code"
     assert not any("tools" in f.relative_to(ROOT).parts[:1] for f in image)
+
+
+# Imported by product code only behind a guard that skips the feature (dev dependencies).
+_OPTIONAL_IMPORTS = {"jsonschema"}
+
+
+def test_product__every_third_party_import_is_a_runtime_dependency() -> None:
+    # The kind this guards: httpx used by the service at run time but declared only for dev.
+    import ast
+    from importlib.metadata import packages_distributions
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {re.split(r"[<>=\[ ;]", d)[0].lower() for d in project["dependencies"]}
+    dists = packages_distributions()
+    first_party = {"envjax", "ppo", "profiler", "analytics_service", "infra"}
+    missing = set()
+    for pkg in first_party:
+        for path in (ROOT / pkg).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                for name in names:
+                    top = name.split(".")[0]
+                    if top in first_party or top in sys.stdlib_module_names:
+                        continue
+                    if top in _OPTIONAL_IMPORTS:
+                        continue
+                    if not {d.lower() for d in dists.get(top, [top])} & declared:
+                        missing.add(f"{path.relative_to(ROOT)}: {top}")
+    assert not missing, f"imported but not runtime dependencies: {sorted(missing)}"
