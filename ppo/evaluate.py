@@ -54,7 +54,7 @@ def make_eval_fn(
             survived=jnp.zeros(m, bool),
             length=zi,
             invalid=zi,
-            kinds=jnp.zeros((m, 4), jnp.int32),
+            kinds=jnp.zeros((m, len(KIND_NAMES)), jnp.int32),
         )
 
         def body(carry: tuple, key: jax.Array) -> tuple[tuple, None]:

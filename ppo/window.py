@@ -21,13 +21,13 @@ import optax
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from envjax.constants import action_mask_from_obs
+from envjax.constants import ACTION_KIND_NAMES, action_mask_from_obs
 from ppo.config import Derived, TrainConfig
 from ppo.losses import explained_variance, gae, ppo_loss
 from ppo.network import ActorCritic, apply_mask, sample_actions
 
 AXIS = "d"
-N_KINDS = 4  # wait, travel, buy, sell
+N_KINDS = len(ACTION_KIND_NAMES)  # wait, travel, buy, sell
 
 
 class Runner(NamedTuple):
