@@ -96,6 +96,13 @@ class TrainConfig:
         )
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """How this process runs a launch, beyond what the run is (not stored in run.json)."""
+
+    checkpoint_every: int = 1  # checkpoint every N-th window (0: never; final window always)
+
+
 def validate(cfg: TrainConfig, device_count: int) -> None:
     """Reject inconsistent values with one message listing every problem."""
     errs: list[str] = []
@@ -280,13 +287,29 @@ def build_parser() -> argparse.ArgumentParser:
         default=d.num_devices,
         help="devices to shard envs over (0: all jax.devices())",
     )
+    a(
+        "--checkpoint-every",
+        type=int,
+        default=RunOptions.checkpoint_every,
+        metavar="N",
+        help="checkpoint every N-th window (0: never); the run's final window is always "
+        "checkpointed when N > 0",
+    )
     return p
+
+
+def parse_command(argv: list[str] | None = None) -> tuple[TrainConfig, RunOptions]:
+    """Parse the command line into a TrainConfig (not yet validated against devices) and
+    the process's RunOptions; ConfigError for a bad run option."""
+    kw = vars(build_parser().parse_args(argv))
+    opts = RunOptions(**{f.name: kw.pop(f.name) for f in dataclasses.fields(RunOptions)})
+    if opts.checkpoint_every < 0:
+        raise ConfigError(f"--checkpoint-every must be >= 0 (got {opts.checkpoint_every})")
+    if kw["wandb"] is None:
+        kw["wandb"] = default_wandb_mode()
+    return TrainConfig(**kw), opts
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
     """Parse the command line into a TrainConfig (not yet validated against devices)."""
-    ns = build_parser().parse_args(argv)
-    kw = vars(ns)
-    if kw["wandb"] is None:
-        kw["wandb"] = default_wandb_mode()
-    return TrainConfig(**kw)
+    return parse_command(argv)[0]

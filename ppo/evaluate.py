@@ -26,10 +26,17 @@ PROFIT_EDGES = np.linspace(-10_000.0, 190_000.0, N_BINS + 1)
 RETURN_EDGES = PROFIT_EDGES / 100.0  # return = profit / 100 - 0.1 per invalid action
 
 
+def eval_env_steps(n_episodes: int, max_steps: int) -> int:
+    """Env steps one evaluation runs: a greedy and a sampled half of `n_episodes` envs each,
+    stepped for `max_steps` days (finished episodes keep stepping, masked out)."""
+    return 2 * int(n_episodes) * int(max_steps)
+
+
 def make_eval_fn(
     net: ActorCritic,
     env: Any,
     env_params: Any,
+    *,
     n_episodes: int,
     seed_base: int,
     max_steps: int,

@@ -55,6 +55,18 @@ WINDOW_KEYS = (
     *LOSS_KEYS,
     *OPT_KEYS,
 )
+# Host-loop phase timings of a window (ppo.events.Phases), written after WINDOW_KEYS in each
+# windows.jsonl row. Records-only for now: the API serves WINDOW_KEYS. records_s and
+# checkpoint_s end after the row is written, so a row carries the previous window's.
+PHASE_KEYS = (
+    "time/compute_s",
+    "time/fetch_s",
+    "time/eval_s",
+    "time/prev_records_s",
+    "time/prev_checkpoint_s",
+)
+# Every key of a windows.jsonl row as the trainer writes it, in order.
+WINDOW_ROW_KEYS = (*WINDOW_KEYS, *PHASE_KEYS)
 UPDATE_KEYS = ("window_id", "update", "env_steps", *LOSS_KEYS, *OPT_KEYS, *TRAIN_KEYS)
 KPI_KEYS = (
     "eval/return_mean",

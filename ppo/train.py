@@ -6,6 +6,7 @@ the host evaluates, writes run records and checkpoints, logs to W&B and prints p
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import secrets
@@ -13,6 +14,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +22,19 @@ import jax
 import numpy as np
 
 from ppo import checkpoint
-from ppo.config import ConfigError, Derived, TrainConfig, parse_args
+from ppo.config import ConfigError, Derived, TrainConfig, parse_command
 from ppo.evaluate import eval_document, eval_window_metrics, make_eval_fn
-from ppo.metrics import nonfinite_keys, update_rows, window_metrics
+from ppo.events import (
+    Compiled,
+    Event,
+    Phases,
+    ProgressFn,
+    StopFn,
+    WindowDone,
+    checkpoint_due,
+    checkpoint_policy,
+)
+from ppo.metrics import WINDOW_ROW_KEYS, nonfinite_keys, update_rows, window_metrics
 from ppo.records import RunWriter, read_run, read_windows, utc_now
 from ppo.wandb_log import WandbLogger
 from ppo.window import (
@@ -33,10 +45,6 @@ from ppo.window import (
     make_window_fn,
     runner_specs,
 )
-
-# Test hook: SIGKILL this process right after window N's records and checkpoint are written
-# (the resume test's "kill after window 2"). Unset in normal use.
-KILL_AFTER_ENV = "PPO_TEST_KILL_AFTER_WINDOW"
 
 
 class TrainingFailed(RuntimeError):
@@ -104,8 +112,23 @@ def _resolve_resume(cfg: TrainConfig) -> tuple[TrainConfig, list[str], str | Non
     return new, ids, group
 
 
-def train(cfg: TrainConfig, env: Any = None) -> list[Path]:
+def train(
+    cfg: TrainConfig,
+    env: Any = None,
+    *,
+    progress_fn: ProgressFn | None = None,
+    checkpoint_every: int | None = 1,
+    stop_fn: StopFn | None = None,
+) -> list[Path]:
     """Run (or resume) a training launch; returns the run directories.
+
+    progress_fn(event): called with `Compiled` after each program compiles and with
+      `WindowDone` after each window's records and checkpoint are durable (ppo.events).
+    checkpoint_every: checkpoint every N-th window; 0 or None: never. When on, the final
+      window of the run (the last one, or the one a stop ends on) is always checkpointed.
+    stop_fn(event) -> bool: asked after each window (before progress_fn sees the event);
+      True ends the run cleanly (state finished) after that window. In a multi-process
+      launch it must answer the same on every process.
 
     Raises ConfigError before compiling anything when the config is inconsistent, and
     TrainingFailed when a loss or the parameters become non-finite.
@@ -113,6 +136,7 @@ def train(cfg: TrainConfig, env: Any = None) -> list[Path]:
     from envjax import CaravanEnv
 
     t_start = time.perf_counter()  # wall_time_s and --max-wall-s count from here
+    every = checkpoint_policy(checkpoint_every)
     maybe_init_distributed()
     is_main = jax.process_index() == 0
     resume = cfg.resume is not None
@@ -138,69 +162,29 @@ def train(cfg: TrainConfig, env: Any = None) -> list[Path]:
 
     start_window = 0
     if resume:
-        dirs = [Path(cfg.run_dir) / rid for rid in run_ids]
-        common = set.intersection(*(set(checkpoint.complete_windows(d)) for d in dirs))
-        if not common:
-            raise ConfigError(f"run {cfg.resume} has no complete checkpoint to resume from")
-        last = max(common)
-        meta = checkpoint.read_meta(dirs[0], last)
-        if meta.get("num_devices") != der.num_devices:
-            raise ConfigError(
-                f"run {cfg.resume} was checkpointed on {meta.get('num_devices')} device(s); "
-                f"resume it with --num-devices {meta.get('num_devices')}"
-            )
-        host = _host(runner)
-        template = jax.tree.map(lambda x: x[0], host)
-        states = [checkpoint.load_state(d, last, template) for d in dirs]
-        stacked = jax.tree.map(lambda *xs: np.stack(xs), *states)
-        shardings = jax.tree.map(
-            lambda sp: jax.sharding.NamedSharding(mesh, sp), runner_specs(runner)
-        )
-        runner = jax.device_put(stacked, shardings)
-        start_window = last + 1
-
-    seeds: list[SeedRun] = []
-    cfg_json = cfg.to_json()
-    for i, rid in enumerate(run_ids):
-        run_dir = Path(cfg.run_dir) / rid
-        if not is_main:
-            continue
-        if resume:
-            writer = RunWriter.reopen(run_dir, start_window - 1)
-            kept = read_windows(run_dir)
-        else:
-            extra = {"group": group, "seed_index": i} if group else {}
-            name = cfg.name or rid
-            if group and cfg.name:
-                name = f"{cfg.name}-s{i}"
-            writer = RunWriter.create(run_dir, rid, name, {**cfg_json, "seed_index": i}, extra)
-            kept = []
-        wb = WandbLogger(
-            cfg.wandb,
-            rid,
-            writer.meta["name"],
-            cfg.wandb_project,
-            cfg.wandb_entity,
-            writer.meta["config"],
-            run_dir,
-            resume,
-            group,
-        )
-        writer.write_meta(wandb=wb.info)
-        sr = SeedRun(rid, writer, wb)
-        best = writer.meta.get("best_checkpoint")
-        if best:
-            sr.best = (best["window_id"], best["eval/return_mean"])
-        sr.wall_offset = kept[-1]["wall_time_s"] if kept else 0.0
-        seeds.append(sr)
+        runner, start_window = _restore(cfg, der, mesh, runner, run_ids)
+    seeds = _open_seed_runs(cfg, run_ids, group, start_window) if is_main else []
 
     def on_sigterm(signum: int, frame: Any) -> None:
         raise SystemExit(f"terminated by signal {signum}")
 
     main_thread = threading.current_thread() is threading.main_thread()
     old_handler = signal.signal(signal.SIGTERM, on_sigterm) if main_thread else None
+    launch = _Launch(
+        cfg=cfg,
+        der=der,
+        env=env,
+        env_params=env_params,
+        mesh=mesh,
+        seeds=seeds,
+        run_ids=run_ids,
+        t_start=t_start,
+        checkpoint_every=every,
+        progress_fn=progress_fn,
+        stop_fn=stop_fn,
+    )
     try:
-        return _loop(cfg, der, env, env_params, mesh, runner, seeds, start_window, run_ids, t_start)
+        return _loop(launch, runner, start_window)
     except BaseException as e:
         failed = isinstance(e, TrainingFailed)
         for sr in seeds:
@@ -213,149 +197,361 @@ def train(cfg: TrainConfig, env: Any = None) -> list[Path]:
             signal.signal(signal.SIGTERM, old_handler)
 
 
-def _loop(
-    cfg: TrainConfig,
-    der: Derived,
-    env: Any,
-    env_params: Any,
-    mesh: Any,
-    runner: Runner,
-    seeds: list[SeedRun],
-    start_window: int,
-    run_ids: list[str],
-    t_start: float,
-) -> list[Path]:
+def _restore(
+    cfg: TrainConfig, der: Derived, mesh: Any, runner: Runner, run_ids: list[str]
+) -> tuple[Runner, int]:
+    """The runner of every seed from their last common complete checkpoint, and the window
+    to continue from."""
+    dirs = [Path(cfg.run_dir) / rid for rid in run_ids]
+    common = set.intersection(*(set(checkpoint.complete_windows(d)) for d in dirs))
+    if not common:
+        raise ConfigError(f"run {cfg.resume} has no complete checkpoint to resume from")
+    last = max(common)
+    meta = checkpoint.read_meta(dirs[0], last)
+    if meta.get("num_devices") != der.num_devices:
+        raise ConfigError(
+            f"run {cfg.resume} was checkpointed on {meta.get('num_devices')} device(s); "
+            f"resume it with --num-devices {meta.get('num_devices')}"
+        )
+    host = _host(runner)
+    template = jax.tree.map(lambda x: x[0], host)
+    states = [checkpoint.load_state(d, last, template) for d in dirs]
+    stacked = jax.tree.map(lambda *xs: np.stack(xs), *states)
+    shardings = jax.tree.map(lambda sp: jax.sharding.NamedSharding(mesh, sp), runner_specs(runner))
+    return jax.device_put(stacked, shardings), last + 1
+
+
+def _open_seed_runs(
+    cfg: TrainConfig, run_ids: list[str], group: str | None, start_window: int
+) -> list[SeedRun]:
+    """The records writer and W&B logger of every seed (new runs, or reopened on resume)."""
+    resume = cfg.resume is not None
+    seeds: list[SeedRun] = []
+    cfg_json = cfg.to_json()
+    for i, rid in enumerate(run_ids):
+        run_dir = Path(cfg.run_dir) / rid
+        if resume:
+            writer = RunWriter.reopen(run_dir, start_window - 1)
+            kept = read_windows(run_dir)
+        else:
+            extra = {"group": group, "seed_index": i} if group else {}
+            name = cfg.name or rid
+            if group and cfg.name:
+                name = f"{cfg.name}-s{i}"
+            writer = RunWriter.create(run_dir, rid, name, {**cfg_json, "seed_index": i}, extra)
+            kept = []
+        wb = WandbLogger(
+            mode=cfg.wandb,
+            run_id=rid,
+            name=writer.meta["name"],
+            project=cfg.wandb_project,
+            entity=cfg.wandb_entity,
+            config=writer.meta["config"],
+            run_dir=run_dir,
+            resume=resume,
+            group=group,
+        )
+        writer.write_meta(wandb=wb.info)
+        sr = SeedRun(rid, writer, wb)
+        best = writer.meta.get("best_checkpoint")
+        if best:
+            sr.best = (best["window_id"], best["eval/return_mean"])
+        sr.wall_offset = kept[-1]["wall_time_s"] if kept else 0.0
+        seeds.append(sr)
+    return seeds
+
+
+@dataclasses.dataclass(frozen=True)
+class _Launch:
+    """What the host loop needs about one launch (fixed for its duration)."""
+
+    cfg: TrainConfig
+    der: Derived
+    env: Any
+    env_params: Any
+    mesh: Any
+    seeds: list[SeedRun]
+    run_ids: list[str]
+    t_start: float
+    checkpoint_every: int
+    progress_fn: ProgressFn | None
+    stop_fn: StopFn | None
+
+    def emit(self, event: Event) -> None:
+        if self.progress_fn is not None:
+            self.progress_fn(event)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Programs:
+    """The compiled window program and eval program (None when eval is off)."""
+
+    window: Callable[[Runner], tuple[Runner, Any]]
+    eval: Callable[[Any], dict[str, Any]] | None
+    compile_s: float  # both programs' lowering + compilation, seconds
+
+
+class _PhaseClock:
+    """Accumulates wall seconds per phase of one window (ppo.events.Phases fields)."""
+
+    def __init__(self) -> None:
+        self.seconds = dict.fromkeys((f.name for f in dataclasses.fields(Phases)), 0.0)
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] += time.perf_counter() - t0
+
+    def phases(self) -> Phases:
+        return Phases(**self.seconds)
+
+
+def _compile(launch: _Launch, runner: Runner) -> _Programs:
+    """Lower and compile the window program, and the eval program ahead too (so no window's
+    time holds a compile); emits one `Compiled` event per program."""
     from envjax import MAX_DAYS
 
-    window_fn = make_window_fn(cfg, der, env, env_params, mesh, runner, env.num_actions)
+    cfg, der = launch.cfg, launch.der
+    n_actions = launch.env.num_actions
+    window_fn = make_window_fn(
+        cfg, der, launch.env, launch.env_params, launch.mesh, runner, n_actions
+    )
     t0 = time.perf_counter()
     compiled = window_fn.lower(runner).compile()
-    compile_s = time.perf_counter() - t0
-    eval_fn: Any = None  # jitted, then compiled
+    window_s = time.perf_counter() - t0
+    launch.emit(Compiled(program="window", seconds=window_s))
+    eval_fn, eval_s = None, 0.0
     if cfg.eval_episodes > 0:
-        eval_fn = make_eval_fn(
-            make_network(cfg, env.num_actions),
-            env,
-            env_params,
-            cfg.eval_episodes,
-            cfg.eval_seed_base,
-            MAX_DAYS,
-            env.num_actions,
-            cfg.action_masking,
-        )
-    if eval_fn is not None:  # compiled ahead too, so no window's time holds a compile
         t0 = time.perf_counter()
-        eval_fn = eval_fn.lower(runner.params).compile()
-        compile_s += time.perf_counter() - t0
+        eval_fn = (
+            make_eval_fn(
+                make_network(cfg, n_actions),
+                launch.env,
+                launch.env_params,
+                n_episodes=cfg.eval_episodes,
+                seed_base=cfg.eval_seed_base,
+                max_steps=MAX_DAYS,
+                n_actions=n_actions,
+                masking=cfg.action_masking,
+            )
+            .lower(runner.params)
+            .compile()
+        )
+        eval_s = time.perf_counter() - t0
+        launch.emit(Compiled(program="eval", seconds=eval_s))
+    return _Programs(window=compiled, eval=eval_fn, compile_s=window_s + eval_s)
+
+
+def _fetch_stats(stats: Any, w: int, der: Derived) -> dict[str, np.ndarray]:
+    """The window's statistics on the host; TrainingFailed when any is non-finite."""
+    st = _host(stats._asdict())
+    bad = nonfinite_keys(st)
+    if bad:
+        first = der.steps_per_window * w
+        raise TrainingFailed(
+            f"non-finite {', '.join(bad)} in window {w} (after env step {first:,}); "
+            f"stopped, the last good checkpoint is kept"
+        )
+    return st
+
+
+def _evaluate(eval_fn: Callable | None, runner: Runner) -> dict[str, np.ndarray] | None:
+    """Per-episode eval arrays [S, 2n] on the host, or None when eval is off."""
+    return _host(eval_fn(runner.params)) if eval_fn is not None else None
+
+
+def _persist_windows(
+    launch: _Launch,
+    w: int,
+    st: dict[str, np.ndarray],
+    evals: dict[str, np.ndarray] | None,
+    timing: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """Write each seed's eval file, update rows and window row, and log them to W&B;
+    returns the window rows as written."""
+    cfg, der = launch.cfg, launch.der
+    env_steps = der.steps_per_window * (w + 1)
+    first_update = w * cfg.updates_per_window
+    rows = []
+    for i, sr in enumerate(launch.seeds):
+        st_i = {k: np.asarray(v)[i] for k, v in st.items()}
+        doc = None
+        if evals is not None:
+            doc = eval_document(
+                {k: np.asarray(v)[i] for k, v in evals.items()},
+                w,
+                env_steps,
+                cfg.eval_seed_base,
+                cfg.eval_policy,
+            )
+        row = {
+            "window_id": w,
+            "env_steps": env_steps,
+            "first_update": first_update,
+            "last_update": first_update + cfg.updates_per_window - 1,
+            "wall_time_s": sr.wall_offset + timing["wall_time_s"],
+            "window_time_s": timing["window_time_s"],
+            "sps": der.steps_per_window / timing["window_time_s"],
+            "compile_s": timing["compile_s"],
+            "timestamp": utc_now(),
+            **window_metrics(st_i),
+            **eval_window_metrics(doc),
+            **timing["phases"],
+        }
+        row = _ordered(row)
+        ups = update_rows(st_i, w, first_update, der.steps_per_window * w, der.batch_size)
+        sr.writer.append_window(row, ups, doc)
+        sr.wandb.log_window(row, ups, doc)
+        rows.append(row)
+    return rows
+
+
+def _checkpoint(launch: _Launch, w: int, host_runner: Runner, rows: list[dict[str, Any]]) -> None:
+    """Save window `w`'s state of every seed and prune old checkpoints (last N + best)."""
+    cfg, der = launch.cfg, launch.der
+    for i, (sr, row) in enumerate(zip(launch.seeds, rows, strict=True)):
+        state_i = jax.tree.map(lambda x, i=i: x[i], host_runner)
+        checkpoint.save(
+            sr.writer.dir,
+            w,
+            state_i,
+            state_i.params,
+            {
+                "env_steps": row["env_steps"],
+                "next_update": (w + 1) * cfg.updates_per_window,
+                "num_devices": der.num_devices,
+                "eval/return_mean": row["eval/return_mean"],
+            },
+        )
+        ret = row["eval/return_mean"]
+        if ret is not None and (sr.best is None or ret > sr.best[1]):
+            sr.best = (w, ret)
+        checkpoint.prune(sr.writer.dir, cfg.keep_checkpoints, sr.best and sr.best[0])
+
+
+def _write_meta(launch: _Launch, w: int, checkpointed: bool) -> None:
+    """run.json of every seed after window `w` (its heartbeat; the new checkpoint when one
+    was written)."""
+    for sr in launch.seeds:
+        changes: dict[str, Any] = {"wandb": sr.wandb.info}
+        if checkpointed:
+            changes["last_checkpoint"] = w
+            changes["best_checkpoint"] = (
+                {"window_id": sr.best[0], "eval/return_mean": sr.best[1]} if sr.best else None
+            )
+        sr.writer.write_meta(**changes)
+
+
+def _stop_reason(launch: _Launch, event: WindowDone) -> str | None:
+    """Why the run stops after this window (not its natural end), or None to go on."""
+    cfg = launch.cfg
+    if cfg.max_wall_s > 0 and time.perf_counter() - launch.t_start >= cfg.max_wall_s:
+        return f"--max-wall-s {cfg.max_wall_s:g} reached"
+    if launch.stop_fn is not None and launch.stop_fn(event):
+        return "stop_fn asked to stop"
+    return None
+
+
+def _window_done(
+    w: int,
+    rows: list[dict[str, Any]],
+    clock: _PhaseClock,
+    started: tuple[float, float],
+    checkpointed: bool,
+) -> WindowDone:
+    """The event of window `w`; `started` is (perf_counter, process_time) at its start."""
+    return WindowDone(
+        window_id=w,
+        rows=tuple(rows),
+        phases=clock.phases(),
+        seconds=time.perf_counter() - started[0],
+        cpu_s=time.process_time() - started[1],
+        checkpointed=checkpointed,
+    )
+
+
+def _loop(launch: _Launch, runner: Runner, start_window: int) -> list[Path]:
+    """Compile, then per window: compute, fetch the stats, evaluate, persist each seed,
+    checkpoint (per the policy), tell the caller, decide whether to stop."""
+    cfg, der, seeds = launch.cfg, launch.der, launch.seeds
+    programs = _compile(launch, runner)
     is_main = jax.process_index() == 0
-    kill_after = os.environ.get(KILL_AFTER_ENV)
     if is_main:
         print(
-            f"training {', '.join(run_ids)}: {der.num_windows} windows x "
+            f"training {', '.join(launch.run_ids)}: {der.num_windows} windows x "
             f"{der.steps_per_window:,} env steps on {der.num_devices} "
-            f"{jax.default_backend()} device(s); compile {compile_s:.1f}s",
+            f"{jax.default_backend()} device(s); compile {programs.compile_s:.1f}s",
             flush=True,
         )
 
+    previous: Phases | None = None
     for w in range(start_window, der.num_windows):
-        tw = time.perf_counter()
-        runner, stats = compiled(runner)
-        st = _host(stats._asdict())
-        bad = nonfinite_keys(st)
-        if bad:
-            first = der.steps_per_window * w
-            raise TrainingFailed(
-                f"non-finite {', '.join(bad)} in window {w} (after env step {first:,}); "
-                f"stopped, the last good checkpoint is kept"
-            )
-        evals = _host(eval_fn(runner.params)) if eval_fn is not None else None
-        host_runner = _host(runner)
-        env_steps = der.steps_per_window * (w + 1)
-        first_update = w * cfg.updates_per_window
+        tw, cpu0 = time.perf_counter(), time.process_time()
+        clock = _PhaseClock()
+        with clock.phase("compute_s"):
+            runner, stats = programs.window(runner)
+            jax.block_until_ready((runner, stats))
+        with clock.phase("fetch_s"):
+            st = _fetch_stats(stats, w, der)
+        with clock.phase("eval_s"):
+            evals = _evaluate(programs.eval, runner)
+        due = checkpoint_due(w, launch.checkpoint_every, final=w == der.num_windows - 1)
+        with clock.phase("fetch_s"):
+            host_runner = _host(runner) if due else None
         now = time.perf_counter()
-        for i, sr in enumerate(seeds):
-            st_i = {k: np.asarray(v)[i] for k, v in st.items()}
-            doc = None
-            if evals is not None:
-                doc = eval_document(
-                    {k: np.asarray(v)[i] for k, v in evals.items()},
-                    w,
-                    env_steps,
-                    cfg.eval_seed_base,
-                    cfg.eval_policy,
-                )
-            window_time = now - tw
-            row = {
-                "window_id": w,
-                "env_steps": env_steps,
-                "first_update": first_update,
-                "last_update": first_update + cfg.updates_per_window - 1,
-                "wall_time_s": sr.wall_offset + (now - t_start),
-                "window_time_s": window_time,
-                "sps": der.steps_per_window / window_time,
-                "compile_s": compile_s if w == start_window else None,
-                "timestamp": utc_now(),
-                **window_metrics(st_i),
-                **eval_window_metrics(doc),
-            }
-            ups = update_rows(st_i, w, first_update, der.steps_per_window * w, der.batch_size)
-            sr.writer.append_window(_ordered(row), ups, doc)
-            sr.wandb.log_window(row, ups, doc)
-            state_i = jax.tree.map(lambda x, i=i: x[i], host_runner)
-            checkpoint.save(
-                sr.writer.dir,
-                w,
-                state_i,
-                state_i.params,
-                {
-                    "env_steps": env_steps,
-                    "next_update": first_update + cfg.updates_per_window,
-                    "num_devices": der.num_devices,
-                    "eval/return_mean": row["eval/return_mean"],
-                },
-            )
-            ret = row["eval/return_mean"]
-            if ret is not None and (sr.best is None or ret > sr.best[1]):
-                sr.best = (w, ret)
-            checkpoint.prune(sr.writer.dir, cfg.keep_checkpoints, sr.best and sr.best[0])
-            sr.writer.write_meta(
-                last_checkpoint=w,
-                best_checkpoint=(
-                    {"window_id": sr.best[0], "eval/return_mean": sr.best[1]} if sr.best else None
-                ),
-                wandb=sr.wandb.info,
-            )
-            print(_fmt_progress(sr.run_id, w, der.num_windows, row), flush=True)
-        if kill_after is not None and w == int(kill_after):
-            os.kill(os.getpid(), signal.SIGKILL)
-        if cfg.max_wall_s > 0 and time.perf_counter() - t_start >= cfg.max_wall_s:
+        timing = {
+            "wall_time_s": now - launch.t_start,
+            "window_time_s": now - tw,
+            "compile_s": programs.compile_s if w == start_window else None,
+            "phases": clock.phases().row(previous),
+        }
+        with clock.phase("records_s"):
+            rows = _persist_windows(launch, w, st, evals, timing)
+        if host_runner is not None:  # a checkpoint is due
+            with clock.phase("checkpoint_s"):
+                _checkpoint(launch, w, host_runner, rows)
+        with clock.phase("records_s"):
+            _write_meta(launch, w, checkpointed=due)
+            for sr, row in zip(seeds, rows, strict=True):
+                print(_fmt_progress(sr.run_id, w, der.num_windows, row), flush=True)
+        stop = _stop_reason(launch, _window_done(w, rows, clock, (tw, cpu0), due))
+        if stop is not None and launch.checkpoint_every and not due:
+            # The run ends here: its final window is checkpointed whenever checkpoints are on.
+            with clock.phase("fetch_s"):
+                host_runner = _host(runner)
+            with clock.phase("checkpoint_s"):
+                _checkpoint(launch, w, host_runner, rows)
+            with clock.phase("records_s"):
+                _write_meta(launch, w, checkpointed=True)
+            due = True
+        done = _window_done(w, rows, clock, (tw, cpu0), due)
+        launch.emit(done)
+        previous = done.phases
+        if stop is not None:
             if is_main:
-                print(
-                    f"stopping after window {w + 1}/{der.num_windows}: --max-wall-s "
-                    f"{cfg.max_wall_s:g} reached",
-                    flush=True,
-                )
+                print(f"stopping after window {w + 1}/{der.num_windows}: {stop}", flush=True)
             break
 
     for sr in seeds:
         sr.wandb.finish()
         sr.writer.write_meta(state="finished", wandb=sr.wandb.info)
-    return [Path(cfg.run_dir) / rid for rid in run_ids]
+    return [Path(cfg.run_dir) / rid for rid in launch.run_ids]
 
 
 def _ordered(row: dict[str, Any]) -> dict[str, Any]:
-    from ppo.metrics import WINDOW_KEYS
-
-    return {k: row[k] for k in WINDOW_KEYS}
+    return {k: row[k] for k in WINDOW_ROW_KEYS}
 
 
 def main(argv: list[str] | None = None) -> int:
     """CLI entry: 0 on success, 2 on a bad config, 1 on a failed run."""
     try:
-        cfg = parse_args(argv)
+        cfg, opts = parse_command(argv)
         if cfg.resume is None:
             cfg.derived(jax.device_count())  # reject bad values before anything else
-        dirs = train(cfg)
+        dirs = train(cfg, checkpoint_every=opts.checkpoint_every)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

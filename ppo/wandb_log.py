@@ -22,6 +22,7 @@ class WandbLogger:
 
     def __init__(
         self,
+        *,
         mode: str,
         run_id: str,
         name: str,

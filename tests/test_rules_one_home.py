@@ -170,7 +170,10 @@ def test_wandb_mapping__the_trainer_logger_logs_exactly_the_mapping() -> None:
             self.rows.append((step, data))
 
     row, ups = _window(2, 10, 3)
-    logger = WandbLogger("disabled", "r", "r", "p", None, {}, Path("."), False)
+    logger = WandbLogger(
+        mode="disabled", run_id="r", name="r", project="p", entity=None, config={},
+        run_dir=Path("."), resume=False,
+    )  # fmt: skip
     logger.run = rec = Recorder()
     logger.log_window(row, ups, None)
     assert rec.rows == list(wandb_mapping.window_log_rows(row, ups, None))

@@ -22,8 +22,8 @@ import pytest
 
 from ppo import checkpoint, policy, records
 from ppo.config import ConfigError, TrainConfig
-from ppo.metrics import TIMING_KEYS, UPDATE_KEYS, WINDOW_KEYS
-from ppo.train import KILL_AFTER_ENV, TrainingFailed, train
+from ppo.metrics import PHASE_KEYS, TIMING_KEYS, UPDATE_KEYS, WINDOW_ROW_KEYS
+from ppo.train import TrainingFailed, train
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMAS = {
@@ -52,7 +52,8 @@ def _validate(schema: str, doc: dict) -> None:
 
 def _metrics(rows: list[dict]) -> list[dict]:
     """Rows without the timing keys (which differ run to run)."""
-    return [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in rows]
+    timing = (*TIMING_KEYS, *PHASE_KEYS)
+    return [{k: v for k, v in r.items() if k not in timing} for r in rows]
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +102,7 @@ def test_train__records_complete_and_match_schemas(run_a):
     assert [w["window_id"] for w in windows] == [0, 1, 2, 3]
     for w in windows:
         _validate("window_row", w)
-        assert list(w) == list(WINDOW_KEYS)
+        assert list(w) == list(WINDOW_ROW_KEYS)
         assert w["env_steps"] == (w["window_id"] + 1) * 32 * 16 * 2
     assert windows[0]["compile_s"] > 0 and windows[1]["compile_s"] is None
     ups = records.read_updates(run_a)
@@ -163,10 +164,11 @@ def test_train__same_config_same_metrics(run_a, runs_dir, wandb_env):
 
 
 def test_train__resume_after_kill_matches_uninterrupted(run_a, runs_dir, wandb_env):
-    args = [sys.executable, "-m", "ppo.train", "--run-dir", str(runs_dir), "--run-id", "run-k"]
+    kill = str(REPO / "tests" / "kill_after_window.py")
+    args = [sys.executable, kill, "2", "--run-dir", str(runs_dir), "--run-id", "run-k"]
     for k, v in TINY.items():
         args += [f"--{k.replace('_', '-')}", str(v)]
-    env = {**os.environ, KILL_AFTER_ENV: "2", "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.run(args, capture_output=True, text=True, timeout=600, env=env, cwd=REPO)
     assert proc.returncode == -9, proc.stderr[-2000:]
     d = runs_dir / "run-k"

@@ -1,13 +1,13 @@
 """`trainer` and `trainer+eval` modes: `ppo.train`'s own training loop, timed from inside.
 
 The profiler runs `ppo.train.train(cfg)` itself (records in a throwaway run folder, W&B
-disabled) and wraps the compiled window program, the eval function, checkpoint writing and
-record appends with timers (`profiler.modes.probe`). One timed sample is one window's full
-cycle as the trainer runs it: from the start of the window's compiled call to the start of
-the next (its compute, metric fetch, eval, records, checkpoint, progress line).
+disabled) through its public seam (ppo.events): the trainer reports each program's compile
+time and, per window, its phase timings, which `profiler.modes.probe` collects. One timed
+sample is one window's full cycle as the trainer runs it: from the start of the window's
+compiled call to its `WindowDone` event (compute, metric fetch, eval, records, checkpoint,
+progress line).
 
-- `trainer`: eval off (`eval_episodes=0`) and checkpoint writes skipped (ppo.train has no
-  switch for that, so the probe replaces `ppo.checkpoint.save`/`prune` with no-ops).
+- `trainer`: eval off (`eval_episodes=0`) and checkpoints off (`checkpoint_every=0`).
 - `trainer+eval`: the loop unchanged: per-window eval on the trainer's fixed seeds and
   a checkpoint every window.
 Compile time is the window program's lowering + compilation, as ppo.train measures it.
@@ -43,6 +43,19 @@ def network_flops(layer_shapes: list[list[int]], epochs: int, rollout_steps: int
         "epochs": int(epochs),
         "formula": FORMULA,
     }
+
+
+def network_layers(cfg) -> list[list[int]]:
+    """(in, out) of every dense kernel of the network `cfg` trains (shapes only, no FLOPs)."""
+    import jax
+    import jax.numpy as jnp
+
+    from envjax import N_ACTIONS, OBS_DIM
+    from ppo.window import make_network
+
+    net = make_network(cfg, N_ACTIONS)
+    shapes = jax.eval_shape(net.init, jax.random.PRNGKey(0), jnp.zeros((1, OBS_DIM), jnp.float32))
+    return dense_layers(shapes)
 
 
 def dense_layers(params) -> list[list[int]]:
@@ -113,18 +126,21 @@ def run(spec: dict, progress: Callable[[str], None]) -> dict:
             f"{spec['mode']}: {warmup} warmup + {repeats} timed windows of {steps:,} env steps "
             f"(eval {cfg.eval_episodes} episodes, checkpoints {'on' if with_eval else 'off'})"
         )
-        probe = TrainProbe(checkpoints=with_eval, progress=progress)
-        with probe.installed():
-            ppo_train.train(cfg)
+        probe = TrainProbe(progress)
+        ppo_train.train(cfg, progress_fn=probe, checkpoint_every=1 if with_eval else 0)
     cycles = probe.cycles()
     if len(cycles) != warmup + repeats:
         raise RuntimeError(f"expected {warmup + repeats} windows, the probe saw {len(cycles)}")
     timed_cycles = cycles[warmup:]
     seconds = [c.seconds for c in timed_cycles]
     timed = TimedRepeats(tuple(seconds), sum(c.cpu_s for c in timed_cycles), sum(seconds))
-    net = network_flops(probe.layer_shapes, cfg.epochs, cfg.rollout_steps)
+    net = network_flops(network_layers(cfg), cfg.epochs, cfg.rollout_steps)
     if with_eval:
-        net["eval_flops_per_window"] = net["forward_flops_per_sample"] * probe.eval_steps
+        from envjax import MAX_DAYS
+        from ppo.evaluate import eval_env_steps
+
+        eval_steps = eval_env_steps(cfg.eval_episodes, MAX_DAYS)
+        net["eval_flops_per_window"] = net["forward_flops_per_sample"] * eval_steps
     return {
         "mode": spec["mode"],
         "num_envs": cfg.num_envs,
@@ -145,7 +161,7 @@ def run(spec: dict, progress: Callable[[str], None]) -> dict:
             "phase_seconds_p50": probe.phase_medians(timed_cycles),
             "first_window_s": cycles[0].seconds,
             "eval_compile_s": probe.eval_compile_s,
-            "checkpoints": "written every window" if with_eval else "skipped by the profiler",
+            "checkpoints": "written every window" if with_eval else "off (checkpoint_every=0)",
             "eval_episodes": cfg.eval_episodes,
         },
     }
