@@ -1,7 +1,9 @@
 """Reading run records (docs/RUN_RECORDS.md) for the local source.
 
 JSON-lines parsing is `ppo.records.read_jsonl`, the project's one reader (a torn last line
-ignored, a corrupt earlier line an error). Parsed files are
+ignored, a corrupt earlier line an error), given a more tolerant line parser: an integer
+literal too long for Python to parse (over 4300 digits) reads as null instead of failing
+the whole file, and a line that is not an object is dropped. Parsed files are
 memoised by (path, mtime, size), so a hot endpoint does not re-parse an unchanged file.
 Run directories are found by validated id only, so a request cannot name another path.
 """
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from analytics_service.keys import RUN_ID_PATTERN
+from analytics_service.views import as_int
 from ppo.records import read_jsonl
 
 log = logging.getLogger("analytics_service.records")
@@ -53,9 +56,34 @@ class _FileMemo:
 _memo = _FileMemo()
 
 
+def _parse_int(text: str) -> int | None:
+    # Python refuses int literals over 4300 digits; such a value is null, not a bad file.
+    return int(text) if len(text) <= 4000 else None
+
+
+def _loads(data: bytes | str) -> Any:
+    try:
+        return json.loads(data, parse_int=_parse_int)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
 def _parse_json(path: Path) -> Any:
     with path.open("rb") as f:
-        return json.loads(f.read())
+        return _loads(f.read())
+
+
+def _parse_object(path: Path) -> dict:
+    value = _parse_json(path)
+    if not isinstance(value, dict):
+        raise ValueError(f"{path.name} holds no JSON object")
+    return value
+
+
+def _parse_jsonl(path: Path) -> list[dict]:
+    rows = read_jsonl(path, loads=_loads)
+    # A line that is valid JSON but not an object is no row (and no reason to fail the run).
+    return [row for row in rows if isinstance(row, dict)]
 
 
 def is_run_id(run_id: str) -> bool:
@@ -86,25 +114,31 @@ def list_run_ids(runs_dir: Path) -> list[str]:
 
 def read_run(path: Path) -> dict:
     """run.json of the run at `path`."""
-    return _memo.get(path / "run.json", _parse_json)
+    return _memo.get(path / "run.json", _parse_object)
 
 
 def read_windows(path: Path) -> list[dict]:
     """All window rows, in file order (a torn last line ignored)."""
     file = path / "windows.jsonl"
-    return _memo.get(file, read_jsonl) if file.is_file() else []
+    return _memo.get(file, _parse_jsonl) if file.is_file() else []
 
 
 def read_updates(path: Path, window_id: int | None = None) -> list[dict]:
     """Update rows, all or those of one window."""
     file = path / "updates.jsonl"
-    rows = _memo.get(file, read_jsonl) if file.is_file() else []
+    rows = _memo.get(file, _parse_jsonl) if file.is_file() else []
     if window_id is None:
         return rows
-    return [r for r in rows if r.get("window_id") == window_id]
+    return [r for r in rows if _int(r.get("window_id")) == window_id]
+
+
+def _int(value: Any) -> int | None:
+    return as_int(value)
 
 
 def read_eval(path: Path, window_id: int) -> dict | None:
-    """eval/<window_id>.json, or None when that window has no evaluation."""
+    """eval/<window_id>.json, or None when that window has no evaluation (or the file holds
+    no JSON object)."""
     file = path / "eval" / f"{int(window_id)}.json"
-    return _memo.get(file, _parse_json) if file.is_file() else None
+    record = _memo.get(file, _parse_json) if file.is_file() else None
+    return record if isinstance(record, dict) else None

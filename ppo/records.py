@@ -12,6 +12,7 @@ import math
 import os
 import re
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -64,10 +65,11 @@ def append_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
         os.fsync(f.fileno())
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
+def read_jsonl(path: Path, loads: Callable[[bytes], Any] = json.loads) -> list[dict[str, Any]]:
     """Rows of a UTF-8 JSON-lines file, in file order; [] when the file does not exist.
 
-    The project's one reader (the trainer's readers and `analytics_service.records` use it).
+    The project's one reader (the trainer's readers and `analytics_service.records` use it;
+    the service passes a more tolerant `loads`, which must raise `ValueError` on a bad line).
     Rule: a crash mid-append tears at most the last line, so an unparsable last non-blank
     line (cut inside a value or inside a UTF-8 character) is ignored; an unparsable line
     before it means a corrupt file and raises `ValueError` (`json.JSONDecodeError` or
@@ -83,7 +85,7 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
         if not line.strip():
             continue
         try:
-            rows.append(json.loads(line))
+            rows.append(loads(line))
         except ValueError:
             if i == last:
                 break
