@@ -201,3 +201,37 @@ def test_read_jsonl__one_rule_for_a_torn_last_line(tmp_path) -> None:
     with pytest.raises(ValueError):
         records.read_jsonl(p)
     assert records.read_jsonl(tmp_path / "missing.jsonl") == []
+
+
+# ---- one word per side: "window" in code and records, "iteration" on the website ----
+
+
+def test_website__user_facing_text_says_iteration_not_window() -> None:
+    # docs/API.md "Vocabulary". Identifiers (window_id, WindowRow, data-window, the DOM's
+    # `window`) are code, not text; comments are stripped first.
+    word = re.compile(r"(?<![-\w])[Ww]indows?(?![-\w.])")
+    web = ROOT / "web"
+    found = []
+    for path in sorted([*(web / "components").rglob("*.ts*"), *(web / "app").rglob("*.ts*")]):
+        text = re.sub(r"/\*.*?\*/", "", path.read_text(), flags=re.S)
+        for n, line in enumerate(text.splitlines(), 1):
+            line = re.sub(r"(^|[^:])//.*", r"\1", line)
+            if word.search(line) and not re.search(r"typeof window|in window|window as", line):
+                found.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
+    assert not found, "user-facing 'window' on the website:\n" + "\n".join(found)
+
+
+def test_python__iteration_names_only_the_api_paths_and_their_handlers() -> None:
+    # The API's words (docs/API.md): the route handlers, the path/query parameter and the
+    # list's payload field; everything else in Python says window.
+    handlers, values = {"list_iterations", "get_iteration"}, {"iteration", "iterations"}
+    for path, text in _product_sources():
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                name, allowed = node.name, handlers
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                name, allowed = node.id, values
+            else:
+                continue
+            if "iteration" in name.lower() and name not in allowed:
+                raise AssertionError(f"{path}: {name!r} (code says window, docs/API.md)")

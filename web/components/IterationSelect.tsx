@@ -30,7 +30,7 @@ export function IterationSelect({ iterations, value, onChange, disabled }: Itera
         {shown.length === 0 ? <option value="">no iterations yet</option> : null}
         {shown.map((r) => (
           <option key={r.window_id} value={r.window_id}>
-            {`Window ${r.window_id}${r.window_id === latest ? " (latest)" : ""} · ${fmtCompact(r.env_steps)} steps`}
+            {`Iteration ${r.window_id}${r.window_id === latest ? " (latest)" : ""} · ${fmtCompact(r.env_steps)} steps`}
           </option>
         ))}
       </select>

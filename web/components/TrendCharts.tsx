@@ -157,7 +157,7 @@ export function TrendCharts({ runId, rows, highlight }: TrendChartsProps) {
             />
             {highlight ? (
               <p className="readout" data-testid={`readout-${spec.id}`}>
-                Window {highlight.window_id}:{" "}
+                Iteration {highlight.window_id}:{" "}
                 {spec.keys.map((k, i) => (
                   <span key={k.key} data-key={k.key} data-value={num(field(highlight, k.key)) ?? ""}>
                     {i > 0 ? ", " : ""}

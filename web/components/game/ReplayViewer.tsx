@@ -145,7 +145,7 @@ export function ReplayViewer({ client = defaultApi, wsBase = BACKEND_WS_BASE }: 
             <option value="">last checkpoint</option>
             {(iterations.data?.iterations ?? []).slice(0, 10).map((r) => (
               <option key={r.window_id} value={r.window_id ?? ""}>
-                Window {r.window_id}
+                Iteration {r.window_id}
               </option>
             ))}
           </select>
@@ -172,7 +172,7 @@ export function ReplayViewer({ client = defaultApi, wsBase = BACKEND_WS_BASE }: 
       {error ? <div className="error-notice" role="alert">{error}</div> : null}
       {meta ? (
         <p className="muted" data-testid="replay-meta" role="status">
-          Window {meta.window_id} · seed {meta.seed} · {status}
+          Iteration {meta.window_id} · seed {meta.seed} · {status}
           {step ? ` · day ${step.t + 1}: ${step.action.label} (${fmtNumber(step.reward, 3)})` : ""}
         </p>
       ) : null}

@@ -38,14 +38,14 @@ describe("ReplayViewer", () => {
     const { client } = fakeClient();
     render(<ReplayViewer client={client} wsBase="ws://api" />);
     await waitFor(() => expect(screen.getByLabelText("Run")).toHaveValue("run-b"));
-    await waitFor(() => expect(screen.getAllByRole("option", { name: /^Window/ }).length).toBe(10));
+    await waitFor(() => expect(screen.getAllByRole("option", { name: /^Iteration/ }).length).toBe(10));
     fireEvent.change(screen.getByLabelText("Iteration"), { target: { value: "12" } });
     fireEvent.click(screen.getByRole("button", { name: "Watch" }));
     const ws = FakeSocket.last!;
     expect(ws.url).toBe("ws://api/ws/replay/run-b?iteration=12&pace_ms=100");
     ws.emit({ type: "start", run_id: "run-b", window_id: 12, seed: 1000003, pace_ms: 100 });
     ws.emit({ type: "step", t: 0, action: { action: 0, label: "Wait" }, reward: 0.5, view: gameView(1) });
-    expect(screen.getByTestId("replay-meta")).toHaveTextContent("Window 12 · seed 1000003 · playing · day 1: Wait");
+    expect(screen.getByTestId("replay-meta")).toHaveTextContent("Iteration 12 · seed 1000003 · playing · day 1: Wait");
     expect(screen.getByTestId("status-day")).toHaveTextContent("1 / 360");
 
     fireEvent.click(screen.getByRole("button", { name: "Pause" }));
