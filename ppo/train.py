@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 import secrets
 import signal
@@ -550,7 +551,7 @@ def _loop(launch: _Launch, runner: Runner, start_window: int) -> list[Path]:
                 print(_fmt_progress(sr.run_id, w, der.num_windows, row), flush=True)
         stop = _stop_reason(launch, _window_done(w, rows, clock, (tw, cpu0), due))
         if distributed.is_multiprocess():  # all processes stop after the same window
-            stop = distributed.agree(f"stop/{w}", lambda stop=stop: stop or "") or None
+            stop = distributed.agree(f"stop/{w}", functools.partial(str, stop or "")) or None
         if stop is not None and launch.checkpoint_every and not due:
             # The run ends here: its final window is checkpointed whenever checkpoints are on.
             with clock.phase("fetch_s"):
