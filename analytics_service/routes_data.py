@@ -439,7 +439,7 @@ async def _with_local_replay_seeds(
     return Cached({**got.value, "eval": merged}, got.fetched_at, got.stale)
 
 
-async def _local_iteration(
+async def _local_window_detail(
     request: Request, svc: Services, run_id: str, iteration: int
 ) -> Response:
     """One window's drill-down from the local stores: its row from the columns, its updates
@@ -495,7 +495,7 @@ async def get_iteration(
 ) -> Response:
     svc = _services(request)
     if source == "local":
-        return await _local_iteration(request, svc, run_id, iteration)
+        return await _local_window_detail(request, svc, run_id, iteration)
     windows = await _windows(svc, source, run_id)
     row = next((r for r in windows.value["rows"] if r["window_id"] == iteration), None)
     if row is None:
