@@ -13,7 +13,7 @@ WEB_STAMP := web/node_modules/.installed
 help:
 	@echo "make run    - short local training run (W&B offline), records under runs/"
 	@echo "make test   - every test (Python, web components, browser end-to-end)"
-	@echo "make lint   - ruff"
+	@echo "make lint   - ruff and the mypy type check"
 	@echo "make bench  - fresh throughput report under artifacts/throughput/"
 	@echo "make gate   - profiler with --enforce-target at the calibrated floors"
 	@echo "make site   - build and serve the website and the analytics service, ports and origins matched"
@@ -36,6 +36,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check --no-cache .
 	$(PY) -m ruff format --no-cache --check .
+	$(PY) -m mypy
 
 format: $(STAMP)
 	$(PY) -m ruff format .
@@ -85,7 +86,7 @@ gate: $(STAMP)
 	  --gate-file artifacts/throughput/gates.json --out artifacts/tmp/gate.json
 
 clean:
-	rm -rf $(VENV) web/node_modules web/.next .pytest_cache .ruff_cache
+	rm -rf $(VENV) web/node_modules web/.next .pytest_cache .ruff_cache .mypy_cache
 
 # The website and the service together. The site's backend address is baked into the bundle at
 # build time, and the service must allow the site's origin (CORS), so both come from the same

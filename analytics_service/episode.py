@@ -7,20 +7,17 @@ import threading
 from functools import cache
 from typing import Any
 
-from analytics_service.errors import Unavailable
-
 
 @cache
 def _engine() -> dict[str, Any]:
-    # Compiled once per process: reset and step of one env, jitted.
-    try:
-        import jax
-        import jax.numpy as jnp
+    # Compiled once per process: reset and step of one env, jitted. Imported here so the
+    # service starts without loading JAX until the first episode.
+    import jax
+    import jax.numpy as jnp
 
-        from envjax import ACTION_LABELS, N_ACTIONS, CaravanEnv
-        from envjax.render import describe
-    except ImportError as exc:
-        raise Unavailable(f"the game engine is not available ({exc.name} missing)") from None
+    from envjax import ACTION_LABELS, CaravanEnv
+    from envjax.render import describe
+
     env = CaravanEnv()
     params = env.default_params
     reset = jax.jit(lambda seed: env.reset_from_seed(seed, params))
@@ -29,7 +26,7 @@ def _engine() -> dict[str, Any]:
         "jax": jax,
         "jnp": jnp,
         "labels": ACTION_LABELS,
-        "n_actions": N_ACTIONS,
+        "n_actions": env.num_actions,
         "reset": reset,
         "step": step,
         "describe": describe,

@@ -30,10 +30,7 @@ CONFIG_SUBSET: tuple[str, ...] = (
     "action_masking",
 )
 
-# How the trainer names the eval extras in a W&B window row (docs/RUN_RECORDS.md, W&B mapping).
-WANDB_HIST_KEYS = {"return": "eval/return_hist", "profit": "eval/profit_hist"}
+# The eval action-mix kinds (W&B key names: ppo.wandb_mapping).
 ACTION_KINDS = KIND_NAMES
-WANDB_ACTION_MIX_PREFIX = "eval/actions/"
-WANDB_REPLAY_SEEDS_KEY = "eval/replay_seeds"
 
 RUN_ID_PATTERN = RUN_ID_RE.pattern

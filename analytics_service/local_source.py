@@ -134,7 +134,7 @@ class LocalSource:
         }
 
     @_guarded
-    def iteration(self, run_id: str, window_id: int) -> dict:
+    def window_detail(self, run_id: str, window_id: int) -> dict:
         """One window's drill-down."""
         path = self._dir(run_id)
         row = next((r for r in _windows(path) if r["window_id"] == window_id), None)

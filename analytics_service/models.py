@@ -103,7 +103,7 @@ class RunMeta(_Model):
     )
 
 
-RunConfig = create_model(
+RunConfig = create_model(  # type: ignore[call-overload]  # fields from a key list
     "RunConfig",
     __base__=_Model,
     __doc__="The config fields shown with a run (null where the run does not have them).",
@@ -129,7 +129,7 @@ class RunInfo(RunMeta):
     updated_at: datetime | None
     window_id: int | None = Field(..., description="latest window (null before the first)")
     env_steps: int | None
-    config: RunConfig  # type: ignore[valid-type]
+    config: RunConfig
     kpis: Kpis  # type: ignore[valid-type]
 
 
@@ -143,7 +143,7 @@ class RunDetail(RunMeta):
     state: RunState = Field(..., description=_STATE_DOC)
     created_at: datetime | None
     updated_at: datetime | None
-    config: RunConfig  # type: ignore[valid-type]
+    config: RunConfig
     full_config: dict[str, Any] = Field(..., description="the run's whole config as recorded")
 
 
@@ -178,7 +178,7 @@ class EvalHistograms(_Model):
     profit: Histogram
 
 
-ActionMix = create_model(
+ActionMix = create_model(  # type: ignore[call-overload]  # fields from the kinds
     "ActionMix",
     __base__=_Model,
     __doc__="Fractions of the evaluation's actions by kind.",
@@ -200,7 +200,7 @@ class ReplayEpisode(_Model):
 
 class EvalDetail(_Model):
     histograms: EvalHistograms
-    action_mix: ActionMix  # type: ignore[valid-type]
+    action_mix: ActionMix
     replay_seeds: list[int]
     policy: EvalPolicy | None = Field(
         None, description="the policy the evaluation measured (null: record predates it)"

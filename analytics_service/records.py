@@ -1,8 +1,9 @@
 """Reading run records (docs/RUN_RECORDS.md) for the local source.
 
-JSON-lines parsing follows `ppo.records.read_jsonl` (a torn last line ignored, a corrupt
-earlier line an error), with one difference: an integer literal too long for Python to
-parse (over 4300 digits) reads as null instead of failing the whole file. Parsed files are
+JSON-lines parsing is `ppo.records.read_jsonl`, the project's one reader (a torn last line
+ignored, a corrupt earlier line an error), given a more tolerant line parser: an integer
+literal too long for Python to parse (over 4300 digits) reads as null instead of failing
+the whole file, and a line that is not an object is dropped. Parsed files are
 memoised by (path, mtime, size), so a hot endpoint does not re-parse an unchanged file.
 Run directories are found by validated id only, so a request cannot name another path.
 """
@@ -20,6 +21,7 @@ from typing import Any
 
 from analytics_service.keys import RUN_ID_PATTERN
 from analytics_service.views import as_int
+from ppo.records import read_jsonl
 
 log = logging.getLogger("analytics_service.records")
 _RUN_ID = re.compile(RUN_ID_PATTERN)
@@ -79,28 +81,9 @@ def _parse_object(path: Path) -> dict:
 
 
 def _parse_jsonl(path: Path) -> list[dict]:
-    rows = _own_parse_jsonl(path)
+    rows = read_jsonl(path, loads=_loads)
     # A line that is valid JSON but not an object is no row (and no reason to fail the run).
     return [row for row in rows if isinstance(row, dict)]
-
-
-def _own_parse_jsonl(path: Path) -> list[Any]:
-    with path.open("rb") as f:
-        data = f.read()
-    lines = data.split(b"\n")
-    rows: list[Any] = []
-    for i, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            row = _loads(line)
-        except ValueError:  # JSONDecodeError, or bytes that are not UTF-8
-            # A torn last line is a crash mid-write: expected, ignored. Elsewhere: corrupt.
-            if any(x.strip() for x in lines[i + 1 :]):
-                raise
-            continue
-        rows.append(row)
-    return rows
 
 
 def is_run_id(run_id: str) -> bool:

@@ -62,16 +62,16 @@ async def _load(svc: Services, source: str, kind: str, key_parts: tuple, call, t
     """Run `call(source_object)` through the cache (W&B) or directly (local)."""
     if source == "local":
         # Reading records is cheap but not free; a short memo keeps hot endpoints fast.
-        key = ("local", kind, *key_parts)
+        memo_key = ("local", kind, *key_parts)
         now = time.monotonic()
-        hit = svc.local_memo.get(key)
+        hit = svc.local_memo.get(memo_key)
         if hit is not None and hit[0] > now:
             return hit[1]
         value = await asyncio.to_thread(call, svc.local)
         memo_s = svc.settings.local_memo_s
         got = Cached(value, datetime.now(UTC), False, time.time() + memo_s if memo_s else None)
         if memo_s > 0:
-            svc.local_memo.put(key, (now + svc.settings.local_memo_s, got))
+            svc.local_memo.put(memo_key, (now + svc.settings.local_memo_s, got))
         return got
     if svc.wandb is None:
         raise NotConfigured(
@@ -439,7 +439,7 @@ async def _with_local_replay_seeds(
     return Cached({**got.value, "eval": merged}, got.fetched_at, got.stale)
 
 
-async def _local_iteration(
+async def _local_window_detail(
     request: Request, svc: Services, run_id: str, iteration: int
 ) -> Response:
     """One window's drill-down from the local stores: its row from the columns, its updates
@@ -495,7 +495,7 @@ async def get_iteration(
 ) -> Response:
     svc = _services(request)
     if source == "local":
-        return await _local_iteration(request, svc, run_id, iteration)
+        return await _local_window_detail(request, svc, run_id, iteration)
     windows = await _windows(svc, source, run_id)
     row = next((r for r in windows.value["rows"] if r["window_id"] == iteration), None)
     if row is None:
@@ -506,7 +506,7 @@ async def get_iteration(
         source,
         "iteration",
         (run_id, iteration),
-        lambda src: src.iteration(run_id, iteration, row),
+        lambda src: src.window_detail(run_id, iteration, row),
         lambda _: svc.settings.ttl_finished_s,
     )
     got = await _with_local_replay_seeds(svc, run_id, iteration, got)

@@ -96,7 +96,7 @@ class PlaySessions:
             if replace is not None and self._owner.get(replace) == client:
                 self._close(replace)
             mine = [s for s, c in self._owner.items() if c == client]
-            mine.sort(key=lambda s: self._sessions[s].expires_at if self._sessions[s] else now)
+            mine.sort(key=lambda s: x.expires_at if (x := self._sessions[s]) else now)
             # At the per-client cap, or when the service is full and this client holds a
             # game, its least recently used games make room: a new game replaces an old one.
             excess = len(mine) - self.max_per_client + 1

@@ -17,6 +17,7 @@ from analytics_service import records, replayable, views
 from analytics_service.episode import Episode
 from analytics_service.errors import ApiError
 from analytics_service.state import Services
+from envjax.constants import action_mask_from_obs
 
 router = APIRouter()
 
@@ -51,10 +52,8 @@ def _int_param(params, name: str, lo: int, hi: int) -> int | None:
 
 def _load_policy(run_dir: Path, window_id: int, greedy: bool) -> Any:
     """The greedy or sampling policy of one checkpoint (a few kept in memory)."""
-    try:
-        from ppo import policy
-    except ImportError:
-        raise _ReplayError(1011, "the trainer package is not installed") from None
+    from ppo import policy  # lazily: loading JAX waits for the first replay
+
     stamp = int((run_dir / "run.json").stat().st_mtime_ns)
     key = (str(run_dir), window_id, stamp, greedy)
     with _policies_lock:
@@ -117,10 +116,10 @@ def _prepare(runs_dir: Path, run_id: str, params) -> dict:
         seed = seeds[0]
     # The evaluation's key base: the eval record's, else the run config's, else the default
     # (any record value: only a valid uint32 is used).
-    seed_base = views.replay_seeds([_dict(ev.get("seeds")).get("base")])
-    if not seed_base:
-        seed_base = views.replay_seeds([_dict(meta.get("config")).get("eval_seed_base")])
-    seed_base = seed_base[0] if seed_base else 1_000_000
+    bases = views.replay_seeds([_dict(ev.get("seeds")).get("base")])
+    if not bases:
+        bases = views.replay_seeds([_dict(meta.get("config")).get("eval_seed_base")])
+    seed_base = bases[0] if bases else 1_000_000
     scored = None
     if policy == ev.get("policy") and _dict(ev.get("sample_key")).get("derivation") == _DERIVATION:
         scored = next((r for r in views.replays_from_record(ev) if r["seed"] == seed), None)
@@ -156,7 +155,7 @@ def _key_fn(seed_base: int) -> Any:
 def _policy_step(ep: Episode, plan: dict, t: int) -> tuple[int, float]:
     jnp = ep.e["jnp"]
     obs = ep.obs
-    mask = jnp.asarray(obs[:69] > 0.5)
+    mask = jnp.asarray(action_mask_from_obs(obs))
     key = None
     if plan["policy"] == "sampled":
         key = _key_fn(plan["seed_base"])(jnp.uint32(plan["seed"]), jnp.uint32(t))

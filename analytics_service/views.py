@@ -16,11 +16,10 @@ from analytics_service.keys import (
     KPI_KEYS,
     STR_KEYS,
     UPDATE_KEYS,
-    WANDB_ACTION_MIX_PREFIX,
-    WANDB_HIST_KEYS,
-    WANDB_REPLAY_SEEDS_KEY,
     WINDOW_KEYS,
 )
+from ppo import wandb_mapping
+from ppo.wandb_mapping import HIST_KEYS, REPLAY_SEEDS_KEY, action_mix_key
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # The policies an evaluation (and so a replay) can run.
@@ -299,7 +298,7 @@ def eval_from_record(record: Any) -> dict | None:
             name: histogram(
                 _dict(hists.get(name)).get("bin_edges"), _dict(hists.get(name)).get("counts")
             )
-            for name in WANDB_HIST_KEYS
+            for name in HIST_KEYS
         },
         "action_mix": {k: as_float(_clean(mix.get(k))) for k in ACTION_KINDS},
         "replay_seeds": replay_seeds(record.get("replay_seeds")),
@@ -353,21 +352,20 @@ def _wandb_histogram(value: Any) -> dict | None:
 
 def eval_from_wandb_row(row: dict) -> dict | None:
     """The drill-down's `eval` from a W&B window row (docs/RUN_RECORDS.md, W&B mapping)."""
-    hists = {name: _wandb_histogram(row.get(key)) for name, key in WANDB_HIST_KEYS.items()}
+    hists = {name: _wandb_histogram(row.get(key)) for name, key in HIST_KEYS.items()}
     if all(h is None for h in hists.values()):
         return None
-    empty = {"bin_edges": [], "counts": []}
+    empty: dict[str, list] = {"bin_edges": [], "counts": []}
     return {
         "histograms": {name: h or empty for name, h in hists.items()},
-        "action_mix": {
-            k: as_float(_clean(row.get(f"{WANDB_ACTION_MIX_PREFIX}{k}"))) for k in ACTION_KINDS
-        },
-        "replay_seeds": replay_seeds(row.get(WANDB_REPLAY_SEEDS_KEY)),
+        "action_mix": {k: as_float(_clean(row.get(action_mix_key(k)))) for k in ACTION_KINDS},
+        "replay_seeds": replay_seeds(row.get(REPLAY_SEEDS_KEY)),
         "policy": None,  # not logged to W&B: from the local eval record where it is here
         "replays": [],
     }
 
 
 def is_window_row(row: dict) -> bool:
-    """True for a W&B history row that is a window row (update rows carry `update`)."""
-    return "update" not in row and "wall_time_s" in row and as_int(row.get("window_id")) is not None
+    """True for a W&B history row that is a window row (`ppo.wandb_mapping.is_window_row`)
+    whose window_id reads as an integer."""
+    return wandb_mapping.is_window_row(row) and as_int(row.get("window_id")) is not None

@@ -24,6 +24,7 @@ from analytics_service.errors import (
 )
 from analytics_service.settings import Settings
 from analytics_service.wandb_shim import WandbShim, parse_marker
+from ppo.wandb_mapping import window_step_range
 
 log = logging.getLogger("analytics_service.wandb")
 
@@ -230,7 +231,7 @@ class WandbSource:
                 for row in r.scan_history(page_size=1000, use_cache=False)
                 if views.is_window_row(row)
             ]
-            rows.sort(key=lambda row: views.as_int(row["window_id"]))
+            rows.sort(key=lambda row: _int_or(row["window_id"], 0))  # ints: is_window_row
             return {
                 "state": _state(r, _summary(r)),
                 "rows": [views.wandb_window_row(row) for row in rows],
@@ -238,16 +239,15 @@ class WandbSource:
 
         return self._call(go)
 
-    def iteration(self, run_id: str, window_id: int, row: dict) -> dict:
+    def window_detail(self, run_id: str, window_id: int, row: dict) -> dict:
         """One window's drill-down: the steps of its updates and its window row."""
         first, last = row.get("first_update"), row.get("last_update")
         # The window's steps (docs/RUN_RECORDS.md, W&B mapping); the whole history when the
         # row does not say which updates it holds.
-        steps = (
-            {"min_step": first + window_id, "max_step": last + window_id + 2}
-            if isinstance(first, int) and isinstance(last, int) and first <= last
-            else {}
-        )
+        steps: dict[str, int] = {}
+        if isinstance(first, int) and isinstance(last, int) and first <= last:
+            lo, hi = window_step_range(first, last, window_id)
+            steps = {"min_step": lo, "max_step": hi}
 
         def go() -> dict:
             r = self._run(run_id)

@@ -17,6 +17,7 @@ from envjax.constants import (
     N_TOWNS,
     OBS_DIM,
     TOWN_NAMES,
+    action_mask_from_obs,
 )
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "CaravanEnv",
     "EnvParams",
     "EnvState",
+    "action_mask_from_obs",
 ]
 
 _LAZY = {"CaravanEnv", "EnvParams", "EnvState"}

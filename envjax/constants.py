@@ -6,6 +6,8 @@ the JAX env (`envjax.env`) turns them into constant arrays once at import.
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 # ---- frozen sizes ----
 OBS_DIM = 260
 N_ACTIONS = 69
@@ -65,6 +67,17 @@ PRICE_CAP_CENTS = tuple(PRICE_CAP_MULT * v for v in GOOD_VALUE_CENTS)
 IMPACT_DIV = 100  # per-unit price step d = max(1, price // 100)
 SELL_NUM, SELL_DEN = 9, 10  # selling pays (gross * 9) // 10
 
+
+def lot_cost(price: Any, units: Any, step: Any) -> Any:
+    """Cents to buy `units` at `price` when unit k (0-based) costs `price + k * step`.
+
+    The one definition of the buy cost (docs/ENV_SPEC.md): the reference passes Python ints,
+    the JAX env and the heuristic policy int32 arrays (`step` is the impact step,
+    max(1, price // IMPACT_DIV)); integer arithmetic only, so both agree exactly.
+    """
+    return units * price + step * ((units * (units - 1)) >> 1)
+
+
 # ---- reward ----
 # reward = float32(delta_cents - 1000 * invalid) * float32(1e-4): delta coins / 100 and -0.1
 # per invalid action; a float32 product of two float32 values is rounded identically by XLA
@@ -119,26 +132,49 @@ DANGER = tuple(
     for i in range(N_TOWNS)
 )
 
-# ---- actions (docs/INTERFACES.md section 3) ----
-A_WAIT = 0
-A_TRAVEL = 1  # 1..8
-A_BUY1 = 9  # 9..20
-A_BUY10 = 21
-A_SELL1 = 33
-A_SELL10 = 45
-A_SELLALL = 57
+# ---- actions (docs/INTERFACES.md section 3): the one table of the action layout ----
 KIND_WAIT, KIND_TRAVEL, KIND_BUY, KIND_SELL = 0, 1, 2, 3
+ACTION_KIND_NAMES = ("wait", "travel", "buy", "sell")  # index: KIND_*; the eval action mix
+
+
+class ActionGroup(NamedTuple):
+    """A run of consecutive actions that differ only in their town or good."""
+
+    name: str  # stable id, used by the website's generated layout
+    kind: int  # KIND_*
+    first: int  # first action id; the group is first .. first + size - 1
+    size: int  # 1 (wait), N_TOWNS (travel) or N_GOODS (trades)
+    lot: int  # units per trade: 1, 10 or -1 (all held); 0 for wait and travel
+    label: str  # "{}" is the town or good name
+
+
+ACTION_GROUPS = (
+    ActionGroup("wait", KIND_WAIT, 0, 1, 0, "Wait"),
+    ActionGroup("travel", KIND_TRAVEL, 1, N_TOWNS, 0, "Travel to {}"),
+    ActionGroup("buy1", KIND_BUY, 9, N_GOODS, 1, "Buy 1 {}"),
+    ActionGroup("buy10", KIND_BUY, 21, N_GOODS, 10, "Buy 10 {}"),
+    ActionGroup("sell1", KIND_SELL, 33, N_GOODS, 1, "Sell 1 {}"),
+    ActionGroup("sell10", KIND_SELL, 45, N_GOODS, 10, "Sell 10 {}"),
+    ActionGroup("sellall", KIND_SELL, 57, N_GOODS, -1, "Sell all {}"),
+)
+A_WAIT, A_TRAVEL, A_BUY1, A_BUY10, A_SELL1, A_SELL10, A_SELLALL = (g.first for g in ACTION_GROUPS)
 
 
 def _labels() -> tuple[str, ...]:
-    labels = ["Wait"]
-    labels += [f"Travel to {t}" for t in TOWN_NAMES]
-    labels += [f"Buy 1 {g}" for g in GOOD_NAMES]
-    labels += [f"Buy 10 {g}" for g in GOOD_NAMES]
-    labels += [f"Sell 1 {g}" for g in GOOD_NAMES]
-    labels += [f"Sell 10 {g}" for g in GOOD_NAMES]
-    labels += [f"Sell all {g}" for g in GOOD_NAMES]
+    labels: list[str] = []
+    for group in ACTION_GROUPS:
+        names = TOWN_NAMES if group.kind == KIND_TRAVEL else GOOD_NAMES
+        labels += [group.label.format(names[i]) for i in range(group.size)]
     return tuple(labels)
+
+
+def action_layout() -> dict[str, Any]:
+    """The action layout as JSON-ready data (the website's web/lib/action-layout.json)."""
+    return {
+        "n_actions": N_ACTIONS,
+        "kinds": list(ACTION_KIND_NAMES),
+        "groups": [group._asdict() for group in ACTION_GROUPS],
+    }
 
 
 ACTION_LABELS = _labels()
@@ -204,6 +240,19 @@ OBS_CARGO = slice(201, 213)
 OBS_HEALTH = 215
 OBS_BEST_ELSEWHERE = slice(225, 237)
 OBS_RESERVED = slice(237, 260)
+
+
+def action_mask_from_obs(obs: Any) -> Any:
+    """bool[..., 69]: the valid-action mask an observation carries in its first 69 entries.
+
+    `obs` is float32[..., 260] as a NumPy or JAX array (the result is the same kind), or the
+    reference env's list[float] (the result is list[bool]). The one reader of the mask for
+    policies that see only observations (the trainer's rollout and eval, the replay route,
+    the baselines, the profiler): entries are exactly 0.0 or 1.0, so 0.5 splits them exactly.
+    """
+    if isinstance(obs, list | tuple):
+        return [x > 0.5 for x in obs[OBS_MASK]]
+    return obs[..., OBS_MASK] > 0.5
 
 
 def _obs_bounds() -> tuple[tuple[float, ...], tuple[float, ...]]:

@@ -15,25 +15,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from envjax import constants as C
+from envjax import spaces
+from envjax import tables as T
 from envjax.autoreset import auto_reset
 from envjax.state import (
-    _ADJ,
-    _CAP,
-    _CAP96,
-    _DANGER,
-    _GOODS,
-    _IDX_KEY,
-    _INV_V,
-    _INV_V96,
-    _PRICE_KEYS,
-    _TG_TOWN,
-    _TOWNS,
-    _V,
-    _W,
-    N_TG,
     EnvParams,
     EnvState,
-    _i32,
     day_key,
     episode_seed,
     fmix32,
@@ -60,26 +47,22 @@ __all__ = [
 
 def net_worth(state: EnvState) -> jax.Array:
     """Cash plus cargo at fair value (int32 cents); 0 once dead."""
-    nw = state.cash + jnp.sum(state.cargo * _V)
+    nw = state.cash + jnp.sum(state.cargo * T.V)
     return jnp.where(state.health > 0, nw, 0)
 
 
 def _here(state: EnvState) -> tuple[jax.Array, jax.Array]:
-    onehot = state.town == _TOWNS
-    rows = jnp.where(state.town == _TG_TOWN, state.price, 0).reshape(C.N_TOWNS, C.N_GOODS)
+    onehot = state.town == T.TOWNS
+    rows = jnp.where(state.town == T.TG_TOWN, state.price, 0).reshape(C.N_TOWNS, C.N_GOODS)
     return onehot, jnp.sum(rows, axis=0)
 
 
-def _lot_cost(p: jax.Array, n: int | jax.Array) -> jax.Array:
-    d = jnp.maximum(1, jax.lax.div(p, C.IMPACT_DIV))
-    return n * p + d * ((n * (n - 1)) >> 1)
-
-
 def _mask_parts(state: EnvState, onehot: jax.Array, price_here: jax.Array) -> jax.Array:
-    adj = jnp.any(onehot[:, None] & _ADJ, axis=0)  # [8]
-    free = C.CAPACITY - jnp.sum(state.cargo * _W)
-    buy1 = (price_here <= state.cash) & (free >= _W)
-    buy10 = (_lot_cost(price_here, 10) <= state.cash) & (free >= 10 * _W)
+    adj = jnp.any(onehot[:, None] & T.ADJ, axis=0)  # [8]
+    free = C.CAPACITY - jnp.sum(state.cargo * T.W)
+    buy1 = (price_here <= state.cash) & (free >= T.W)
+    cost10 = C.lot_cost(price_here, 10, T.impact_step(price_here))
+    buy10 = (cost10 <= state.cash) & (free >= 10 * T.W)
     has1 = state.cargo >= 1
     return jnp.concatenate([jnp.ones(1, bool), adj, buy1, buy10, has1, state.cargo >= 10, has1])
 
@@ -95,18 +78,18 @@ def get_obs(state: EnvState, params: EnvParams | None = None) -> jax.Array:
     f = jnp.float32
     onehot, price_here = _here(state)
     mask = _mask_parts(state, onehot, price_here)
-    seen_f = state.seen.astype(f) * _INV_V96
+    seen_f = state.seen.astype(f) * T.INV_V96
     age = jnp.where(
         state.seen_day < 0, f(1.0), (state.day - state.seen_day).astype(f) / f(C.MAX_DAYS)
     )
-    danger = jnp.sum(jnp.where(onehot[:, None], _DANGER, 0), axis=0)
+    danger = jnp.sum(jnp.where(onehot[:, None], T.DANGER, 0), axis=0)
     danger = jnp.where(danger > 0, danger.astype(f) / f(3.0), f(0.0))
     cash = state.cash.astype(f) / f(100.0)
-    used = jnp.sum(state.cargo * _W)
+    used = jnp.sum(state.cargo * T.W)
     nw = net_worth(state).astype(f) / f(100.0)
     prov = state.cargo[C.PROVISIONS]
-    others = jnp.where(state.town == _TG_TOWN, 0, state.seen).reshape(C.N_TOWNS, C.N_GOODS)
-    best = jnp.max(others, axis=0).astype(f) * _INV_V
+    others = jnp.where(state.town == T.TG_TOWN, 0, state.seen).reshape(C.N_TOWNS, C.N_GOODS)
+    best = jnp.max(others, axis=0).astype(f) * T.INV_V
     scalars = jnp.stack(
         [
             cash / (cash + f(1000.0)),
@@ -126,7 +109,7 @@ def get_obs(state: EnvState, params: EnvParams | None = None) -> jax.Array:
     return jnp.concatenate(
         [
             mask.astype(f),
-            price_here.astype(f) * _INV_V,
+            price_here.astype(f) * T.INV_V,
             seen_f,
             age,
             onehot.astype(f),
@@ -143,14 +126,14 @@ def get_obs(state: EnvState, params: EnvParams | None = None) -> jax.Array:
 
 
 def _tick(price: jax.Array, base: jax.Array, key: jax.Array) -> jax.Array:
-    h = fmix32(key ^ _PRICE_KEYS)
+    h = fmix32(key ^ T.PRICE_KEYS)
     amp = jnp.maximum(1, jax.lax.div(base, C.NOISE_DIV))
-    noise = ((_i32(h & 0xFFFF) * (2 * amp + 1)) >> 16) - amp
-    p = jnp.clip(price + ((base - price) >> C.PRICE_PULL_SHIFT) + noise, 1, _CAP96)
+    noise = ((T.as_i32(h & 0xFFFF) * (2 * amp + 1)) >> 16) - amp
+    p = jnp.clip(price + ((base - price) >> C.PRICE_PULL_SHIFT) + noise, 1, T.CAP96)
     shock = ((h >> 16) & C.SHOCK_MASK) == 0
-    mag = C.SHOCK_MIN_PCT + ((_i32((h >> 26) & 63) * C.SHOCK_SPAN_PCT) >> 6)
+    mag = C.SHOCK_MIN_PCT + ((T.as_i32((h >> 26) & 63) * C.SHOCK_SPAN_PCT) >> 6)
     factor = 100 + jnp.where(((h >> 25) & 1) == 1, mag, -mag)
-    return jnp.where(shock, jnp.clip(jax.lax.div(p * factor, 100), 1, _CAP96), p)
+    return jnp.where(shock, jnp.clip(jax.lax.div(p * factor, 100), 1, T.CAP96), p)
 
 
 def _reward(delta: jax.Array, invalid: jax.Array) -> jax.Array:
@@ -168,7 +151,7 @@ def _transition(
     state: EnvState, action: jax.Array, full_info: bool
 ) -> tuple[EnvState, jax.Array, jax.Array, jax.Array, dict[str, jax.Array]]:
     action = jnp.asarray(action, jnp.int32)
-    onehot = state.town == _TOWNS
+    onehot = state.town == T.TOWNS
     kind = jnp.where(
         action == C.A_WAIT,
         C.KIND_WAIT,
@@ -181,22 +164,22 @@ def _transition(
 
     # the chosen action's target and lot; validity is checked for this action alone
     dest = action - C.A_TRAVEL
-    danger = jnp.sum(jnp.where(onehot[:, None] & (dest == _TOWNS)[None], _DANGER, 0))
+    danger = jnp.sum(jnp.where(onehot[:, None] & (dest == T.TOWNS)[None], T.DANGER, 0))
     g = jnp.where(action >= C.A_SELL1, action - C.A_SELL1, action - C.A_BUY1) % C.N_GOODS
-    g_hot = g == _GOODS
+    g_hot = g == T.GOODS
     held = jnp.sum(jnp.where(g_hot, state.cargo, 0))
     slot = state.town * C.N_GOODS + g
-    traded = slot == np.arange(N_TG, dtype=np.int32)
+    traded = slot == np.arange(T.N_TG, dtype=np.int32)
     p = jnp.sum(jnp.where(traded, state.price, 0))
-    d = jnp.maximum(1, jax.lax.div(p, C.IMPACT_DIV))
+    d = T.impact_step(p)
     lot = jnp.where(
         (action < C.A_BUY10) | ((action >= C.A_SELL1) & (action < C.A_SELL10)),
         1,
         jnp.where(action >= C.A_SELLALL, held, 10),
     )
-    cost = lot * p + d * ((lot * (lot - 1)) >> 1)
-    free = C.CAPACITY - jnp.sum(state.cargo * _W)
-    w_g = jnp.sum(jnp.where(g_hot, _W, 0))
+    cost = C.lot_cost(p, lot, d)
+    free = C.CAPACITY - jnp.sum(state.cargo * T.W)
+    w_g = jnp.sum(jnp.where(g_hot, T.W, 0))
     valid = jnp.where(
         kind == C.KIND_TRAVEL,
         danger >= 0,
@@ -211,7 +194,7 @@ def _transition(
     sell = valid & (kind == C.KIND_SELL)
 
     # travel and bandits
-    roll = _i32(fmix32(key ^ _IDX_KEY[C.SLOT_BANDIT]) & 0xFFFF)
+    roll = T.as_i32(fmix32(key ^ T.IDX_KEY[C.SLOT_BANDIT]) & 0xFFFF)
     attack = travel & (roll * 100 < danger * C.BANDIT_THRESHOLD_PER_DANGER)
     town = jnp.where(travel, dest, state.town)
 
@@ -222,7 +205,7 @@ def _transition(
     gross = m * p - d * ((m * (m - 1)) >> 1) + (n - m)
     proceeds = jax.lax.div(gross * C.SELL_NUM, C.SELL_DEN)
     cash_delta = jnp.where(buy, -cost, jnp.where(sell, proceeds, 0))
-    cap_g = jnp.sum(jnp.where(g_hot, _CAP, 0))
+    cap_g = jnp.sum(jnp.where(g_hot, T.CAP, 0))
     new_p = jnp.where(buy, jnp.minimum(cap_g, p + n * d), jnp.maximum(1, p - n * d))
     price_delta = jnp.where(buy | sell, new_p - p, 0)
     units_delta = jnp.where(buy, n, -n)
@@ -245,13 +228,13 @@ def _transition(
     )
     medicine = (health < C.MEDICINE_THRESHOLD) & (cargo[C.MEDICINE] >= 1)
     health = jnp.where(medicine, jnp.minimum(C.MAX_HEALTH, health + C.MEDICINE_HEAL), health)
-    cargo = cargo - jnp.where(_GOODS == C.PROVISIONS, (~starved).astype(jnp.int32), 0)
-    cargo = cargo - jnp.where(_GOODS == C.MEDICINE, medicine.astype(jnp.int32), 0)
+    cargo = cargo - jnp.where(T.GOODS == C.PROVISIONS, (~starved).astype(jnp.int32), 0)
+    cargo = cargo - jnp.where(T.GOODS == C.MEDICINE, medicine.astype(jnp.int32), 0)
 
     # what the caravan sees, the calendar
     day = state.day + 1
-    here = town == _TOWNS
-    seen = jnp.where(town == _TG_TOWN, price, state.seen)
+    here = town == T.TOWNS
+    seen = jnp.where(town == T.TG_TOWN, price, state.seen)
     seen_day = jnp.where(here, day, state.seen_day)
     invalid = ~valid
     new = state.replace(
@@ -354,3 +337,12 @@ class CaravanEnv:
 
     def observation_shape(self) -> tuple[int]:
         return (C.OBS_DIM,)
+
+    def action_space(self, params: EnvParams | None = None) -> spaces.Discrete:
+        """gymnax-style: the action ids 0 .. num_actions - 1."""
+        return spaces.Discrete(C.N_ACTIONS)
+
+    def observation_space(self, params: EnvParams | None = None) -> spaces.Box:
+        """gymnax-style: float32[OBS_DIM] with the documented bounds (docs/ENV_SPEC.md)."""
+        low, high = np.asarray(C.OBS_LOW, np.float32), np.asarray(C.OBS_HIGH, np.float32)
+        return spaces.Box(low, high, (C.OBS_DIM,))

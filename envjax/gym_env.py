@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -27,7 +27,7 @@ class CaravanGymEnv(gym.Env):
     the very first reset without a seed draws a base seed from `np_random`.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"]}
+    metadata: dict[str, Any] = {"render_modes": ["ansi"]}  # noqa: RUF012 (gymnasium's type)
 
     def __init__(self, render_mode: str | None = None, env_index: int = 0) -> None:
         if render_mode not in (None, "ansi"):

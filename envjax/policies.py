@@ -1,6 +1,6 @@
 """Baseline policies: a uniform random valid action and a scripted heuristic trader.
 
-Both are jittable and vmappable; `random_valid_action` reads only the mask in obs[:69],
+Both are jittable and vmappable; `random_valid_action` reads only the observation's mask,
 `heuristic_action` reads the state (it sees only what the agent could see).
 """
 
@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from envjax import constants as C
+from envjax import tables as T
 from envjax.env import action_mask
 from envjax.state import EnvParams, EnvState, fmix32
 
@@ -28,23 +29,21 @@ def random_valid_action(key: jax.Array, obs: jax.Array) -> jax.Array:
     """
     bits = jax.random.bits(key, (), jnp.uint32)
     rank = fmix32(bits ^ _ACTION_KEYS)
-    rank = jnp.where(obs[: C.N_ACTIONS] > 0.5, rank, jnp.uint32(0))
+    rank = jnp.where(C.action_mask_from_obs(obs), rank, jnp.uint32(0))
     return jnp.argmax(rank).astype(jnp.int32)
 
 
 # ---- heuristic trader ----
 
-_V = np.asarray(C.GOOD_VALUE_CENTS, np.int32)
-_W = np.asarray(C.GOOD_WEIGHT, np.int32)
-_ADJ = np.asarray(C.DANGER, np.int32) != C.NO_ROAD
-_DANGER = np.maximum(np.asarray(C.DANGER, np.int32), 0)
+_V, _W, _ADJ = T.V, T.W, T.ADJ
+_DANGER = np.maximum(T.DANGER, 0)  # no road counts as danger 0 (such moves are masked)
 _TRADE = np.arange(C.N_GOODS) >= 1  # goods the trader speculates in (not Provisions)
 _FOOD_TARGET = 12  # days of food to carry
 _FOOD_ROOM = 15  # weight kept free for food
 _CASH_RESERVE = 6_000  # cents kept back from speculation (food money)
 
 
-def _first(cond: jax.Array, action: jax.Array, rest: jax.Array) -> jax.Array:
+def _first(cond: jax.Array, action: jax.Array | int, rest: jax.Array) -> jax.Array:
     return jnp.where(cond, action, rest)
 
 
@@ -84,7 +83,7 @@ def heuristic_action(state: EnvState, params: EnvParams | None = None) -> jax.Ar
     target = jnp.maximum(elsewhere, _V * 115 // 100)
     spare = cash - _CASH_RESERVE
     room = free - _FOOD_ROOM
-    cost10 = 10 * price + jnp.maximum(1, price // 100) * 45
+    cost10 = C.lot_cost(price, 10, T.impact_step(price))
     cheap = (price * 100 <= 80 * _V) & (target * 100 >= 130 * price) & _TRADE
     cheap = cheap & (jnp.arange(C.N_GOODS) != C.MEDICINE)
     gain = jnp.where(cheap, (target - price) // _W, -1)

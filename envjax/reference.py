@@ -110,8 +110,7 @@ def impact_step(p: int) -> int:
 
 def buy_cost(p: int, n: int) -> int:
     """Cost of n units when unit k (0-based) costs p + k * d."""
-    d = impact_step(p)
-    return n * p + d * (n * (n - 1) // 2)
+    return C.lot_cost(p, n, impact_step(p))
 
 
 def sell_proceeds(p: int, n: int) -> int:

@@ -1,8 +1,10 @@
-"""Caravan's JAX state: constant tables, the flax.struct state and params, the counter-based
-hash, and the first state of an episode (docs/ENV_SPEC.md sections 3-4).
+"""Caravan's JAX state: the flax.struct state and params, the counter-based hash, and the
+first state of an episode (docs/ENV_SPEC.md sections 3-4). Constant tables: `envjax.tables`.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
@@ -10,28 +12,9 @@ import numpy as np
 from flax import struct
 
 from envjax import constants as C
+from envjax import tables as T
 
-# ---- constant tables (numpy; folded into the compiled program) ----
 _U32 = np.uint32
-_V = np.asarray(C.GOOD_VALUE_CENTS, np.int32)
-_W = np.asarray(C.GOOD_WEIGHT, np.int32)
-_CAP = np.asarray(C.PRICE_CAP_CENTS, np.int32)
-_INV_V = (1.0 / np.asarray(C.GOOD_VALUE_CENTS, np.float64)).astype(np.float32)
-_DANGER = np.asarray(C.DANGER, np.int32)  # -1: no road
-_ADJ = _DANGER != C.NO_ROAD
-_IDX_KEY = np.asarray(C.IDX_KEY, _U32)
-# Town-good tables are flat [96] (index t * 12 + g): XLA vectorises the step's elementwise
-# work far better over one contiguous axis than over an [8, 12] block.
-N_TG = C.N_TOWNS * C.N_GOODS
-_PRICE_KEYS = _IDX_KEY[C.SLOT_PRICE : C.SLOT_PRICE + N_TG]
-_TG_TOWN = np.repeat(np.arange(C.N_TOWNS, dtype=np.int32), C.N_GOODS)  # [96] town of slot
-_TG_GOOD = np.tile(np.arange(C.N_GOODS, dtype=np.int32), C.N_TOWNS)  # [96] good of slot
-_V96 = np.tile(_V, C.N_TOWNS)
-_CAP96 = np.tile(_CAP, C.N_TOWNS)
-_INV_V96 = np.tile(_INV_V, C.N_TOWNS)
-_TOWNS = np.arange(C.N_TOWNS, dtype=np.int32)
-_GOODS = np.arange(C.N_GOODS, dtype=np.int32)
-_ACTIONS = np.arange(C.N_ACTIONS, dtype=np.int32)
 
 
 @struct.dataclass
@@ -60,6 +43,10 @@ class EnvState:
     seen_day: jax.Array  # int32[8] day of last visit, -1 never
     n_invalid: jax.Array  # int32 invalid actions this episode
 
+    if TYPE_CHECKING:  # added by flax.struct.dataclass; declared for the type checker
+
+        def replace(self, **updates: Any) -> EnvState: ...
+
 
 # ---- hashing ----
 
@@ -82,35 +69,33 @@ def day_key(ep_seed: jax.Array, day: jax.Array) -> jax.Array:
     return fmix32(ep_seed + (day + 1).astype(_U32) * _U32(C.GOLDEN))
 
 
-def _i32(x: jax.Array) -> jax.Array:
-    return x.astype(jnp.int32)
-
-
 # ---- reset ----
 
 
-def initial_state(base_seed: jax.Array, env_index: jax.Array, episode: jax.Array) -> EnvState:
+def initial_state(
+    base_seed: jax.typing.ArrayLike, env_index: jax.typing.ArrayLike, episode: jax.typing.ArrayLike
+) -> EnvState:
     """First state of an episode (mirrors envjax.reference.initial_state)."""
     base_seed = jnp.asarray(base_seed, jnp.uint32)
     env_index = jnp.asarray(env_index, jnp.int32)
     episode = jnp.asarray(episode, jnp.int32)
     ep_seed = episode_seed(base_seed, env_index, episode)
     key = day_key(ep_seed, jnp.int32(-1))
-    h_tg = fmix32(key ^ _PRICE_KEYS)  # [8, 12]
-    h_g = fmix32(key ^ _IDX_KEY[C.SLOT_GOOD : C.SLOT_GOOD + C.N_GOODS])  # [12]
-    h_s = fmix32(key ^ _IDX_KEY[C.SLOT_START])
-    mult = C.MULT_OTHER_LO + ((_i32(h_tg & 0xFFFF) * C.MULT_OTHER_SPAN) >> 16)
-    producer = _i32(h_g & 7)
-    consumer = (producer + 1 + ((_i32((h_g >> 3) & 0xFFFF) * 7) >> 16)) & 7
-    m_prod = C.MULT_PROD_LO + ((_i32((h_g >> 19) & 0xFF) * C.MULT_PROD_SPAN) >> 8)
-    m_cons = C.MULT_CONS_LO + ((_i32((h_g >> 27) & 31) * C.MULT_CONS_SPAN) >> 5)
-    t = _TG_TOWN.reshape(C.N_TOWNS, C.N_GOODS)
+    h_tg = fmix32(key ^ T.PRICE_KEYS)  # [8, 12]
+    h_g = fmix32(key ^ T.IDX_KEY[C.SLOT_GOOD : C.SLOT_GOOD + C.N_GOODS])  # [12]
+    h_s = fmix32(key ^ T.IDX_KEY[C.SLOT_START])
+    mult = C.MULT_OTHER_LO + ((T.as_i32(h_tg & 0xFFFF) * C.MULT_OTHER_SPAN) >> 16)
+    producer = T.as_i32(h_g & 7)
+    consumer = (producer + 1 + ((T.as_i32((h_g >> 3) & 0xFFFF) * 7) >> 16)) & 7
+    m_prod = C.MULT_PROD_LO + ((T.as_i32((h_g >> 19) & 0xFF) * C.MULT_PROD_SPAN) >> 8)
+    m_cons = C.MULT_CONS_LO + ((T.as_i32((h_g >> 27) & 31) * C.MULT_CONS_SPAN) >> 5)
+    t = T.TG_TOWN.reshape(C.N_TOWNS, C.N_GOODS)
     mult = jnp.where(t == consumer[None], m_cons[None], mult.reshape(C.N_TOWNS, C.N_GOODS))
-    mult = jnp.where(t == producer[None], m_prod[None], mult).reshape(N_TG)
-    base = jax.lax.div(_V96 * mult, 1000)
-    town = _i32(h_s >> 29)
-    here = town == _TOWNS
-    seen = jnp.where(town == _TG_TOWN, base, 0)
+    mult = jnp.where(t == producer[None], m_prod[None], mult).reshape(T.N_TG)
+    base = jax.lax.div(T.V96 * mult, 1000)
+    town = T.as_i32(h_s >> 29)
+    here = town == T.TOWNS
+    seen = jnp.where(town == T.TG_TOWN, base, 0)
     seen_day = jnp.where(here, 0, -1).astype(jnp.int32)
     cargo = jnp.zeros(C.N_GOODS, jnp.int32).at[C.PROVISIONS].set(C.START_PROVISIONS)
     return EnvState(

@@ -17,8 +17,10 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import websockets
+from websockets.typing import Origin
 
 PAGE_MARKERS = {
     "/": 'data-page="home"',
@@ -55,7 +57,7 @@ class Response:
     headers: dict[str, str]
     body: bytes
 
-    def json(self) -> object:
+    def json(self) -> Any:
         return json.loads(self.body.decode("utf-8"))
 
 
@@ -99,13 +101,13 @@ def check_health(cfg: SmokeConfig) -> str:
 def check_wandb_proxy(cfg: SmokeConfig) -> str:
     resp = http("GET", cfg.api + "/api/wandb/runs?limit=1", None, cfg.timeout_s)
     if resp.status == 503:
-        code = resp.json().get("error", {}).get("code")  # type: ignore[union-attr]
+        code = resp.json().get("error", {}).get("code")
         _expect(code == "not_configured", f"503 with code {code!r}")
         return "503 not_configured (W&B not set up on this backend)"
     _expect(resp.status == 200, f"status {resp.status}: {resp.body[:120]!r}")
     body = resp.json()
     _expect(isinstance(body, dict) and isinstance(body.get("runs"), list), "no runs list")
-    return f"200, {len(body['runs'])} run(s), stale={body.get('stale')}"  # type: ignore[index]
+    return f"200, {len(body['runs'])} run(s), stale={body.get('stale')}"
 
 
 def _preflight(cfg: SmokeConfig, origin: str) -> Response:
@@ -135,7 +137,7 @@ def _replay_run_id(cfg: SmokeConfig) -> str:
     source = health.get("default_source", "local") if isinstance(health, dict) else "local"
     runs = http("GET", f"{cfg.api}/api/{source}/runs?limit=1", None, cfg.timeout_s)
     _expect(runs.status == 200, f"runs list status {runs.status}")
-    items = runs.json().get("runs", [])  # type: ignore[union-attr]
+    items = runs.json().get("runs", [])
     _expect(bool(items), f"no run to replay in source {source}")
     return str(items[0]["run_id"])
 
@@ -143,7 +145,7 @@ def _replay_run_id(cfg: SmokeConfig) -> str:
 async def _first_replay_messages(cfg: SmokeConfig, run_id: str) -> list[dict]:
     url = f"{cfg.ws}/ws/replay/{urllib.parse.quote(run_id, safe='')}?pace_ms=0"
     async with websockets.connect(
-        url, origin=cfg.origin, open_timeout=cfg.timeout_s, close_timeout=1
+        url, origin=Origin(cfg.origin), open_timeout=cfg.timeout_s, close_timeout=1
     ) as ws:
         messages = []
         for _ in range(2):

@@ -11,13 +11,13 @@ mix, replay seeds and their scored episodes).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from envjax.constants import action_mask_from_obs
 from ppo.metrics import EVAL_KEYS, KIND_NAMES, finite_or_none
 from ppo.network import ActorCritic, apply_mask, sample_actions
 
@@ -62,7 +62,7 @@ def make_eval_fn(
     max_steps: int,
     n_actions: int,
     masking: bool,
-) -> Callable[[Any], dict[str, jax.Array]]:
+) -> jax.stages.Wrapped:
     """Jitted `eval(params_batched) -> per-episode arrays [S, 2n]` (greedy half first)."""
     seeds = (seed_base + np.arange(n_episodes)).astype(np.uint32)
     greedy = jnp.arange(2 * n_episodes) < n_episodes
@@ -81,14 +81,14 @@ def make_eval_fn(
             survived=jnp.zeros(m, bool),
             length=zi,
             invalid=zi,
-            kinds=jnp.zeros((m, 4), jnp.int32),
+            kinds=jnp.zeros((m, len(KIND_NAMES)), jnp.int32),
         )
 
         def body(carry: tuple, t: jax.Array) -> tuple[tuple, None]:
             obs, state, acc = carry
             logits, _ = net.apply(params, obs)
             if masking:
-                logits = apply_mask(logits, obs[:, :n_actions] > 0.5)
+                logits = apply_mask(logits, action_mask_from_obs(obs))
             # Each episode draws with its own key (seed, day): replayable one seed at a time.
             keys = jax.vmap(episode_step_key, in_axes=(None, 0, None))(seed_base, all_seeds, t)
             sampled = jax.vmap(sample_one)(logits, keys)

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from envjax.constants import ACTION_KIND_NAMES
+
 LOSS_KEYS = (
     "loss/policy",
     "loss/value",
@@ -37,8 +39,8 @@ EVAL_KEYS = (
     "eval/survival_rate",
     "eval/invalid_action_rate",
 )
-ACTION_KEYS = ("actions/wait", "actions/travel", "actions/buy", "actions/sell")
-KIND_NAMES = ("wait", "travel", "buy", "sell")
+KIND_NAMES = ACTION_KIND_NAMES  # the action kinds, in envjax.constants's order
+ACTION_KEYS = tuple(f"actions/{kind}" for kind in KIND_NAMES)
 TIMING_KEYS = ("wall_time_s", "window_time_s", "sps", "compile_s", "timestamp")
 
 WINDOW_KEYS = (

@@ -12,6 +12,7 @@ import math
 import os
 import re
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -64,19 +65,29 @@ def append_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
         os.fsync(f.fileno())
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Rows of a JSON-lines file; a torn or unparsable last line is ignored."""
+def read_jsonl(path: Path, loads: Callable[[bytes], Any] = json.loads) -> list[dict[str, Any]]:
+    """Rows of a UTF-8 JSON-lines file, in file order; [] when the file does not exist.
+
+    The project's one reader (the trainer's readers and `analytics_service.records` use it;
+    the service passes a more tolerant `loads`, which must raise `ValueError` on a bad line).
+    Rule: a crash mid-append tears at most the last line, so an unparsable last non-blank
+    line (cut inside a value or inside a UTF-8 character) is ignored; an unparsable line
+    before it means a corrupt file and raises `ValueError` (`json.JSONDecodeError` or
+    `UnicodeDecodeError`).
+    """
     if not path.exists():
         return []
+    # Bytes, not text: a torn multi-byte character must spoil only its own line.
+    lines = path.read_bytes().split(b"\n")
+    last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
     rows = []
-    lines = path.read_text(encoding="utf-8").split("\n")
     for i, line in enumerate(lines):
         if not line.strip():
             continue
         try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            if i >= len(lines) - 2:  # the last line, possibly torn by a crash
+            rows.append(loads(line))
+        except ValueError:
+            if i == last:
                 break
             raise
     return rows
@@ -202,7 +213,7 @@ def _check_run_dir(run_dir: Path) -> Path:
 def list_runs(runs_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """run.json of every run under `runs_dir`, newest (created_at) first; unreadable skipped."""
     root = Path(runs_dir)
-    out = []
+    out: list[dict[str, Any]] = []
     if not root.is_dir():
         return out
     for d in root.iterdir():

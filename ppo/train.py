@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 import secrets
 import signal
@@ -133,7 +134,7 @@ def train(
     Raises ConfigError before compiling anything when the config is inconsistent, and
     TrainingFailed when a loss or the parameters become non-finite.
     """
-    from envjax import N_ACTIONS, OBS_DIM, CaravanEnv
+    from envjax import CaravanEnv
 
     t_start = time.perf_counter()  # wall_time_s and --max-wall-s count from here
     every = checkpoint_policy(checkpoint_every)
@@ -168,7 +169,8 @@ def train(
     env = env or CaravanEnv()
     env_params = env.default_params
     mesh = make_mesh(der.num_devices)
-    runner = init_runner(cfg, der, env, env_params, mesh, OBS_DIM, N_ACTIONS)
+    (obs_dim,) = env.observation_space(env_params).shape
+    runner = init_runner(cfg, der, env, env_params, mesh, obs_dim, env.num_actions)
 
     start_window = 0
     if resume:
@@ -341,11 +343,12 @@ class _PhaseClock:
 def _compile(launch: _Launch, runner: Runner) -> _Programs:
     """Lower and compile the window program, and the eval program ahead too (so no window's
     time holds a compile); emits one `Compiled` event per program."""
-    from envjax import MAX_DAYS, N_ACTIONS
+    from envjax import MAX_DAYS
 
     cfg, der = launch.cfg, launch.der
+    n_actions = launch.env.num_actions
     window_fn = make_window_fn(
-        cfg, der, launch.env, launch.env_params, launch.mesh, runner, N_ACTIONS
+        cfg, der, launch.env, launch.env_params, launch.mesh, runner, n_actions
     )
     t0 = time.perf_counter()
     compiled = window_fn.lower(runner).compile()
@@ -356,13 +359,13 @@ def _compile(launch: _Launch, runner: Runner) -> _Programs:
         t0 = time.perf_counter()
         eval_fn = (
             make_eval_fn(
-                make_network(cfg, N_ACTIONS),
+                make_network(cfg, n_actions),
                 launch.env,
                 launch.env_params,
                 n_episodes=cfg.eval_episodes,
                 seed_base=cfg.eval_seed_base,
                 max_steps=MAX_DAYS,
-                n_actions=N_ACTIONS,
+                n_actions=n_actions,
                 masking=cfg.action_masking,
             )
             .lower(runner.params)
@@ -539,7 +542,7 @@ def _loop(launch: _Launch, runner: Runner, start_window: int) -> list[Path]:
         }
         with clock.phase("records_s"):
             rows = _persist_windows(launch, w, st, evals, timing)
-        if due:
+        if host_runner is not None:  # a checkpoint is due
             with clock.phase("checkpoint_s"):
                 _checkpoint(launch, w, host_runner, rows)
         with clock.phase("records_s"):
@@ -548,7 +551,7 @@ def _loop(launch: _Launch, runner: Runner, start_window: int) -> list[Path]:
                 print(_fmt_progress(sr.run_id, w, der.num_windows, row), flush=True)
         stop = _stop_reason(launch, _window_done(w, rows, clock, (tw, cpu0), due))
         if distributed.is_multiprocess():  # all processes stop after the same window
-            stop = distributed.agree(f"stop/{w}", lambda stop=stop: stop or "") or None
+            stop = distributed.agree(f"stop/{w}", functools.partial(str, stop or "")) or None
         if stop is not None and launch.checkpoint_every and not due:
             # The run ends here: its final window is checkpointed whenever checkpoints are on.
             with clock.phase("fetch_s"):

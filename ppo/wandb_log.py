@@ -1,7 +1,7 @@
 """W&B logging at the edge: the real wandb client, never allowed to stop training.
 
-The local run_id is the W&B run id. Steps follow docs/RUN_RECORDS.md: update u of window w
-at step u + w, window w's row at step last_update + w + 1. Any W&B failure warns once,
+The local run_id is the W&B run id. Steps and keys are `ppo.wandb_mapping`'s (docs/RUN_RECORDS.md,
+"W&B mapping"). Any W&B failure warns once,
 turns this logger off and is recorded in run.json; the local records stay complete.
 """
 
@@ -10,9 +10,11 @@ from __future__ import annotations
 import sys
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
-import numpy as np
+from ppo.wandb_mapping import window_log_rows
+
+WandbMode = Literal["online", "offline", "disabled"]
 
 
 class WandbLogger:
@@ -47,7 +49,7 @@ class WandbLogger:
                 name=name,
                 group=group,
                 config=config,
-                mode=mode,
+                mode=cast(WandbMode, mode),
                 dir=str(run_dir),
                 resume="allow" if resume else None,
                 reinit="create_new",
@@ -89,21 +91,8 @@ class WandbLogger:
         if self.run is None:
             return
         try:
-            import wandb
-
-            w = window_row["window_id"]
-            for row in update_rows:
-                self.run.log(_nn(row), step=row["update"] + w)
-            data = _nn(window_row)
-            if eval_doc is not None:
-                for key, name in (("return", "eval/return_hist"), ("profit", "eval/profit_hist")):
-                    h = eval_doc["histograms"][key]
-                    data[name] = wandb.Histogram(
-                        np_histogram=(np.asarray(h["counts"]), np.asarray(h["bin_edges"]))
-                    )
-                for k, v in eval_doc["action_mix"].items():
-                    data[f"eval/actions/{k}"] = v
-            self.run.log(data, step=window_row["last_update"] + w + 1)
+            for step, data in window_log_rows(window_row, update_rows, eval_doc):
+                self.run.log(data, step=step)
         except Exception as e:
             self._fail(e)
 
@@ -116,8 +105,3 @@ class WandbLogger:
         except Exception as e:
             self._fail(e)
         self.run = None
-
-
-def _nn(row: dict[str, Any]) -> dict[str, Any]:
-    """W&B rows without None values (absent keys rather than nulls) and no timestamp string."""
-    return {k: v for k, v in row.items() if v is not None and k != "timestamp"}

@@ -22,12 +22,13 @@ import optax
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from envjax.constants import ACTION_KIND_NAMES, action_mask_from_obs
 from ppo.config import Derived, TrainConfig
 from ppo.losses import explained_variance, gae, ppo_loss
 from ppo.network import ActorCritic, apply_mask, sample_with_logp
 
 AXIS = "d"
-N_KINDS = 4  # wait, travel, buy, sell
+N_KINDS = len(ACTION_KIND_NAMES)  # wait, travel, buy, sell
 
 
 class Runner(NamedTuple):
@@ -239,7 +240,7 @@ def make_parts(cfg: TrainConfig, der: Derived, env: Any, env_params: Any, n_acti
     def policy(params: Any, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
         logits, value = net.apply(params, obs)
         if cfg.action_masking:
-            logits = apply_mask(logits, obs[..., :n_actions] > 0.5)
+            logits = apply_mask(logits, action_mask_from_obs(obs))
         return logits, value
 
     def act(logits: jax.Array, key: jax.Array) -> tuple[jax.Array, jax.Array]:

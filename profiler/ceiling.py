@@ -56,8 +56,8 @@ def measure(
     # The scale keeps values non-zero and stops XLA from eliding the pass.
     count = copy_mib * 1024 * 1024 // 4
     buf = {"x": jax.random.uniform(key_c, (count,), jnp.float32, 0.5, 1.5)}
-    copy = jax.jit(lambda v: v * jnp.float32(1.0001), donate_argnums=0)
-    copy = copy.lower(buf["x"]).compile()
+    copy_jit = jax.jit(lambda v: v * jnp.float32(1.0001), donate_argnums=0)
+    copy = copy_jit.lower(buf["x"]).compile()
 
     def copy_call() -> None:
         buf["x"] = copy(buf["x"])

@@ -18,10 +18,6 @@ ENV_VARIANTS: tuple[str, ...] = ("auto-reset", "no-reset", "full-info")
 
 DEFAULT_TARGET_STEPS_PER_SEC = 100_000.0
 DEFAULT_NUM_ENVS = 8192
-# Used only when ppo is not importable; otherwise ppo.config.TrainConfig's defaults win so the
-# profiler measures the windows `ppo.train` runs by default.
-FALLBACK_ROLLOUT_STEPS = 16
-FALLBACK_UPDATES_PER_WINDOW = 8
 
 
 class ConfigError(ValueError):

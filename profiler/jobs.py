@@ -10,42 +10,27 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from ppo.config import TrainConfig
 from profiler import report as report_mod
-from profiler.config import (
-    FALLBACK_ROLLOUT_STEPS,
-    FALLBACK_UPDATES_PER_WINDOW,
-    ProfilerConfig,
-)
+from profiler.config import ProfilerConfig
 from profiler.system import REPO_ROOT
 
 
 def resolve_sizes(cfg: ProfilerConfig) -> dict:
-    """Fill unset window sizes from the trainer's defaults (or the profiler's fallbacks)."""
-    source = "ppo.config.TrainConfig"
-    try:
-        from ppo.config import TrainConfig
-
-        defaults = TrainConfig()
-        rollout, updates = defaults.rollout_steps, defaults.updates_per_window
-    except ImportError:
-        source = "profiler fallback (ppo not importable)"
-        rollout, updates = FALLBACK_ROLLOUT_STEPS, FALLBACK_UPDATES_PER_WINDOW
+    """Fill unset window sizes from the trainer's defaults (ppo ships with the profiler)."""
+    defaults = TrainConfig()
     # The rest of TrainConfig's defaults are read in each trainer worker; `trainer_base`
     # below pins them once per profiler run so both trainer modes share one config.
     return {
         "num_envs": cfg.num_envs,
-        "rollout_steps": cfg.rollout_steps or rollout,
-        "updates_per_window": cfg.updates_per_window or updates,
-        "defaults_source": source,
+        "rollout_steps": cfg.rollout_steps or defaults.rollout_steps,
+        "updates_per_window": cfg.updates_per_window or defaults.updates_per_window,
+        "defaults_source": "ppo.config.TrainConfig",
     }
 
 
-def trainer_defaults() -> dict | None:
+def trainer_defaults() -> dict:
     """ppo's TrainConfig defaults, read once so every trainer worker of a run uses the same."""
-    try:
-        from ppo.config import TrainConfig
-    except ImportError:
-        return None
     return TrainConfig().to_json()
 
 

@@ -114,3 +114,65 @@ def test_env_example__lists_settings_without_secret_values() -> None:
     for key in ("WANDB_API_KEY", "WANDB_ENTITY", "WANDB_PROJECT", "ALLOWED_ORIGINS"):
         assert key in values, f"{key} missing from .env.example"
     assert values["WANDB_API_KEY"].strip() == ""
+
+
+def _dockerfile_copy_sources() -> list[Path]:
+    sources = []
+    for line in (ROOT / "infra" / "Dockerfile").read_text().splitlines():
+        parts = line.split()
+        if parts[:1] == ["COPY"] and not any(p.startswith("--from") for p in parts):
+            sources += [ROOT / p for p in parts[1:-1]]
+    return sources
+
+
+def test_product__wheel_and_image_carry_no_test_or_development_code() -> None:
+    from setuptools import find_packages
+
+    include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "packages"
+    ]["find"]["include"]
+    packages = find_packages(str(ROOT), include=include)
+    assert {p.split(".")[0] for p in packages} == {
+        "envjax", "ppo", "profiler", "analytics_service", "infra"
+    }  # fmt: skip
+    wheel = [f for p in packages for f in (ROOT / p.replace(".", "/")).glob("*.py")]
+    image = [f for s in _dockerfile_copy_sources() for f in ([s] if s.is_file() else s.rglob("*"))]
+    dev_import = re.compile(r"^\s*(from|import)\s+(tools|tests|pytest|hypothesis)\b", re.M)
+    dev_names = {"wandb_stub", "wandb_stub_data", "loadtest", "testing", "conftest"}
+    for f in {*wheel, *(f for f in image if f.suffix == ".py")}:
+        assert f.stem not in dev_names and not f.stem.startswith("test_"), f
+        assert not dev_import.search(f.read_text()), f"{f} imports development code"
+    assert not any("tools" in f.relative_to(ROOT).parts[:1] for f in image)
+
+
+# Imported by product code only behind a guard that skips the feature (dev dependencies).
+_OPTIONAL_IMPORTS = {"jsonschema"}
+
+
+def test_product__every_third_party_import_is_a_runtime_dependency() -> None:
+    # The kind this guards: httpx used by the service at run time but declared only for dev.
+    import ast
+    from importlib.metadata import packages_distributions
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = {re.split(r"[<>=\[ ;]", d)[0].lower() for d in project["dependencies"]}
+    dists = packages_distributions()
+    first_party = {"envjax", "ppo", "profiler", "analytics_service", "infra"}
+    missing = set()
+    for pkg in first_party:
+        for path in (ROOT / pkg).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                for name in names:
+                    top = name.split(".")[0]
+                    if top in first_party or top in sys.stdlib_module_names:
+                        continue
+                    if top in _OPTIONAL_IMPORTS:
+                        continue
+                    if not {d.lower() for d in dists.get(top, [top])} & declared:
+                        missing.add(f"{path.relative_to(ROOT)}: {top}")
+    assert not missing, f"imported but not runtime dependencies: {sorted(missing)}"

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from envjax import testing as T
+import trajectories as T
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 CASES = {

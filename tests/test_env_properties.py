@@ -11,13 +11,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import trajectories as T
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from envjax import CaravanEnv
 from envjax import constants as C
 from envjax import reference as R
-from envjax import testing as T
 from envjax.env import action_mask, fmix32, get_obs
 from envjax.policies import heuristic_action, random_valid_action
 from envjax.vec import reset_batch, step_batch

@@ -10,12 +10,12 @@ import sys
 import jax
 import numpy as np
 import pytest
+import trajectories as T
 from gymnasium.utils.env_checker import check_env
 
 from envjax import ACTION_LABELS, CaravanEnv
 from envjax import constants as C
 from envjax import reference as R
-from envjax import testing as T
 from envjax.gym_env import CaravanGymEnv
 from envjax.play import parse_action, play
 from envjax.render import describe

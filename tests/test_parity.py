@@ -10,10 +10,9 @@ several episodes); `--full` checks over 3,000 plans and 10,000 episodes.
 from __future__ import annotations
 
 import numpy as np
+import trajectories as T
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from envjax import testing as T
 
 STEPS = 400
 BATCH = 8

@@ -217,6 +217,9 @@ class _NanAfterStep40:
         obs, s, r, te, tr, info = self._env.step(key, s, action, params)
         return obs, (s, t + 1), jnp.where(t >= 40, jnp.nan, r), te, tr, info
 
+    def __getattr__(self, name):  # sizes and spaces (num_actions, ...) of the wrapped env
+        return getattr(self._env, name)
+
 
 def test_train__nan_stops_run_keeps_last_good_checkpoint(runs_dir):
     cfg = TrainConfig(

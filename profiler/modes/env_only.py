@@ -7,6 +7,7 @@ One timed call runs `rollout_steps * updates_per_window` batched steps under one
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from profiler.stats import cpu_block, peak_rss_bytes, summarize, time_repeats
 
@@ -67,7 +68,7 @@ def run(spec: dict, progress: Callable[[str], None]) -> dict:
     compile_s = time.perf_counter() - t0
     progress(f"env-only: {num_envs} envs x {length} steps compiled in {compile_s:.1f} s")
 
-    holder = {"carry": carry, "episodes": 0}
+    holder: dict[str, Any] = {"carry": carry, "episodes": 0}
 
     def call() -> None:
         c, (_, dones) = compiled(holder["carry"])
@@ -100,22 +101,10 @@ def run(spec: dict, progress: Callable[[str], None]) -> dict:
 
 
 def _policy():
-    """envjax's random valid-action policy; a masked uniform draw until envjax ships one."""
-    try:
-        from envjax.policies import random_valid_action
+    """envjax's random valid-action policy (it reads the mask from the observation)."""
+    from envjax.policies import random_valid_action
 
-        return random_valid_action, "envjax.policies.random_valid_action"
-    except ImportError:
-        import jax
-        import jax.numpy as jnp
-
-        from envjax import N_ACTIONS
-
-        def fallback(key, obs):
-            logits = jnp.where(obs[:N_ACTIONS] > 0.5, 0.0, -jnp.inf)
-            return jax.random.categorical(key, logits).astype(jnp.int32)
-
-        return fallback, "profiler fallback: uniform over obs[0:69] mask"
+    return random_valid_action, "envjax.policies.random_valid_action"
 
 
 def memory_traffic(carry, num_envs: int, compiled, steps_per_sec: float) -> dict:

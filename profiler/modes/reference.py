@@ -4,26 +4,28 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from typing import Any
 
 from profiler.stats import cpu_block, peak_rss_bytes, summarize, time_repeats
 
 
 def run(spec: dict, progress: Callable[[str], None]) -> dict:
     """Step `ReferenceEnv` `reference_steps` times per repeat; resets count as steps' cost."""
-    from envjax import N_ACTIONS
+    from envjax import action_mask_from_obs
     from envjax.reference import ReferenceEnv
 
     steps = int(spec["reference_steps"])
     rng = random.Random(spec["seed"])
     env = ReferenceEnv(spec["seed"], env_index=0)
     obs0, _ = env.reset()
-    holder = {"obs": obs0, "episodes": 0}
+    holder: dict[str, Any] = {"obs": obs0, "episodes": 0}
 
     def call() -> None:
         # Like env-only, the policy reads the mask from obs[0:69] rather than recomputing it.
         obs = holder["obs"]
         for _ in range(steps):
-            action = rng.choice([a for a in range(N_ACTIONS) if obs[a] > 0.5])
+            mask = action_mask_from_obs(obs)
+            action = rng.choice([a for a, valid in enumerate(mask) if valid])
             obs, _, terminated, truncated, _ = env.step(action)
             if terminated or truncated:
                 holder["episodes"] += 1

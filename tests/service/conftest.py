@@ -11,7 +11,7 @@ import pytest
 from procs import train_tiny
 
 from analytics_service.settings import Settings
-from analytics_service.wandb_stub import StubWandb, load_runs
+from tools.wandb_stub import StubWandb, load_runs
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).parent))

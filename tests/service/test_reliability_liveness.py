@@ -23,7 +23,7 @@ from svc_records import write_run
 from svc_server import running_service
 
 from analytics_service import liveness
-from analytics_service.wandb_stub import StubWandb, load_runs
+from tools.wandb_stub import StubWandb, load_runs
 
 HOLDER = textwrap.dedent(
     """

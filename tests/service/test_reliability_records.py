@@ -20,7 +20,7 @@ from svc_env import API_KEY, ENTITY, PROJECT
 from svc_records import write_run
 
 from analytics_service.keys import CONFIG_SUBSET, INT_KEYS, STR_KEYS
-from analytics_service.wandb_stub import StubWandb, load_runs
+from tools.wandb_stub import StubWandb, load_runs
 
 # Every value a JSON parser can hand back, and then some: NaN and ±Infinity (Python's json
 # reads and writes them), huge integers, wrong types, nesting.

@@ -11,7 +11,7 @@ import pytest
 from svc_env import API_KEY, ENTITY, PROJECT
 from svc_records import write_run
 
-from analytics_service.wandb_stub import StubWandb, load_runs
+from tools.wandb_stub import StubWandb, load_runs
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from svc_records import write_run
 from svc_server import running_service
 
 from analytics_service.keys import WINDOW_KEYS
-from analytics_service.wandb_stub import StubWandb, load_runs
+from tools.wandb_stub import StubWandb, load_runs
 
 
 def _wandb_env(url: str) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """A short loopback load test: 50 concurrent clients on cached endpoints, zero errors.
 
 Latency is reported, not asserted (timing belongs to benchmarks, not unit tests); the full
-run is `python -m analytics_service.loadtest` (figures in docs/API.md)."""
+run is `python -m tools.loadtest` (figures in docs/API.md)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from svc_env import REAL_RUN
 
-from analytics_service.loadtest import endpoints, own_service, run_load
+from tools.loadtest import endpoints, own_service, run_load
 
 
 def test_load__50_concurrent_clients_get_no_errors(real_runs: Path) -> None:

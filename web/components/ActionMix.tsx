@@ -1,8 +1,9 @@
 /** Share of wait / travel / buy / sell actions as one stacked bar with a legend in words. */
+import { ACTION_KINDS } from "@/lib/actions";
 import { fmtPercent } from "@/lib/format";
 import { COLORS } from "@/lib/palette";
 
-const KINDS = ["wait", "travel", "buy", "sell"] as const;
+const KINDS = ACTION_KINDS as readonly ("wait" | "travel" | "buy" | "sell")[];
 
 export function ActionMix({ mix, title = "Action mix" }: { mix: Record<string, number | null>; title?: string }) {
   return (

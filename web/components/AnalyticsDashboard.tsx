@@ -154,13 +154,13 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS }: { 
         <div className="card">
           <h2>No runs yet</h2>
           <p>
-            Start one with <code>make run</code>; it appears here as soon as its first window is written.
+            Start one with <code>make run</code>; it appears here as soon as its first iteration is written.
           </p>
         </div>
       ) : (
         <>
           <Card
-            title={chosen !== null ? `KPIs at window ${chosen}` : "Latest KPIs"}
+            title={chosen !== null ? `KPIs at iteration ${chosen}` : "Latest KPIs"}
             loading={waiting || summary.loading || (chosen !== null && iterations.loading)}
             error={summary.error ?? upstreamError}
             onRetry={upstreamError ? retryUpstream : summary.reload}
@@ -170,7 +170,7 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS }: { 
             <KpiCards
               kpis={kpis}
               loading={waiting || summary.loading}
-              context={chosen !== null ? `window ${chosen} (chosen)` : "latest window"}
+              context={chosen !== null ? `iteration ${chosen} (chosen)` : "latest iteration"}
               evalPolicy={evalPolicy}
             />
           </Card>
@@ -185,7 +185,7 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS }: { 
             actions={
               history.data ? (
                 <span className="muted">
-                  {history.data.rows.length} of {history.data.total_rows} windows
+                  {history.data.rows.length} of {history.data.total_rows} iterations
                   {history.data.downsampled ? " (downsampled, each bucket's extremes kept)" : ""}
                   {compareIds.length > 0 ? ` · comparing ${charted.length} runs` : ""}
                 </span>

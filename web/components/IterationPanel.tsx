@@ -19,7 +19,7 @@ const METRICS: { key: string; label: string; fmt: (v: number | null) => string }
   { key: "train/return_mean", label: "Train return", fmt: (v) => fmtNumber(v) },
   { key: "train/episodes", label: "Train episodes", fmt: (v) => fmtCompact(v) },
   { key: "sps", label: "Steps / s", fmt: (v) => fmtCompact(v) },
-  { key: "window_time_s", label: "Window time", fmt: (v) => fmtDuration(v) },
+  { key: "window_time_s", label: "Iteration time", fmt: (v) => fmtDuration(v) },
   { key: "loss/approx_kl", label: "Approx. KL", fmt: (v) => fmtNumber(v, 4) },
   { key: "loss/explained_variance", label: "Explained variance", fmt: (v) => fmtNumber(v, 3) },
 ];
@@ -70,7 +70,7 @@ export function IterationPanel({ data }: { data: IterationResponse }) {
           <ActionMix mix={data.eval.action_mix} title="Eval action mix" />
         </div>
       ) : (
-        <p className="muted">This window has no evaluation.</p>
+        <p className="muted">This iteration has no evaluation.</p>
       )}
     </div>
   );

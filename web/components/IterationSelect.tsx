@@ -35,13 +35,13 @@ export function IterationSelect({ iterations, value, chosen = null, onChange, di
         onChange={(e) => onChange(Number(e.target.value))}
       >
         {shown.length === 0 && extra === null ? <option value="">no iterations yet</option> : null}
-        {extra !== null && (latest === undefined || extra > latest) ? <option value={extra}>{`Window ${extra} (chosen)`}</option> : null}
+        {extra !== null && (latest === undefined || extra > latest) ? <option value={extra}>{`Iteration ${extra} (chosen)`}</option> : null}
         {shown.map((r) => (
           <option key={r.window_id} value={r.window_id}>
-            {`Window ${r.window_id}${r.window_id === latest ? " (latest)" : ""} · ${fmtInt(r.env_steps)} steps`}
+            {`Iteration ${r.window_id}${r.window_id === latest ? " (latest)" : ""} · ${fmtInt(r.env_steps)} steps`}
           </option>
         ))}
-        {extra !== null && latest !== undefined && extra <= latest ? <option value={extra}>{`Window ${extra} (chosen)`}</option> : null}
+        {extra !== null && latest !== undefined && extra <= latest ? <option value={extra}>{`Iteration ${extra} (chosen)`}</option> : null}
       </select>
     </div>
   );

@@ -19,7 +19,7 @@ export const KPI_ITEMS: KpiItem[] = [
   { key: "eval/profit_mean", label: "Eval profit", format: (v) => fmtNumber(v, 1), hint: "mean coins gained per episode" },
   { key: "eval/survival_rate", label: "Survival", format: (v) => fmtPercent(v), hint: "episodes that reached the last day" },
   { key: "eval/invalid_action_rate", label: "Invalid actions", format: (v) => fmtPercent(v, 2), hint: "share of invalid actions in eval" },
-  { key: "sps", label: "Steps / s", format: (v) => fmtCompact(v), hint: "env steps per second, this window" },
+  { key: "sps", label: "Steps / s", format: (v) => fmtCompact(v), hint: "env steps per second, this iteration" },
 ];
 
 interface KpiCardsProps {
@@ -49,7 +49,7 @@ export function KpiCards({ kpis, loading, context, evalPolicy = null }: KpiCards
         </div>
       ))}
       <div className="kpi kpi-meta" data-testid="kpi-meta">
-        <div className="kpi-label">Window · env steps</div>
+        <div className="kpi-label">Iteration · env steps</div>
         {kpis ? (
           <div className="kpi-value kpi-value-small">
             <span data-testid="kpi-window">{fmtInt(kpis.window_id)}</span> ·{" "}

@@ -43,7 +43,7 @@ export function LatestRun({ client = defaultApi }: { client?: ApiClient }) {
       {runs.data && runs.data.runs.length === 0 ? (
         <p className="muted">No runs yet: start one with <code>make run</code>.</p>
       ) : (
-        <KpiCards kpis={summary.data?.kpis ?? null} loading={!error} context="latest window" />
+        <KpiCards kpis={summary.data?.kpis ?? null} loading={!error} context="latest iteration" />
       )}
     </Card>
   );

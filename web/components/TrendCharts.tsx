@@ -165,7 +165,7 @@ export function ChartSettings({ url, setUrl, csvUrl }: Pick<TrendChartsProps, "u
         />
       </label>
       {csvUrl ? (
-        <a className="btn btn-small" href={csvUrl} download title="Every window and every logged metric, at full resolution, from the service">
+        <a className="btn btn-small" href={csvUrl} download title="Every iteration and every logged metric, at full resolution, from the service">
           Download CSV
         </a>
       ) : null}
@@ -216,7 +216,7 @@ export function TrendCharts({ runs, highlight, url, setUrl, specs = TRENDS, idPr
             </div>
             {highlight ? (
               <p className="readout" data-testid={`readout-${spec.id}`}>
-                Window {highlight.window_id}:{" "}
+                Iteration {highlight.window_id}:{" "}
                 {spec.keys.map((k, i) => {
                   const raw = num(field(highlight, k.key));
                   const sm = hlIndex >= 0 && smoothing > 0 ? smooth(column(first.rows, k.key), smoothing)[hlIndex] : null;

@@ -160,10 +160,10 @@ export function ReplayViewer({ client = defaultApi, wsBase = BACKEND_WS_BASE }: 
             disabled={windows.length === 0}
             onChange={(e) => setIteration(Number(e.target.value))}
           >
-            {windows.length === 0 ? <option value="">{replayable.loading ? "…" : "no replayable window"}</option> : null}
+            {windows.length === 0 ? <option value="">{replayable.loading ? "…" : "no replayable iteration"}</option> : null}
             {windows.map((w) => (
               <option key={w.window_id} value={w.window_id}>
-                {`Window ${w.window_id} · ${fmtInt(w.env_steps)} steps`}
+                {`Iteration ${w.window_id} · ${fmtInt(w.env_steps)} steps`}
               </option>
             ))}
           </select>
@@ -201,7 +201,7 @@ export function ReplayViewer({ client = defaultApi, wsBase = BACKEND_WS_BASE }: 
       {replayable.error ? <ErrorNotice error={replayable.error} onRetry={replayable.reload} /> : null}
       {replayable.data && windows.length === 0 ? (
         <p className="muted">
-          No window of this run has a checkpoint on the service (replays read local checkpoints; training keeps the
+          No iteration of this run has a checkpoint on the service (replays read local checkpoints; training keeps the
           last few and the best).
         </p>
       ) : null}
@@ -209,7 +209,7 @@ export function ReplayViewer({ client = defaultApi, wsBase = BACKEND_WS_BASE }: 
       {error ? <div className="error-notice" role="alert">{error}</div> : null}
       {meta ? (
         <p className="muted" data-testid="replay-meta" role="status" data-seed={meta.seed} data-eval-return={meta.evalReturn ?? ""}>
-          Window {meta.window_id} · {meta.label} · {status}
+          Iteration {meta.window_id} · {meta.label} · {status}
           {step ? ` · day ${step.t + 1}: ${step.action.label} (${fmtNumber(step.reward, 3)})` : ""}
         </p>
       ) : null}

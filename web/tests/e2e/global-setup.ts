@@ -75,7 +75,7 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     await Promise.all([training, building]);
 
     // 2: stub W&B over the same records.
-    const stub = start("wandb-stub", python, ["-m", "analytics_service.wandb_stub", "--runs-dir", runsDir, "--port", String(stubPort), "--entity", "e2e-team", "--project", "caravan-e2e"], { cwd: ROOT, env: pyEnv, logDir });
+    const stub = start("wandb-stub", python, ["-m", "tools.wandb_stub", "--runs-dir", runsDir, "--port", String(stubPort), "--entity", "e2e-team", "--project", "caravan-e2e"], { cwd: ROOT, env: pyEnv, logDir });
     await waitForHttp(`http://${HOST}:${stubPort}/_stub/counts`, stub, 30_000);
 
     // 3: the service. TTLs 0 so every request reaches its source (the stale path is then real).

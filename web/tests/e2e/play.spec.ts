@@ -148,7 +148,7 @@ test("a replay of a chosen iteration streams over the websocket and finishes, wi
   const end = frames.find((f) => f.type === "end") as unknown as { episode: { length: number; return: number } };
   expect(end).toBeTruthy();
   expect(frames[0]).toMatchObject({ type: "start", run_id: E2E_RUN_ID, window_id: windowId });
-  await expect(page.getByTestId("replay-meta")).toContainText(`Window ${windowId}`);
+  await expect(page.getByTestId("replay-meta")).toContainText(`Iteration ${windowId}`);
   expect(frames.filter((f) => f.type === "step").length).toBe(end.episode.length);
   expect(Number(await page.getByTestId("episode-length").getAttribute("data-value"))).toBe(end.episode.length);
   expect(Number(await page.getByTestId("episode-return").getAttribute("data-value"))).toBeCloseTo(end.episode.return, 6);

@@ -10,7 +10,7 @@ import { KPIS0, makeIteration, windowRow } from "./fixtures";
 
 describe("KpiCards", () => {
   it("test_KpiCards__shows_formatted_values", () => {
-    render(<KpiCards kpis={kpisFromRow(windowRow(4))} loading={false} context="latest window" />);
+    render(<KpiCards kpis={kpisFromRow(windowRow(4))} loading={false} context="latest iteration" />);
     expect(within(screen.getByTestId("kpi-eval/return_mean")).getByText("2.00")).toBeInTheDocument();
     expect(within(screen.getByTestId("kpi-eval/survival_rate")).getByText("38.0%")).toBeInTheDocument();
     expect(screen.getByTestId("kpi-window")).toHaveTextContent("4");
@@ -102,7 +102,7 @@ describe("IterationPanel", () => {
   });
   it("test_IterationPanel__no_eval_says_so", () => {
     render(<IterationPanel data={makeIteration("r", 2, false)} />);
-    expect(screen.getByText("This window has no evaluation.")).toBeInTheDocument();
+    expect(screen.getByText("This iteration has no evaluation.")).toBeInTheDocument();
     expect(screen.queryByTestId("action-mix")).toBeNull();
   });
 });

@@ -30,7 +30,7 @@ describe("AnalyticsDashboard", () => {
     expect(screen.getByLabelText("Run")).toHaveValue("run-b");
     expect(calls).toContain("iterations:run-b:10");
     await screen.findByTestId("iteration-panel");
-    expect(screen.getAllByRole("option", { name: /^Window/ })).toHaveLength(10);
+    expect(screen.getAllByRole("option", { name: /^Iteration/ })).toHaveLength(10);
   });
 
   it("test_AnalyticsDashboard__choosing_iteration_updates_panel_kpis_and_highlight", async () => {
@@ -41,7 +41,7 @@ describe("AnalyticsDashboard", () => {
     await waitFor(() => expect(screen.getByTestId("iteration-panel")).toHaveAttribute("data-window", "8"));
     expect(screen.getByTestId("kpi-window")).toHaveTextContent("8");
     expect(await kpiText("eval/return_mean")).toBe("3.00");
-    expect(screen.getByTestId("readout-return")).toHaveTextContent("Window 8");
+    expect(screen.getByTestId("readout-return")).toHaveTextContent("Iteration 8");
     expect(screen.getByTestId("chart-Return")).toHaveAttribute("data-highlight", String(9 * 4096));
     await waitFor(() => expect(window.location.search).toContain("iteration=8"));
     await waitFor(() => expect(plots().length).toBeGreaterThan(0));

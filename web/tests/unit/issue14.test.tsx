@@ -36,7 +36,7 @@ describe("IterationSelect", () => {
     render(<IterationSelect iterations={rows} value={5} chosen={5} onChange={() => {}} />);
     const select = screen.getByLabelText("Iteration") as HTMLSelectElement;
     expect(select.value).toBe("5");
-    expect(screen.getByRole("option", { name: /Window 5 \(chosen\)/ })).toBeInTheDocument();
+    expect(screen.getByRole("option", { name: /Iteration 5 \(chosen\)/ })).toBeInTheDocument();
     const texts = [...select.options].map((o) => o.textContent);
     expect(new Set(texts).size).toBe(texts.length);
   });

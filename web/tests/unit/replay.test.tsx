@@ -40,7 +40,7 @@ describe("ReplayViewer", () => {
     render(<ReplayViewer client={client} wsBase="ws://api" />);
     await waitFor(() => expect(screen.getByLabelText("Run")).toHaveValue("run-b"));
     // only the windows whose checkpoint is kept are offered
-    await waitFor(() => expect(screen.getAllByRole("option", { name: /^Window/ }).map((o) => o.getAttribute("value"))).toEqual(["14", "12", "10"]));
+    await waitFor(() => expect(screen.getAllByRole("option", { name: /^Iteration/ }).map((o) => o.getAttribute("value"))).toEqual(["14", "12", "10"]));
     fireEvent.change(screen.getByLabelText("Iteration"), { target: { value: "12" } });
     fireEvent.change(screen.getByLabelText("Episode"), { target: { value: "median" } });
     fireEvent.click(screen.getByRole("button", { name: "Watch" }));
@@ -59,7 +59,7 @@ describe("ReplayViewer", () => {
       label: "sampled policy, seed 1000121, eval return 4.0",
     });
     ws.emit({ type: "step", t: 0, action: { action: 0, label: "Wait" }, reward: 0.5, view: gameView(1) });
-    expect(screen.getByTestId("replay-meta")).toHaveTextContent("Window 12 · sampled policy, seed 1000121, eval return 4.0 · playing · day 1: Wait");
+    expect(screen.getByTestId("replay-meta")).toHaveTextContent("Iteration 12 · sampled policy, seed 1000121, eval return 4.0 · playing · day 1: Wait");
     expect(screen.getByTestId("status-day")).toHaveTextContent("1 / 360");
 
     fireEvent.click(screen.getByRole("button", { name: "Pause" }));

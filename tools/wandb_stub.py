@@ -10,7 +10,7 @@ Faults can be switched on (in-process via `StubWandb.set_fault`, or over HTTP wi
 `server_error` (500), `slow` (answers after `delay_s`), `malformed` (invalid JSON), `auth`
 (401). Every request is counted per operation (`counts`, or `GET /_stub/counts`).
 
-Run it standalone: `python -m analytics_service.wandb_stub --runs-dir runs --port 8765`.
+Run it standalone: `python -m tools.wandb_stub --runs-dir runs --port 8765`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from analytics_service.wandb_stub_data import StubRun, load_runs
+from tools.wandb_stub_data import StubRun, load_runs
 
 __all__ = ["FAULT_MODES", "StubRun", "StubWandb", "load_runs", "main"]
 

@@ -1,6 +1,6 @@
 """Loopback load test of cached endpoints: N concurrent clients, p50/p99 latency, errors.
 
-    python -m analytics_service.loadtest --runs-dir runs --clients 50 --requests 5000
+    python -m tools.loadtest --runs-dir runs --clients 50 --requests 5000
 
 Without `--base-url` it starts its own stub W&B (from `--runs-dir`) and a real uvicorn
 service on 127.0.0.1 (rate limit lifted, since every client shares one address), warms
@@ -135,7 +135,7 @@ async def run_load(
 @contextlib.contextmanager
 def own_service(runs_dir: Path) -> Iterator[str]:
     """A stub W&B and a real uvicorn service on loopback, in temp dirs."""
-    from analytics_service.wandb_stub import StubWandb, load_runs
+    from tools.wandb_stub import StubWandb, load_runs
 
     key = "loadtestKey_" + "x" * 40
     stub = StubWandb(load_runs(runs_dir), api_key=key).start()

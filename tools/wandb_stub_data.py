@@ -4,13 +4,13 @@ the trainer logs them (docs/RUN_RECORDS.md, "W&B mapping")."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from analytics_service import records
-from analytics_service.keys import ACTION_KINDS, WANDB_ACTION_MIX_PREFIX, WANDB_HIST_KEYS
-from analytics_service.views import _timestamp, parse_time
+from analytics_service.views import parse_time
+from ppo.wandb_mapping import window_log_rows
 
 
 @dataclass
@@ -58,57 +58,20 @@ class _Recorder:
         self.rows.append(row)
 
 
-def _own_mapping(rec: _Recorder, w_row: dict, updates: list[dict], ev: dict | None) -> None:
-    # docs/RUN_RECORDS.md "W&B mapping", for when the trainer package is not importable.
-    def nn(row: dict) -> dict:
-        return {k: v for k, v in row.items() if v is not None and k != "timestamp"}
-
-    w = int(w_row["window_id"])
-    for u in updates:
-        rec.log(nn(u), step=int(u["update"]) + w)
-    data = nn(w_row)
-    if ev:
-        for name, key in WANDB_HIST_KEYS.items():
-            h = ev["histograms"][name]
-            data[key] = {"_type": "histogram", "values": h["counts"], "bins": h["bin_edges"]}
-        for kind in ACTION_KINDS:
-            data[f"{WANDB_ACTION_MIX_PREFIX}{kind}"] = ev["action_mix"].get(kind)
-    rec.log(data, step=int(w_row["last_update"]) + w + 1)
-
-
 def history_from_records(
     windows: list[dict], updates: list[dict], evals: dict[int, dict]
 ) -> list[dict]:
-    """The W&B history the trainer logs for these records: its own `WandbLogger.log_window`
-    when importable (so the stub cannot drift from the trainer), else the documented mapping.
-    W&B adds `_timestamp`; here it is the window's record timestamp."""
+    """The W&B history the trainer logs for these records (`ppo.wandb_mapping`, which the
+    trainer's logger uses too, so the stub cannot drift from the trainer). W&B adds
+    `_timestamp`; here it is the window's record timestamp."""
     by_window: dict[int, list[dict]] = {}
     for u in updates:
         by_window.setdefault(int(u["window_id"]), []).append(u)
     rec = _Recorder(0.0)
-    try:
-        from ppo.wandb_log import WandbLogger  # type: ignore[import-not-found]
 
-        logger = WandbLogger(
-            mode="disabled",
-            run_id="stub",
-            name="stub",
-            project="stub",
-            entity=None,
-            config={},
-            run_dir=Path("."),
-            resume=False,
-        )
-        logger.run = rec
-
-        def log_window(w_row: dict, ups: list[dict], ev: dict | None) -> None:
-            logger.log_window(w_row, ups, ev)
-            if logger.run is None:
-                raise RuntimeError(f"trainer W&B logging failed: {logger.error}")
-    except ImportError:
-
-        def log_window(w_row: dict, ups: list[dict], ev: dict | None) -> None:
-            _own_mapping(rec, w_row, ups, ev)
+    def log_window(w_row: dict, ups: list[dict], ev: dict | None) -> None:
+        for step, data in window_log_rows(w_row, ups, ev):
+            rec.log(data, step=step)
 
     for w_row in windows:
         w = int(w_row["window_id"])
@@ -124,13 +87,16 @@ def history_from_records(
 
 
 def records_time_epoch(iso: Any) -> float | None:
-    text = _timestamp(iso)
-    if not text:
+    """A record timestamp as W&B's `_timestamp` (seconds since the epoch, to the ms)."""
+    if not isinstance(iso, str):
         return None
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+        dt = datetime.fromisoformat(iso.strip().replace("Z", "+00:00"))
     except ValueError:
-        return None  # not a time: W&B would log the row at its own time
+        return None
+    if dt.tzinfo is None:  # naive means UTC, as in the run records
+        dt = dt.replace(tzinfo=UTC)
+    return dt.replace(microsecond=dt.microsecond // 1000 * 1000).timestamp()
 
 
 def load_runs(runs_dir: Path) -> dict[str, StubRun]:
