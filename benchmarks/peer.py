@@ -14,7 +14,7 @@ runs `cfg.updates` PPO updates under one `lax.scan` (one ppo window's worth of w
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
@@ -119,7 +119,7 @@ def make_update_loop(cfg: PeerConfig):
     tx = optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), optax.adam(cfg.lr, eps=1e-5))
 
     def dist_logits(params: Any, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
-        logits, value = net.apply(params, obs)
+        logits, value = cast(tuple[jax.Array, jax.Array], net.apply(params, obs))
         if cfg.action_masking:
             logits = jnp.where(obs[..., :n_actions] > 0.5, logits, -1e9)
         return logits, value
@@ -202,7 +202,7 @@ def make_update_loop(cfg: PeerConfig):
         (params, opt_state), losses = jax.lax.scan(update_minibatch, (params, opt_state), mbs)
         return (params, opt_state, traj, adv, targets, rng), losses
 
-    def update_step(runner: PeerState, _: None):
+    def update_step(runner: PeerState, _step: None):
         runner, traj = jax.lax.scan(env_step, runner, None, length=cfg.rollout_steps)
         params, opt_state, env_state, last_obs, rng = runner
         _, last_val = dist_logits(params, last_obs)

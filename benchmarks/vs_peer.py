@@ -30,8 +30,8 @@ def ppo_window(tc: Any) -> tuple[Callable[[], None], float, Any]:
     mesh = make_mesh(der.num_devices)
     runner = init_runner(tc, der, env, env.default_params, mesh, OBS_DIM, N_ACTIONS)
     t0 = time.perf_counter()
-    fn = make_window_fn(tc, der, env, env.default_params, mesh, runner, N_ACTIONS)
-    fn = fn.lower(runner).compile()
+    window = make_window_fn(tc, der, env, env.default_params, mesh, runner, N_ACTIONS)
+    fn = window.lower(runner).compile()
     compile_s = time.perf_counter() - t0
     box = {"r": runner}
 

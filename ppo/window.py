@@ -14,7 +14,7 @@ params and optimiser state are replicated and gradients are averaged with `pmean
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
@@ -149,7 +149,7 @@ def runner_specs(runner: Runner) -> Runner:
     rep = jax.tree.map(lambda _: P(), runner.params)
     rep_opt = jax.tree.map(lambda _: P(), runner.opt_state)
     env = jax.tree.map(lambda _: P(None, AXIS), runner.env_state)
-    return Runner(rep, rep_opt, env, P(None, AXIS), P(None, AXIS), P())
+    return Runner(rep, rep_opt, env, P(None, AXIS), P(None, AXIS), P())  # type: ignore[arg-type]
 
 
 def init_runner(
@@ -238,7 +238,7 @@ def make_parts(cfg: TrainConfig, der: Derived, env: Any, env_params: Any, n_acti
         return jax.lax.psum(x, AXIS) if multi else x
 
     def policy(params: Any, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
-        logits, value = net.apply(params, obs)
+        logits, value = cast(tuple[jax.Array, jax.Array], net.apply(params, obs))
         if cfg.action_masking:
             logits = apply_mask(logits, action_mask_from_obs(obs))
         return logits, value
@@ -320,7 +320,7 @@ def make_parts(cfg: TrainConfig, der: Derived, env: Any, env_params: Any, n_acti
         (params, opt_state), out = jax.lax.scan(minibatch_step, (params, opt_state), shuffle(key))
         return (params, opt_state, batch), out
 
-    def update(carry: Carry, _: None) -> tuple[Carry, UpdateStats]:
+    def update(carry: Carry, _step: None) -> tuple[Carry, UpdateStats]:
         params, opt_state, env_state, obs, key, n_update = carry
         key, k_roll, k_epochs = jax.random.split(key, 3)
         (env_state, obs, acc), traj = rollout(params, env_state, obs, k_roll)
@@ -363,7 +363,7 @@ def make_window_fn(
     mesh: Mesh,
     runner: Runner,
     n_actions: int,
-) -> Callable[[Runner], tuple[Runner, UpdateStats]]:
+) -> jax.stages.Wrapped:
     """The jitted window program: Runner -> (Runner, UpdateStats with leaves [S, K, ...]).
 
     The input runner is donated: its buffers are reused for the output.
@@ -390,7 +390,7 @@ def make_window_fn(
         return jax.tree.map(lambda x: x[None], out)
 
     specs = runner_specs(runner)
-    stat_specs = UpdateStats(*([P()] * len(UpdateStats._fields)))
+    stat_specs = UpdateStats(*([P()] * len(UpdateStats._fields)))  # type: ignore[arg-type]
     sharded = jax.shard_map(
         local_window,
         mesh=mesh,
