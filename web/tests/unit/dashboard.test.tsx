@@ -110,13 +110,16 @@ describe("AnalyticsDashboard", () => {
 describe("a run whose trainer vanished (docs/API.md, run liveness)", () => {
   it.each(["crashed", "stalled"] as const)("test_AnalyticsDashboard__%s_run_is_not_polled", async (state) => {
     const gone = fakeClient({ state });
-    render(<AnalyticsDashboard client={gone.client} pollMs={40} />);
+    renderDash(<AnalyticsDashboard client={gone.client} pollMs={40} />);
     await screen.findByTestId("iteration-panel");
     expect(screen.getAllByTestId("state-badge")[0]).toHaveTextContent(state);
     // ten poll periods without a second request
     await new Promise((r) => setTimeout(r, 400));
     expect(gone.calls.filter((c) => c.startsWith("summary")).length).toBe(1);
-    expect(gone.calls.filter((c) => c.startsWith("history")).length).toBe(1);
+    // each chart asks for its history once; a poll would ask again for the same rows
+    const history = gone.calls.filter((c) => c.startsWith("history"));
+    expect(history.length).toBeGreaterThan(0);
+    expect(new Set(history).size).toBe(history.length);
   });
 });
 
