@@ -6,6 +6,13 @@ the host evaluates, writes run records and checkpoints, logs to W&B and prints p
 
 from __future__ import annotations
 
+import sys
+
+if __name__ == "__main__":  # check the command before importing jax: exit 2 in a second
+    from ppo.preflight import exit_on_bad_command
+
+    _CHECKED = exit_on_bad_command(sys.argv[1:])
+
 import contextlib
 import dataclasses
 import os
@@ -22,7 +29,7 @@ import jax
 import numpy as np
 
 from ppo import checkpoint
-from ppo.config import ConfigError, Derived, TrainConfig, parse_command
+from ppo.config import ConfigError, Derived, RunOptions, TrainConfig
 from ppo.evaluate import eval_document, eval_window_metrics, make_eval_fn
 from ppo.events import (
     Compiled,
@@ -35,7 +42,9 @@ from ppo.events import (
     checkpoint_policy,
 )
 from ppo.metrics import WINDOW_ROW_KEYS, nonfinite_keys, update_rows, window_metrics
-from ppo.records import RunWriter, read_run, read_windows, utc_now
+from ppo.preflight import preflight, resolve_resume
+from ppo.records import RunWriter, is_disk_full, read_windows, utc_now
+from ppo.runlock import RunLock, RunLocked
 from ppo.wandb_log import WandbLogger
 from ppo.window import (
     Runner,
@@ -96,22 +105,6 @@ class SeedRun:
     wall_offset: float = 0.0  # wall_time_s already spent before this process (resume)
 
 
-def _resolve_resume(cfg: TrainConfig) -> tuple[TrainConfig, list[str], str | None]:
-    """The stored config of the run to resume (CLI run-dir/wandb kept) and its run ids."""
-    assert cfg.resume is not None
-    run_dir = Path(cfg.run_dir) / cfg.resume
-    meta = read_run(run_dir)
-    stored = {k: v for k, v in meta["config"].items() if k in TrainConfig.__dataclass_fields__}
-    stored.update(run_dir=cfg.run_dir, wandb=cfg.wandb, resume=cfg.resume)
-    new = TrainConfig(**stored)
-    group = meta.get("group")
-    if new.num_seeds > 1 and group:
-        ids = [f"{group}-s{i}" for i in range(new.num_seeds)]
-    else:
-        ids = [cfg.resume]
-    return new, ids, group
-
-
 def train(
     cfg: TrainConfig,
     env: Any = None,
@@ -133,15 +126,13 @@ def train(
     Raises ConfigError before compiling anything when the config is inconsistent, and
     TrainingFailed when a loss or the parameters become non-finite.
     """
-    from envjax import N_ACTIONS, OBS_DIM, CaravanEnv
-
     t_start = time.perf_counter()  # wall_time_s and --max-wall-s count from here
     every = checkpoint_policy(checkpoint_every)
     maybe_init_distributed()
     is_main = jax.process_index() == 0
     resume = cfg.resume is not None
     if resume:
-        cfg, run_ids, group = _resolve_resume(cfg)
+        cfg, run_ids, group = resolve_resume(cfg)
     der: Derived = cfg.derived(jax.device_count())
     if not resume:
         base = cfg.run_id or new_run_id()
@@ -150,10 +141,51 @@ def train(
         else:
             group, run_ids = None, [base]
         cfg = dataclasses.replace(cfg, run_id=base)
-        for rid in run_ids:
-            if (Path(cfg.run_dir) / rid / "run.json").exists():
-                raise ConfigError(f"run {rid} already exists in {cfg.run_dir}; use --resume {rid}")
+    locks: list[RunLock] = []
+    try:
+        if is_main:  # one trainer per run (docs/RUN_RECORDS.md); refused before JAX work
+            for rid in run_ids:
+                locks.append(RunLock.acquire(Path(cfg.run_dir) / rid))
+        if not resume:
+            for rid in run_ids:
+                if (Path(cfg.run_dir) / rid / "run.json").exists():
+                    raise ConfigError(
+                        f"run {rid} already exists in {cfg.run_dir}; use --resume {rid}"
+                    )
+        return _train_locked(
+            cfg,
+            der,
+            env,
+            run_ids=run_ids,
+            group=group,
+            t_start=t_start,
+            every=every,
+            progress_fn=progress_fn,
+            stop_fn=stop_fn,
+            is_main=is_main,
+        )
+    finally:
+        for lock in locks:
+            lock.release()
 
+
+def _train_locked(
+    cfg: TrainConfig,
+    der: Derived,
+    env: Any,
+    *,
+    run_ids: list[str],
+    group: str | None,
+    t_start: float,
+    every: int,
+    progress_fn: ProgressFn | None,
+    stop_fn: StopFn | None,
+    is_main: bool,
+) -> list[Path]:
+    """train() once the launch's run locks are held."""
+    from envjax import N_ACTIONS, OBS_DIM, CaravanEnv
+
+    resume = cfg.resume is not None
     env = env or CaravanEnv()
     env_params = env.default_params
     mesh = make_mesh(der.num_devices)
@@ -185,11 +217,15 @@ def train(
     try:
         return _loop(launch, runner, start_window)
     except BaseException as e:
-        failed = isinstance(e, TrainingFailed)
+        full = is_disk_full(e)
+        state = "failed" if isinstance(e, TrainingFailed) or full else "crashed"
+        error = f"{type(e).__name__}: {e}"
+        if full:
+            error = f"no space left on device ({getattr(e, 'filename', None) or cfg.run_dir})"
         for sr in seeds:
-            state = "failed" if failed else "crashed"
-            sr.writer.write_meta(state=state, error=f"{type(e).__name__}: {e}")
             sr.wandb.finish(exit_code=1)
+            if not sr.writer.write_final_meta(state=state, error=error):
+                print(f"warning: could not mark {sr.run_id} {state}: {error}", file=sys.stderr)
         raise
     finally:
         if main_thread:
@@ -200,11 +236,17 @@ def _restore(
     cfg: TrainConfig, der: Derived, mesh: Any, runner: Runner, run_ids: list[str]
 ) -> tuple[Runner, int]:
     """The runner of every seed from their last common complete checkpoint, and the window
-    to continue from."""
+    to continue from; a run with no checkpoint yet (killed early, or checkpoints off)
+    starts again from window 0 with its stored config."""
     dirs = [Path(cfg.run_dir) / rid for rid in run_ids]
     common = set.intersection(*(set(checkpoint.complete_windows(d)) for d in dirs))
     if not common:
-        raise ConfigError(f"run {cfg.resume} has no complete checkpoint to resume from")
+        if jax.process_index() == 0:
+            print(
+                f"run {cfg.resume} has no complete checkpoint: starting it again from window 0",
+                flush=True,
+            )
+        return runner, 0
     last = max(common)
     meta = checkpoint.read_meta(dirs[0], last)
     if meta.get("num_devices") != der.num_devices:
@@ -251,6 +293,7 @@ def _open_seed_runs(
             group=group,
         )
         writer.write_meta(wandb=wb.info)
+        writer.reserve_space()
         sr = SeedRun(rid, writer, wb)
         best = writer.meta.get("best_checkpoint")
         if best:
@@ -476,6 +519,8 @@ def _loop(launch: _Launch, runner: Runner, start_window: int) -> list[Path]:
     checkpoint (per the policy), tell the caller, decide whether to stop."""
     cfg, der, seeds = launch.cfg, launch.der, launch.seeds
     programs = _compile(launch, runner)
+    for sr in seeds:  # heartbeat: compiled (docs/RUN_RECORDS.md, liveness)
+        sr.writer.write_meta()
     is_main = jax.process_index() == 0
     if is_main:
         print(
@@ -535,7 +580,7 @@ def _loop(launch: _Launch, runner: Runner, start_window: int) -> list[Path]:
 
     for sr in seeds:
         sr.wandb.finish()
-        sr.writer.write_meta(state="finished", wandb=sr.wandb.info)
+        sr.writer.finish(state="finished", wandb=sr.wandb.info)
     return [Path(cfg.run_dir) / rid for rid in launch.run_ids]
 
 
@@ -543,21 +588,31 @@ def _ordered(row: dict[str, Any]) -> dict[str, Any]:
     return {k: row[k] for k in WINDOW_ROW_KEYS}
 
 
-def main(argv: list[str] | None = None) -> int:
-    """CLI entry: 0 on success, 2 on a bad config, 1 on a failed run."""
+def main(
+    argv: list[str] | None = None, checked: tuple[TrainConfig, RunOptions] | None = None
+) -> int:
+    """CLI entry: 0 on success, 2 on a bad command (before JAX starts), 1 on a failed run.
+
+    checked: the result of `preflight(argv)` when the caller already ran it.
+    """
     try:
-        cfg, opts = parse_command(argv)
-        if cfg.resume is None:
-            cfg.derived(jax.device_count())  # reject bad values before anything else
+        cfg, opts = checked or preflight(argv)
         dirs = train(cfg, checkpoint_every=opts.checkpoint_every)
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except FileNotFoundError as e:
+    except (ConfigError, RunLocked, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except TrainingFailed as e:
         print(f"error: training failed: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        if not is_disk_full(e):
+            raise
+        where = e.filename or "the run directory"
+        print(
+            f"error: no space left on device ({where}); the run is marked failed and keeps "
+            f"every finished window: free space, then --resume it",
+            file=sys.stderr,
+        )
         return 1
     for d in dirs:
         print(f"run records: {d}", flush=True)
@@ -565,4 +620,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(checked=_CHECKED))
