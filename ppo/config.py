@@ -270,7 +270,8 @@ def check_field(name: str, kind: str, value: Any, md: dict[str, Any]) -> str | N
     return f"{f} must be {_bound_text(md, True)} (got {value})"
 
 
-def _kind(field: dataclasses.Field) -> str:
+def field_kind(field: dataclasses.Field) -> str:
+    """int, float, bool, str or "str | None": the kind of a config field."""
     return str(field.type).replace("Optional[str]", "str | None")
 
 
@@ -278,7 +279,7 @@ def field_errors(obj: Any) -> list[str]:
     """One message per field of a TrainConfig or RunOptions outside its type or bounds."""
     errs = []
     for fld in dataclasses.fields(obj):
-        msg = check_field(fld.name, _kind(fld), getattr(obj, fld.name), dict(fld.metadata))
+        msg = check_field(fld.name, field_kind(fld), getattr(obj, fld.name), dict(fld.metadata))
         if msg:
             errs.append(msg)
     return errs
@@ -389,21 +390,22 @@ def add_fields(
     only: tuple[str, ...] | None = None,
     defaults: dict[str, Any] | None = None,
     prefix: str = "",
+    suffix: str = "",
 ) -> None:
     """Add one flag per field of the dataclass `cls` (declared with `opt`) to `parser`.
 
     only: the fields to add (default all). defaults: replaces fields' defaults. prefix:
-    a prefix for the flags (dest stays the field name).
+    a prefix for the flags (dest stays the field name). suffix: appended to every help.
     """
     for fld in dataclasses.fields(cls):
         if only is not None and fld.name not in only:
             continue
         md = dict(fld.metadata)
-        kind = _kind(fld)
+        kind = field_kind(fld)
         default = fld.default if md["cli_default"] is dataclasses.MISSING else md["cli_default"]
         if defaults and fld.name in defaults:
             default = defaults[fld.name]
-        kw: dict[str, Any] = {"default": default, "help": md["help"], "dest": fld.name}
+        kw: dict[str, Any] = {"default": default, "help": md["help"] + suffix, "dest": fld.name}
         name = "--" + prefix + fld.name.replace("_", "-")
         if kind == "bool":
             kw["action"] = argparse.BooleanOptionalAction

@@ -285,3 +285,72 @@ def test_memory_estimate__env_state_size_matches_the_env():
     _, state = jax.eval_shape(lambda: env.reset(jax.random.PRNGKey(0), env.default_params))
     real = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(state))
     assert real <= ENV_STATE_BYTES <= 2 * real
+
+
+OTHER_ENTRY_POINTS = [
+    ("profiler", ["--num-envs", "10000000000"], "--num-envs must be <= 16777216"),
+    ("profiler", ["--rollout-steps", "1000000000"], "--rollout-steps must be <= 65536"),
+    ("profiler", ["--seed", "99999999999999999999999"], "--seed must be <= 4294967295"),
+    ("profiler", ["--updates-per-window", "1000000000"], "--updates-per-window must be <="),
+    ("profiler", ["--eval-episodes", "1000000000"], "--eval-episodes must be <= 1048576"),
+    ("profiler", ["--target-steps-per-sec", "nan"], "must be a positive finite number"),
+    ("profiler", ["--target-steps-per-sec", "inf"], "must be a positive finite number"),
+    ("profiler", ["--repeats", "1000000000"], "--repeats must be <= 10000"),
+    ("profiler", ["--mode", "trainer", "--set", "ent_coef=nan"], "--ent-coef must be a finite"),
+    ("profiler", ["--mode", "trainer", "--set", "layers=100000"], "--layers must be <= 64"),
+    ("profiler", ["--mode", "trainer", "--set", "nope=1"], "TrainConfig has no field 'nope'"),
+    ("profiler", ["--sweep", "num_envs=8,100000000000"], "--num-envs must be <= 16777216"),
+    (
+        "profiler",
+        ["--mode", "trainer", "--num-envs", "16777216", "--rollout-steps", "4096"],
+        "of memory",
+    ),
+    ("envjax.bench", ["--num-envs", "10000000000"], "--num-envs must be in [1, 16777216]"),
+    ("envjax.bench", ["--ref-seconds", "nan"], "--ref-seconds must be a finite number"),
+    ("envjax.bench", ["--ref-seconds", "inf"], "--ref-seconds must be a finite number"),
+    ("envjax.bench", ["--steps", "1000000000"], "--steps must be in [1, 1048576]"),
+    ("envjax.bench", ["--repeats", "0"], "--repeats must be in [1, 10000]"),
+    ("envjax.bench", ["--seed", "99999999999999999999999"], "--seed must be in [0, 2**32"),
+    ("envjax.play", ["--seed", "4294967296"], "--seed must be in [0, 2**32)"),
+    ("envjax.play", ["--seed", "-1"], "--seed must be in [0, 2**32)"),
+]
+
+
+@pytest.mark.parametrize(
+    ("module", "args", "needle"),
+    OTHER_ENTRY_POINTS,
+    ids=[f"{m} {' '.join(a)}" for m, a, _ in OTHER_ENTRY_POINTS],
+)
+def test_other_entry_points__bad_number_exits_2_with_one_line(tmp_path, module, args, needle):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = ["--out", str(tmp_path / "r.json")] if module == "profiler" else []
+    proc = subprocess.run(
+        [sys.executable, "-m", module, *args, *out],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "error: " in lines[0], proc.stderr
+    assert needle in lines[0]
+    assert "Traceback" not in proc.stderr and not (tmp_path / "r.json").exists()
+
+
+def test_bench__bad_command_is_refused_before_jax_is_imported(tmp_path):
+    code = (
+        "import runpy, sys\n"
+        "sys.argv = ['envjax.bench', '--ref-seconds', 'nan']\n"
+        "try:\n"
+        "    runpy.run_module('envjax.bench', run_name='__main__')\n"
+        "except SystemExit as e:\n"
+        "    print(e.code, 'jax' in sys.modules)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
+    assert proc.stdout.split() == ["2", "False"], proc.stderr
