@@ -42,7 +42,7 @@ from ppo.events import (
     checkpoint_policy,
 )
 from ppo.metrics import WINDOW_ROW_KEYS, nonfinite_keys, update_rows, window_metrics
-from ppo.preflight import preflight, resolve_resume
+from ppo.preflight import check_run_dir, preflight, resolve_resume
 from ppo.records import RunWriter, is_disk_full, read_windows, utc_now
 from ppo.runlock import RunLock, RunLocked
 from ppo.wandb_log import WandbLogger
@@ -123,8 +123,11 @@ def train(
       True ends the run cleanly (state finished) after that window. In a multi-process
       launch it must answer the same on every process.
 
-    Raises ConfigError before compiling anything when the config is inconsistent, and
-    TrainingFailed when a loss or the parameters become non-finite.
+    Raises ConfigError before compiling anything when the config is inconsistent or
+    cfg.run_dir is not a writable directory, RunLocked when another live process trains one
+    of the launch's runs, TrainingFailed when a loss or the parameters become non-finite
+    (the run is marked failed), and OSError on a full disk (the run is marked failed with
+    "no space left on device (...)"; every finished window is kept).
     """
     t_start = time.perf_counter()  # wall_time_s and --max-wall-s count from here
     every = checkpoint_policy(checkpoint_every)
@@ -141,6 +144,7 @@ def train(
         else:
             group, run_ids = None, [base]
         cfg = dataclasses.replace(cfg, run_id=base)
+    check_run_dir(cfg.run_dir)
     locks: list[RunLock] = []
     try:
         if is_main:  # one trainer per run (docs/RUN_RECORDS.md); refused before JAX work

@@ -354,3 +354,10 @@ def test_bench__bad_command_is_refused_before_jax_is_imported(tmp_path):
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path
     )
     assert proc.stdout.split() == ["2", "False"], proc.stderr
+
+
+def test_train__run_dir_that_is_a_file_is_a_config_error_in_process(tmp_path):
+    f = tmp_path / "afile"
+    f.write_text("x")
+    with pytest.raises(ConfigError, match="is a file, not a directory"):
+        train(TrainConfig(**TINY, run_dir=str(f)))
