@@ -14,6 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from analytics_service import __version__
 from analytics_service.errors import ApiError, install_error_handlers
 from analytics_service.fastpath import FastPathMiddleware
+from analytics_service.middleware import CatchAllMiddleware, RequestIdMiddleware
 from analytics_service.models import HealthResponse
 from analytics_service.ratelimit import RateLimitMiddleware
 from analytics_service.redact import install_log_redaction
@@ -60,8 +61,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def health(request: Request) -> HealthResponse:
         return HealthResponse.model_validate(await _health(services))
 
-    # Order matters (last added is outermost): CORS, then the rate limit, then the fast
-    # path for fresh cached answers, so limits and CORS headers apply to all answers.
+    # Order matters (last added is outermost): CORS, request id, the rate limit, the fast
+    # path for fresh cached answers, and innermost the catch-all that turns an unexpected
+    # exception into a JSON 500, so every answer (errors too) gets every header.
+    app.add_middleware(CatchAllMiddleware)
     app.add_middleware(FastPathMiddleware, table=services.fast)
     app.add_middleware(
         RateLimitMiddleware,
@@ -69,13 +72,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         burst=settings.rate_limit_burst,
         trust_forwarded_for=settings.trust_forwarded_for,
     )
+    app.add_middleware(RequestIdMiddleware)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.allowed_origins,
         allow_origin_regex=settings.allowed_origin_regex,
         allow_methods=["GET", "POST"],
-        allow_headers=["Content-Type"],
-        expose_headers=["Retry-After"],
+        allow_headers=["Content-Type", "X-Request-ID"],
+        expose_headers=["Retry-After", "X-Request-ID", "RateLimit-Limit", "RateLimit-Remaining"],
         max_age=600,
     )
     return app
@@ -116,4 +120,5 @@ async def _health(svc: Services) -> dict:
         "fetched_at": datetime.now(UTC),
         "sources": {"wandb": wandb_health, "local": local_health},
         "default_source": "wandb" if wandb_health.get("reachable") else "local",
+        "cache": {"on_disk": not svc.cache.degraded, "detail": svc.cache.degraded},
     }

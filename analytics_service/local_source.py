@@ -6,7 +6,7 @@ import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
-from analytics_service import records, views
+from analytics_service import degraded, liveness, records, views
 from analytics_service.errors import NotFound, UpstreamError
 
 log = logging.getLogger("analytics_service.local")
@@ -21,11 +21,18 @@ def _guarded(method):
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
+        run_id = args[0] if args else "?"
         try:
-            return method(self, *args, **kwargs)
+            out = method(self, *args, **kwargs)
         except (OSError, ValueError, TypeError, KeyError) as exc:
-            log.warning("unreadable run records (%s): %r", method.__name__, exc)
+            degraded.report(
+                f"records:{run_id}",
+                f"run {run_id}: records unreadable ({type(exc).__name__}); answering 502 "
+                "and leaving it out of the runs list until they read again",
+            )
             raise UpstreamError("the run's records are unreadable") from None
+        degraded.clear(f"records:{run_id}", f"run {run_id}: records readable again")
+        return out
 
     return wrapper
 
@@ -44,13 +51,23 @@ class LocalSource:
             raise NotFound(f"no run {run_id!r} in the local run records")
         return path
 
+    def _state(self, path: Path, meta: dict, rows: list[dict]) -> str:
+        # run.json's state, with a vanished trainer's "running" read as crashed or stalled.
+        return liveness.effective_state(
+            views.run_state(meta.get("state")),
+            path,
+            meta.get("updated_at"),
+            (r.get("window_time_s") for r in rows),
+            datetime.now(UTC),
+        )
+
     def _info(self, run_id: str, path: Path) -> dict:
         meta = records.read_run(path)
-        rows = records.read_windows(path)
+        rows = _windows(path)
         return views.run_info(
             run_id=run_id,
             name=meta.get("name"),
-            state=str(meta.get("state") or "unknown"),
+            state=self._state(path, meta, rows),
             created_at=meta.get("created_at"),
             updated_at=meta.get("updated_at"),
             last_window=rows[-1] if rows else None,
@@ -62,8 +79,14 @@ class LocalSource:
         for run_id in records.list_run_ids(self.runs_dir):
             try:
                 infos.append(self._info(run_id, self.runs_dir / run_id))
-            except (OSError, ValueError, TypeError, KeyError):
-                continue  # a run being created or a broken run.json: not listed
+            except (OSError, ValueError, TypeError, KeyError) as exc:
+                # a run being created or a broken run.json: not listed
+                degraded.report(
+                    f"records:{run_id}",
+                    f"run {run_id}: records unreadable ({type(exc).__name__}); answering 502 "
+                    "and leaving it out of the runs list until they read again",
+                )
+                continue
         infos.sort(key=lambda r: (r["created_at"] or _EPOCH, r["run_id"]), reverse=True)
         return infos[:limit]
 
@@ -72,12 +95,12 @@ class LocalSource:
         """Run detail and KPIs."""
         path = self._dir(run_id)
         meta = records.read_run(path)
-        rows = records.read_windows(path)
+        rows = _windows(path)
         return {
             "run": {
                 "run_id": run_id,
-                "name": meta.get("name"),
-                "state": str(meta.get("state") or "unknown"),
+                "name": views.as_str(meta.get("name")),
+                "state": self._state(path, meta, rows),
                 "created_at": views.parse_time(meta.get("created_at")),
                 "updated_at": views.parse_time(meta.get("updated_at")),
                 "config": views.config_subset(meta.get("config")),
@@ -90,9 +113,9 @@ class LocalSource:
         """All window rows, by window_id, and the run's state."""
         path = self._dir(run_id)
         meta = records.read_run(path)
-        rows = sorted(records.read_windows(path), key=lambda r: r.get("window_id", -1))
+        rows = _windows(path)
         return {
-            "state": str(meta.get("state") or "unknown"),
+            "state": self._state(path, meta, rows),
             "rows": [views.window_row(r) for r in rows],
         }
 
@@ -100,12 +123,32 @@ class LocalSource:
     def iteration(self, run_id: str, window_id: int) -> dict:
         """One window's drill-down."""
         path = self._dir(run_id)
-        row = next((r for r in records.read_windows(path) if r.get("window_id") == window_id), None)
+        row = next((r for r in _windows(path) if r["window_id"] == window_id), None)
         if row is None:
             raise NotFound(f"run {run_id!r} has no window {window_id}")
-        updates = sorted(records.read_updates(path, window_id), key=lambda r: r.get("update", 0))
+        updates = sorted(
+            records.read_updates(path, window_id), key=lambda r: _int_or(r.get("update"), 0)
+        )
         return {
             "row": views.window_row(row),
             "updates": [views.update_row(u) for u in updates],
             "eval": views.eval_from_record(records.read_eval(path, window_id)),
         }
+
+
+def _int_or(value: object, default: int) -> int:
+    out = views.as_int(value)
+    return default if out is None else out
+
+
+def _windows(path: Path) -> list[dict]:
+    """The window rows that have a window_id, ordered by it (file order among equals), each
+    with its window_id as an int. A row without one cannot be addressed or charted; W&B
+    has no such rows either (the trainer logs each window row at its own step)."""
+    rows = []
+    for row in records.read_windows(path):
+        w = views.as_int(row.get("window_id"))
+        if w is not None:
+            rows.append({**row, "window_id": w})
+    rows.sort(key=lambda r: r["window_id"])
+    return rows

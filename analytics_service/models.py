@@ -23,6 +23,14 @@ from analytics_service.keys import (
 )
 
 SourceName = Literal["wandb", "local"]
+RunState = Literal["running", "stalled", "finished", "crashed", "failed", "killed", "unknown"]
+_STATE_DOC = (
+    "running; stalled (the trainer holds its lock, or is on another host, but has not "
+    "written a heartbeat within the liveness bound); finished; crashed (the trainer is gone: "
+    "killed, out of memory, machine lost; W&B 'preempted' too); failed (the trainer stopped "
+    "on an error); killed (stopped from the W&B UI); unknown (the records say something "
+    "else). See docs/API.md, 'Run liveness'."
+)
 
 
 class _Model(BaseModel):
@@ -71,7 +79,7 @@ class Envelope(_Model):
 class RunInfo(_Model):
     run_id: str
     name: str | None
-    state: str = Field(..., description="running, finished, crashed, failed (W&B: also killed)")
+    state: RunState = Field(..., description=_STATE_DOC)
     created_at: datetime | None
     updated_at: datetime | None
     window_id: int | None = Field(..., description="latest window (null before the first)")
@@ -103,7 +111,7 @@ RunConfig = create_model(
 class RunDetail(_Model):
     run_id: str
     name: str | None
-    state: str
+    state: RunState = Field(..., description=_STATE_DOC)
     created_at: datetime | None
     updated_at: datetime | None
     config: RunConfig  # type: ignore[valid-type]
@@ -169,11 +177,19 @@ class HealthSources(_Model):
     local: SourceHealth
 
 
+class CacheHealth(_Model):
+    on_disk: bool = Field(
+        ..., description="false while the W&B response cache runs from memory only"
+    )
+    detail: str = Field(..., description="why it is not on disk ('' when it is)")
+
+
 class HealthResponse(_Model):
     status: Literal["ok"]
     fetched_at: datetime
     sources: HealthSources
     default_source: SourceName
+    cache: CacheHealth
 
 
 # ---- play and replay -------------------------------------------------------------------

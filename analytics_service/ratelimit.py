@@ -7,7 +7,7 @@ import math
 import threading
 import time
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class TokenBuckets:
@@ -34,6 +34,12 @@ class TokenBuckets:
             self._buckets[client] = (tokens, now)
             return (1.0 - tokens) / self.rate
 
+    def left(self, client: str) -> int:
+        """Whole tokens `client` has left after its last request (the burst when unknown)."""
+        with self._lock:
+            tokens = self._buckets.get(client, (self.burst, 0.0))[0]
+        return max(0, math.floor(tokens))
+
     def _prune(self, now: float) -> None:
         # Buckets that have refilled completely carry no state worth keeping.
         full = [
@@ -46,7 +52,9 @@ class TokenBuckets:
 
 
 class RateLimitMiddleware:
-    """429 + Retry-After for a client over its rate on /api and /ws paths."""
+    """429 + Retry-After for a client over its rate on /api and /ws paths. Every HTTP answer
+    on those paths, good or error, carries `RateLimit-Limit` (the burst) and
+    `RateLimit-Remaining` (whole requests left right now)."""
 
     def __init__(
         self, app: ASGIApp, *, rate: float, burst: int, trust_forwarded_for: bool = False
@@ -71,9 +79,20 @@ class RateLimitMiddleware:
         if scope["type"] == "http" and scope.get("method") == "OPTIONS":
             await self.app(scope, receive, send)  # CORS preflights are not counted
             return
-        wait = self.buckets.take(self._client(scope))
+        client = self._client(scope)
+        wait = self.buckets.take(client)
+        limit_headers = [
+            (b"ratelimit-limit", str(int(self.buckets.burst)).encode()),
+            (b"ratelimit-remaining", str(self.buckets.left(client)).encode()),
+        ]
         if wait <= 0:
-            await self.app(scope, receive, send)
+
+            async def send_with_limits(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    message = {**message, "headers": [*message.get("headers", []), *limit_headers]}
+                await send(message)
+
+            await self.app(scope, receive, send_with_limits if scope["type"] == "http" else send)
             return
         retry = max(1, math.ceil(wait))
         if scope["type"] == "websocket":
@@ -106,6 +125,7 @@ class RateLimitMiddleware:
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
                     (b"retry-after", str(retry).encode()),
+                    *limit_headers,
                 ],
             }
         )

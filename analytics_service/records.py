@@ -1,8 +1,8 @@
 """Reading run records (docs/RUN_RECORDS.md) for the local source.
 
-JSON-lines parsing is `ppo.records.read_jsonl` when the trainer is installed (one reader
-for the project: a torn last line ignored, a corrupt earlier line an error), with a
-fallback of the same behaviour so the service runs without the trainer. Parsed files are
+JSON-lines parsing follows `ppo.records.read_jsonl` (a torn last line ignored, a corrupt
+earlier line an error), with one difference: an integer literal too long for Python to
+parse (over 4300 digits) reads as null instead of failing the whole file. Parsed files are
 memoised by (path, mtime, size), so a hot endpoint does not re-parse an unchanged file.
 Run directories are found by validated id only, so a request cannot name another path.
 """
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from analytics_service.keys import RUN_ID_PATTERN
+from analytics_service.views import as_int
 
 log = logging.getLogger("analytics_service.records")
 _RUN_ID = re.compile(RUN_ID_PATTERN)
@@ -52,40 +53,53 @@ class _FileMemo:
 
 _memo = _FileMemo()
 
-try:
-    from ppo.records import read_jsonl as _ppo_read_jsonl  # type: ignore[import-not-found]
-except ImportError:  # the service without the trainer installed
-    _ppo_read_jsonl = None
+
+def _parse_int(text: str) -> int | None:
+    # Python refuses int literals over 4300 digits; such a value is null, not a bad file.
+    return int(text) if len(text) <= 4000 else None
+
+
+def _loads(data: bytes | str) -> Any:
+    try:
+        return json.loads(data, parse_int=_parse_int)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 
 def _parse_json(path: Path) -> Any:
     with path.open("rb") as f:
-        return json.loads(f.read())
+        return _loads(f.read())
+
+
+def _parse_object(path: Path) -> dict:
+    value = _parse_json(path)
+    if not isinstance(value, dict):
+        raise ValueError(f"{path.name} holds no JSON object")
+    return value
 
 
 def _parse_jsonl(path: Path) -> list[dict]:
-    if _ppo_read_jsonl is not None:
-        return _ppo_read_jsonl(path)
-    return _own_parse_jsonl(path)
+    rows = _own_parse_jsonl(path)
+    # A line that is valid JSON but not an object is no row (and no reason to fail the run).
+    return [row for row in rows if isinstance(row, dict)]
 
 
-def _own_parse_jsonl(path: Path) -> list[dict]:
+def _own_parse_jsonl(path: Path) -> list[Any]:
     with path.open("rb") as f:
         data = f.read()
     lines = data.split(b"\n")
-    rows: list[dict] = []
+    rows: list[Any] = []
     for i, line in enumerate(lines):
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
+            row = _loads(line)
+        except ValueError:  # JSONDecodeError, or bytes that are not UTF-8
             # A torn last line is a crash mid-write: expected, ignored. Elsewhere: corrupt.
             if any(x.strip() for x in lines[i + 1 :]):
                 raise
             continue
-        if isinstance(row, dict):
-            rows.append(row)
+        rows.append(row)
     return rows
 
 
@@ -117,7 +131,7 @@ def list_run_ids(runs_dir: Path) -> list[str]:
 
 def read_run(path: Path) -> dict:
     """run.json of the run at `path`."""
-    return _memo.get(path / "run.json", _parse_json)
+    return _memo.get(path / "run.json", _parse_object)
 
 
 def read_windows(path: Path) -> list[dict]:
@@ -132,10 +146,16 @@ def read_updates(path: Path, window_id: int | None = None) -> list[dict]:
     rows = _memo.get(file, _parse_jsonl) if file.is_file() else []
     if window_id is None:
         return rows
-    return [r for r in rows if r.get("window_id") == window_id]
+    return [r for r in rows if _int(r.get("window_id")) == window_id]
+
+
+def _int(value: Any) -> int | None:
+    return as_int(value)
 
 
 def read_eval(path: Path, window_id: int) -> dict | None:
-    """eval/<window_id>.json, or None when that window has no evaluation."""
+    """eval/<window_id>.json, or None when that window has no evaluation (or the file holds
+    no JSON object)."""
     file = path / "eval" / f"{int(window_id)}.json"
-    return _memo.get(file, _parse_json) if file.is_file() else None
+    record = _memo.get(file, _parse_json) if file.is_file() else None
+    return record if isinstance(record, dict) else None

@@ -268,7 +268,7 @@ async def _with_local_replay_seeds(
     def seeds() -> list[int]:
         path = records.run_dir(svc.settings.runs_dir, run_id)
         record = records.read_eval(path, window_id) if path is not None else None
-        return [int(s) for s in (record or {}).get("replay_seeds") or []]
+        return views.replay_seeds((record or {}).get("replay_seeds"))
 
     found = await asyncio.to_thread(seeds)
     if not found:

@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from analytics_service import records
+from analytics_service import records, views
 from analytics_service.episode import Episode
 from analytics_service.errors import ApiError
 from analytics_service.state import Services
@@ -80,15 +80,16 @@ def _prepare(runs_dir: Path, run_id: str, params) -> dict:
     pace = _int_param(params, "pace_ms", 0, MAX_PACE_MS)
     if iteration is None:
         meta = records.read_run(run_dir)
-        iteration = meta.get("last_checkpoint")
-        if iteration is None:
+        iteration = views.as_int(meta.get("last_checkpoint"))  # any record value: int or null
+        if iteration is None or iteration < 0:
             raise _ReplayError(CLOSE_NOT_FOUND, f"run {run_id!r} has no checkpoint yet")
     act = _load_policy(run_dir, int(iteration))  # 4404 before seed checks: no such window
     if seed is None:
-        ev = records.read_eval(run_dir, iteration)
-        if not ev or not ev.get("replay_seeds"):
+        ev = records.read_eval(run_dir, iteration) or {}
+        seeds = views.replay_seeds(ev.get("replay_seeds"))
+        if not seeds:
             raise _ReplayError(CLOSE_INVALID, f"window {iteration} has no replay seeds; pass seed")
-        seed = int(ev["replay_seeds"][0])
+        seed = seeds[0]
     return {
         "window_id": int(iteration),
         "seed": seed,

@@ -1,4 +1,8 @@
-"""Service settings, read from the environment and `.env` (documented in `.env.example`)."""
+"""Service settings, read from the environment and `.env` (documented in `.env.example`).
+
+Every numeric setting has bounds and refuses NaN and ±inf; a bad value fails `Settings()`
+with a `ValidationError` naming the variable (`python -m analytics_service` prints one line
+per bad value and exits 2 before starting the server)."""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ from typing import Annotated
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_WEEK_S = 7 * 24 * 3600
 
 
 def _alias(name: str) -> AliasChoices:
@@ -19,7 +25,11 @@ class Settings(BaseSettings):
     """Everything the service can be told; frozen once built."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+        allow_inf_nan=False,
     )
 
     # Browser access
@@ -61,16 +71,30 @@ class Settings(BaseSettings):
     cache_size_mb: int = Field(
         256, ge=1, le=100_000, validation_alias=_alias("ANALYTICS_CACHE_SIZE_MB")
     )
-    ttl_runs_s: float = Field(30, ge=0, validation_alias=_alias("ANALYTICS_TTL_RUNS_S"))
-    ttl_running_s: float = Field(15, ge=0, validation_alias=_alias("ANALYTICS_TTL_RUNNING_S"))
-    ttl_finished_s: float = Field(3600, ge=0, validation_alias=_alias("ANALYTICS_TTL_FINISHED_S"))
-    ttl_not_found_s: float = Field(10, ge=0, validation_alias=_alias("ANALYTICS_TTL_NOT_FOUND_S"))
-    error_backoff_s: float = Field(5, ge=0, validation_alias=_alias("ANALYTICS_ERROR_BACKOFF_S"))
-    health_ttl_s: float = Field(30, ge=0, validation_alias=_alias("ANALYTICS_HEALTH_TTL_S"))
+    ttl_runs_s: float = Field(30, ge=0, le=_WEEK_S, validation_alias=_alias("ANALYTICS_TTL_RUNS_S"))
+    ttl_running_s: float = Field(
+        15, ge=0, le=_WEEK_S, validation_alias=_alias("ANALYTICS_TTL_RUNNING_S")
+    )
+    ttl_finished_s: float = Field(
+        3600, ge=0, le=_WEEK_S, validation_alias=_alias("ANALYTICS_TTL_FINISHED_S")
+    )
+    ttl_not_found_s: float = Field(
+        10, ge=0, le=_WEEK_S, validation_alias=_alias("ANALYTICS_TTL_NOT_FOUND_S")
+    )
+    error_backoff_s: float = Field(
+        5, ge=0, le=3600, validation_alias=_alias("ANALYTICS_ERROR_BACKOFF_S")
+    )
+    health_ttl_s: float = Field(
+        30, ge=0, le=3600, validation_alias=_alias("ANALYTICS_HEALTH_TTL_S")
+    )
 
     # Per-client rate limit (token bucket: `rate_limit_per_s` refill, `rate_limit_burst` size)
-    rate_limit_per_s: float = Field(20, gt=0, validation_alias=_alias("ANALYTICS_RATE_LIMIT_PER_S"))
-    rate_limit_burst: int = Field(60, ge=1, validation_alias=_alias("ANALYTICS_RATE_LIMIT_BURST"))
+    rate_limit_per_s: float = Field(
+        20, gt=0, le=1_000_000, validation_alias=_alias("ANALYTICS_RATE_LIMIT_PER_S")
+    )
+    rate_limit_burst: int = Field(
+        60, ge=1, le=1_000_000, validation_alias=_alias("ANALYTICS_RATE_LIMIT_BURST")
+    )
     trust_forwarded_for: bool = Field(
         False, validation_alias=_alias("ANALYTICS_TRUST_FORWARDED_FOR")
     )
@@ -80,7 +104,7 @@ class Settings(BaseSettings):
         64, ge=1, le=10_000, validation_alias=_alias("ANALYTICS_PLAY_MAX_SESSIONS")
     )
     play_session_ttl_s: float = Field(
-        1800, gt=0, validation_alias=_alias("ANALYTICS_PLAY_SESSION_TTL_S")
+        1800, gt=0, le=_WEEK_S, validation_alias=_alias("ANALYTICS_PLAY_SESSION_TTL_S")
     )
     replay_max_streams: int = Field(
         8, ge=1, le=256, validation_alias=_alias("ANALYTICS_REPLAY_MAX_STREAMS")
@@ -106,7 +130,28 @@ class Settings(BaseSettings):
 
         if value is None or not value.strip():
             return None
-        re.compile(value)  # a bad pattern fails at startup, not per request
+        try:
+            re.compile(value)  # a bad pattern fails at startup, not per request
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        return value
+
+    @field_validator("wandb_base_url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http(s) URL such as https://api.wandb.ai")
+        return value.strip()
+
+    @field_validator("runs_dir")
+    @classmethod
+    def _runs_dir_is_a_directory(cls, value: Path) -> Path:
+        # A missing directory is fine (no runs yet); a file in its place is a mistake.
+        if value.exists() and not value.is_dir():
+            raise ValueError(f"{value} is not a directory")
         return value
 
     @field_validator("wandb_api_key", mode="before")

@@ -11,9 +11,10 @@ import logging
 import math
 import os
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
-from analytics_service import views
+from analytics_service import liveness, views
 from analytics_service.errors import (
     ApiError,
     NotFound,
@@ -85,6 +86,20 @@ def translate(exc: BaseException, settings: Settings) -> ApiError:
     return UpstreamError("W&B request failed")
 
 
+def _state(run: Any, summary: dict) -> str:
+    """W&B's state in the API's terms; a `running` run that has logged no window within the
+    liveness bound (its trainer hung while wandb lives on) reads `stalled`."""
+    has_window = "wall_time_s" in summary
+    last_log = summary.get("_timestamp") if has_window else run.created_at
+    times = [summary.get("window_time_s")] if has_window else []
+    return liveness.wandb_state(views.run_state(run.state), last_log, times, datetime.now(UTC))
+
+
+def _summary(run: Any) -> dict:
+    summary = run.summary_metrics
+    return dict(summary) if isinstance(summary, dict) else {}
+
+
 class WandbSource:
     """W&B runs of one entity/project, read through the real client."""
 
@@ -154,12 +169,12 @@ class WandbSource:
             runs = self._client().runs(self.path, order="-created_at", per_page=limit, lazy=False)
             out = []
             for r in itertools.islice(runs, limit):
-                summary = dict(r.summary_metrics or {})
+                summary = _summary(r)
                 out.append(
                     views.run_info(
                         run_id=r.id,
                         name=r.name,
-                        state=str(r.state or "unknown"),
+                        state=_state(r, summary),
                         created_at=r.created_at,
                         updated_at=r._attrs.get("heartbeatAt"),
                         last_window=summary if "wall_time_s" in summary else None,
@@ -174,12 +189,12 @@ class WandbSource:
 
         def go() -> dict:
             r = self._run(run_id)
-            summary = dict(r.summary_metrics or {})
+            summary = _summary(r)
             return {
                 "run": {
                     "run_id": r.id,
-                    "name": r.name,
-                    "state": str(r.state or "unknown"),
+                    "name": views.as_str(r.name),
+                    "state": _state(r, summary),
                     "created_at": views.parse_time(r.created_at),
                     "updated_at": views.parse_time(r._attrs.get("heartbeatAt")),
                     "config": views.config_subset(dict(r.config or {})),
@@ -199,9 +214,9 @@ class WandbSource:
                 for row in r.scan_history(page_size=1000, use_cache=False)
                 if views.is_window_row(row)
             ]
-            rows.sort(key=lambda row: row["window_id"])
+            rows.sort(key=lambda row: views.as_int(row["window_id"]))
             return {
-                "state": str(r.state or "unknown"),
+                "state": _state(r, _summary(r)),
                 "rows": [views.wandb_window_row(row) for row in rows],
             }
 
@@ -209,22 +224,29 @@ class WandbSource:
 
     def iteration(self, run_id: str, window_id: int, row: dict) -> dict:
         """One window's drill-down: the steps of its updates and its window row."""
-        first, last = int(row["first_update"]), int(row["last_update"])
+        first, last = row.get("first_update"), row.get("last_update")
+        # The window's steps (docs/RUN_RECORDS.md, W&B mapping); the whole history when the
+        # row does not say which updates it holds.
+        steps = (
+            {"min_step": first + window_id, "max_step": last + window_id + 2}
+            if isinstance(first, int) and isinstance(last, int) and first <= last
+            else {}
+        )
 
         def go() -> dict:
             r = self._run(run_id)
-            scan = r.scan_history(
-                min_step=first + window_id, max_step=last + window_id + 2, use_cache=False
-            )
+            scan = r.scan_history(**steps, use_cache=False)
             updates, window = [], None
             for item in scan:
-                if "update" in item and item.get("window_id") == window_id:
+                if views.as_int(item.get("window_id")) != window_id:
+                    continue
+                if "update" in item:
                     updates.append(item)
-                elif views.is_window_row(item) and item.get("window_id") == window_id:
-                    window = item
+                elif window is None and views.is_window_row(item):
+                    window = item  # the first, as on the local source
             if window is None:
                 raise NotFound(f"run {run_id!r} has no window {window_id} in W&B")
-            updates.sort(key=lambda u: u["update"])
+            updates.sort(key=lambda u: _int_or(u.get("update"), 0))
             return {
                 "row": views.wandb_window_row(window),
                 "updates": [views.update_row(u) for u in updates],
@@ -232,3 +254,8 @@ class WandbSource:
             }
 
         return self._call(go)
+
+
+def _int_or(value: object, default: int) -> int:
+    out = views.as_int(value)
+    return default if out is None else out

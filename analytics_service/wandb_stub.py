@@ -143,7 +143,7 @@ class StubWandb:
             "displayName": run.display_name,
             "tags": [],
             "sweepName": None,
-            "state": run.state,
+            "state": _state(run),
             "group": None,
             "jobType": None,
             "commit": None,
@@ -375,6 +375,22 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(500, {"errors": [{"message": f"stub error: {exc!r}"}]})
             return
         self._json(200, {"data": data})
+
+
+# W&B marks a `running` run crashed once its process has stopped heartbeating for a while.
+HEARTBEAT_TIMEOUT_S = 300.0
+
+
+def _state(run: StubRun) -> str:
+    if run.state != "running":
+        return run.state
+    from datetime import UTC, datetime
+
+    from analytics_service.views import parse_time
+
+    beat = parse_time(run.heartbeat_at)
+    age = (datetime.now(UTC) - beat).total_seconds() if beat else float("inf")
+    return "crashed" if age > HEARTBEAT_TIMEOUT_S else "running"
 
 
 def _auth_ok(header: str | None, api_key: str) -> bool:

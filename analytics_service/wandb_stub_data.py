@@ -125,7 +125,10 @@ def records_time_epoch(iso: Any) -> float | None:
     text = _timestamp(iso)
     if not text:
         return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None  # not a time: W&B would log the row at its own time
 
 
 def load_runs(runs_dir: Path) -> dict[str, StubRun]:

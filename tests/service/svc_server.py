@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -24,9 +24,16 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def running_service(
-    runs_dir: Path, cache_dir: Path, log_path: Path, env: dict[str, str], *, log_level: str = "info"
+    runs_dir: Path,
+    cache_dir: Path,
+    log_path: Path,
+    env: dict[str, str],
+    *,
+    log_level: str = "info",
+    preexec_fn: Callable[[], None] | None = None,
 ) -> Iterator[str]:
-    """Yield the base URL of a live service; its stdout+stderr go to `log_path`."""
+    """Yield the base URL of a live service; its stdout+stderr go to `log_path`
+    (`preexec_fn` runs in the child before exec, e.g. to set resource limits)."""
     port = free_port()
     full_env = {**os.environ, **env, "ANALYTICS_CACHE_DIR": str(cache_dir)}
     with log_path.open("wb") as log:
@@ -48,6 +55,7 @@ def running_service(
             env=full_env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            preexec_fn=preexec_fn,
         )
         base = f"http://127.0.0.1:{port}"
         try:

@@ -4,7 +4,7 @@ file. Checked on the local source and, through a second stub, on the W&B source.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -25,17 +25,17 @@ def edge_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
         created=datetime(2026, 11, 20, tzinfo=UTC),
         eval_every=2,
     )
+    # The running runs have fresh heartbeats (within the liveness bound): they read running.
+    now = datetime.now(UTC)
     write_run(
         runs,
         "live-b",
         windows=3,
         state="running",
-        created=datetime(2026, 11, 22, tzinfo=UTC),
+        created=now - timedelta(seconds=20),
         torn_tail=True,
     )
-    write_run(
-        runs, "empty-c", windows=0, state="running", created=datetime(2026, 11, 23, tzinfo=UTC)
-    )
+    write_run(runs, "empty-c", windows=0, state="running", created=now - timedelta(seconds=10))
     return runs
 
 

@@ -51,6 +51,7 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS }: { 
 
   const k = source && runId ? `${source}:${runId}` : null;
   const summary = useApi(k, () => client.summary(source as Source, runId as string));
+  // Only a live run is polled: a crashed or stalled one (docs/API.md, run liveness) is not.
   const running = (summary.data?.run.state ?? runItem?.state) === "running";
   const poll = running ? pollMs : null;
   usePoll(runs.reload, poll);

@@ -1,6 +1,6 @@
-/** Coloured badge for a run's state (running, finished, crashed, failed). */
+/** Coloured badge for a run's state (docs/API.md: running, stalled, finished, crashed, failed, killed). */
 export function StateBadge({ state }: { state: string }) {
-  const known = ["running", "finished", "crashed", "failed"].includes(state) ? state : "unknown";
+  const known = ["running", "stalled", "finished", "crashed", "failed", "killed"].includes(state) ? state : "unknown";
   return (
     <span className={`badge badge-${known}`} data-testid="state-badge">
       {known === "running" ? <span className="pulse" aria-hidden="true" /> : null}

@@ -178,6 +178,19 @@ export interface components {
             /** Label */
             label: string;
         };
+        /** CacheHealth */
+        CacheHealth: {
+            /**
+             * Detail
+             * @description why it is not on disk ('' when it is)
+             */
+            detail: string;
+            /**
+             * On Disk
+             * @description false while the W&B response cache runs from memory only
+             */
+            on_disk: boolean;
+        };
         /** EpisodeMetrics */
         EpisodeMetrics: {
             /** Invalid Actions */
@@ -227,6 +240,7 @@ export interface components {
         };
         /** HealthResponse */
         HealthResponse: {
+            cache: components["schemas"]["CacheHealth"];
             /**
              * Default Source
              * @enum {string}
@@ -431,8 +445,12 @@ export interface components {
             name: string | null;
             /** Run Id */
             run_id: string;
-            /** State */
-            state: string;
+            /**
+             * State
+             * @description running; stalled (the trainer holds its lock, or is on another host, but has not written a heartbeat within the liveness bound); finished; crashed (the trainer is gone: killed, out of memory, machine lost; W&B 'preempted' too); failed (the trainer stopped on an error); killed (stopped from the W&B UI); unknown (the records say something else). See docs/API.md, 'Run liveness'.
+             * @enum {string}
+             */
+            state: "running" | "stalled" | "finished" | "crashed" | "failed" | "killed" | "unknown";
             /** Updated At */
             updated_at: string | null;
         };
@@ -448,9 +466,10 @@ export interface components {
             run_id: string;
             /**
              * State
-             * @description running, finished, crashed, failed (W&B: also killed)
+             * @description running; stalled (the trainer holds its lock, or is on another host, but has not written a heartbeat within the liveness bound); finished; crashed (the trainer is gone: killed, out of memory, machine lost; W&B 'preempted' too); failed (the trainer stopped on an error); killed (stopped from the W&B UI); unknown (the records say something else). See docs/API.md, 'Run liveness'.
+             * @enum {string}
              */
-            state: string;
+            state: "running" | "stalled" | "finished" | "crashed" | "failed" | "killed" | "unknown";
             /** Updated At */
             updated_at: string | null;
             /**

@@ -7,7 +7,7 @@ type Schemas = components["schemas"];
 // Wire types come straight from the service's OpenAPI schema (lib/api-schema.d.ts, generated
 // by scripts/gen-api-types.mjs; the e2e suite checks it against the live service).
 export type Source = RunsResponse["source"];
-export type RunState = "running" | "finished" | "crashed" | "failed";
+export type RunState = Schemas["RunInfo"]["state"];
 export type RunListItem = Schemas["RunInfo"];
 export type RunsResponse = Schemas["RunsResponse"];
 export type SummaryResponse = Schemas["SummaryResponse"];

@@ -100,6 +100,19 @@ describe("AnalyticsDashboard", () => {
   });
 });
 
+describe("a run whose trainer vanished (docs/API.md, run liveness)", () => {
+  it.each(["crashed", "stalled"] as const)("test_AnalyticsDashboard__%s_run_is_not_polled", async (state) => {
+    const gone = fakeClient({ state });
+    render(<AnalyticsDashboard client={gone.client} pollMs={40} />);
+    await screen.findByTestId("iteration-panel");
+    expect(screen.getAllByTestId("state-badge")[0]).toHaveTextContent(state);
+    // ten poll periods without a second request
+    await new Promise((r) => setTimeout(r, 400));
+    expect(gone.calls.filter((c) => c.startsWith("summary")).length).toBe(1);
+    expect(gone.calls.filter((c) => c.startsWith("history")).length).toBe(1);
+  });
+});
+
 describe("AnalyticsDashboard without a run", () => {
   it("test_AnalyticsDashboard__runs_list_failure_shows_in_every_card", async () => {
     window.history.replaceState(null, "", "/analytics?source=wandb");

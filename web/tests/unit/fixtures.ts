@@ -1,6 +1,6 @@
 /** Realistic payloads in the shapes of docs/API.md, and a fake client serving them. */
 import { ApiError, type ApiClient } from "@/lib/api";
-import type { GameView, IterationResponse, PlaySession, RunsResponse, UpdateRow, WindowRow } from "@/lib/types";
+import type { GameView, IterationResponse, PlaySession, RunState, RunsResponse, UpdateRow, WindowRow } from "@/lib/types";
 
 const T0 = "2026-01-01T00:00:00Z";
 
@@ -64,7 +64,7 @@ export function makeIteration(runId: string, w: number, withEval = true): Iterat
 
 export interface FakeOptions {
   windows?: number;
-  state?: string;
+  state?: RunState;
   stale?: boolean;
   failIteration?: ApiError | null;
   failHistory?: ApiError | null;
