@@ -207,11 +207,26 @@ def test_resume__group_id_after_a_kill_before_the_first_checkpoint(tmp_path):
         d = tmp_path / f"ms-s{i}"
         assert len(records.read_windows(d)) == 1 and checkpoint.complete_windows(d) == []
         assert records.read_run(d)["state"] == "running"
-    beats = []
+    # the service's reader (docs/RUN_RECORDS.md liveness) sees the killed trainer as crashed
+    liveness = pytest.importorskip("analytics_service.liveness")
+    from datetime import UTC, datetime
+
+    def seen(run: str) -> str:
+        meta = records.read_run(tmp_path / run)
+        now = datetime.now(UTC)
+        return liveness.effective_state(meta["state"], tmp_path / run, meta["updated_at"], [], now)
+
+    assert seen("ms-s0") == seen("ms-s1") == "crashed"
+    beats, states = [], []
+
+    def progress(e) -> None:
+        beats.append(records.read_run(tmp_path / "ms-s0")["updated_at"])
+        states.append(seen("ms-s1"))
+
     dirs = train(
-        TrainConfig(run_dir=str(tmp_path), resume="ms", wandb="disabled"),
-        progress_fn=lambda e: beats.append(records.read_run(tmp_path / "ms-s0")["updated_at"]),
+        TrainConfig(run_dir=str(tmp_path), resume="ms", wandb="disabled"), progress_fn=progress
     )
+    assert set(states) == {"running"}  # the resumed trainer holds the lock again
     assert [d.name for d in dirs] == ["ms-s0", "ms-s1"]
     for d in dirs:
         meta = records.read_run(d)
