@@ -356,18 +356,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message}\n")
 
 
-class _DeprecatedAlias(argparse.Action):
-    """An old flag name: stores into the new field and warns once."""
-
-    def __call__(self, parser: Any, namespace: Any, values: Any, option: Any = None) -> None:
-        new = flag(self.dest)
-        warnings.warn(
-            f"{option} is deprecated and will be removed in the next release; use {new}",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        print(f"warning: {option} is deprecated; use {new}", file=sys.stderr)
-        setattr(namespace, self.dest, values)
+def _warn_deprecated(argv: list[str]) -> None:
+    """Warn once per old flag name (RENAMED_FIELDS) used on the command line."""
+    for old, new in RENAMED_FIELDS.items():
+        name = flag(old)
+        if any(a == name or a.startswith(name + "=") for a in argv):
+            warnings.warn(
+                f"{name} is deprecated and will be removed in the next release; use {flag(new)}",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+            print(f"warning: {name} is deprecated; use {flag(new)}", file=sys.stderr)
 
 
 def _parse_float(text: str) -> float:
@@ -420,11 +419,10 @@ def add_fields(
         parser.add_argument(name, **kw)
         for old, new in RENAMED_FIELDS.items():
             if new == fld.name:
-                parser.add_argument(
+                parser.add_argument(  # deprecated alias: parse_command warns
                     "--" + prefix + old.replace("_", "-"),
                     dest=fld.name,
                     type=kw.get("type"),
-                    action=_DeprecatedAlias,
                     default=argparse.SUPPRESS,
                     help=argparse.SUPPRESS,
                 )
@@ -452,7 +450,9 @@ def build_parser() -> argparse.ArgumentParser:
 def parse_command(argv: list[str] | None = None) -> tuple[TrainConfig, RunOptions]:
     """Parse the command line into a TrainConfig (not yet validated) and the process's
     RunOptions (validated); SystemExit(2) for an unparsable value."""
+    argv = sys.argv[1:] if argv is None else argv
     kw = vars(build_parser().parse_args(argv))
+    _warn_deprecated(argv)
     opts = RunOptions(**{f.name: kw.pop(f.name) for f in dataclasses.fields(RunOptions)})
     errs = field_errors(opts)
     if errs:
