@@ -192,7 +192,7 @@ def make_window_fn(
             action,
             logp,
             value,
-            reward * cfg.reward_scale,
+            reward * cfg.value_target_scale,
             done,
         )
 

@@ -11,25 +11,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 from profiler import report as report_mod
-from profiler.config import (
-    FALLBACK_ROLLOUT_STEPS,
-    FALLBACK_UPDATES_PER_WINDOW,
-    ProfilerConfig,
-)
+from profiler.config import ProfilerConfig
 from profiler.system import REPO_ROOT
 
 
 def resolve_sizes(cfg: ProfilerConfig) -> dict:
-    """Fill unset window sizes from the trainer's defaults (or the profiler's fallbacks)."""
-    source = "ppo.config.TrainConfig"
-    try:
-        from ppo.config import TrainConfig
+    """Fill unset window sizes from the trainer's defaults (ppo.config.TrainConfig)."""
+    from ppo.config import TrainConfig
 
-        defaults = TrainConfig()
-        rollout, updates = defaults.rollout_steps, defaults.updates_per_window
-    except ImportError:
-        source = "profiler fallback (ppo not importable)"
-        rollout, updates = FALLBACK_ROLLOUT_STEPS, FALLBACK_UPDATES_PER_WINDOW
+    source = "ppo.config.TrainConfig"
+    defaults = TrainConfig()
+    rollout, updates = defaults.rollout_steps, defaults.updates_per_window
     # The rest of TrainConfig's defaults are read in each trainer worker; `trainer_base`
     # below pins them once per profiler run so both trainer modes share one config.
     return {
@@ -40,12 +32,10 @@ def resolve_sizes(cfg: ProfilerConfig) -> dict:
     }
 
 
-def trainer_defaults() -> dict | None:
+def trainer_defaults() -> dict:
     """ppo's TrainConfig defaults, read once so every trainer worker of a run uses the same."""
-    try:
-        from ppo.config import TrainConfig
-    except ImportError:
-        return None
+    from ppo.config import TrainConfig
+
     return TrainConfig().to_json()
 
 
