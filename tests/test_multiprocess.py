@@ -32,6 +32,7 @@ from procs import free_port
 
 from ppo import checkpoint, distributed, launch, records
 from ppo.metrics import PHASE_KEYS, TIMING_KEYS
+from ppo.runlock import RunLock
 
 REPO = Path(__file__).resolve().parent.parent
 WINDOWS = 3
@@ -268,6 +269,37 @@ def test_processes_with_different_arguments__all_stop_with_the_same_line(runs):
     assert "seed=1 on process 1 (process 0: 0)" in errs[0], errs
     assert errs[0].split(" (process ")[0] == errs[1].split(" (process ")[0]
     assert sorted(p.name for p in runs.iterdir()) == before  # no run made
+
+
+def test_processes_on_a_live_run__all_refuse_with_the_same_line(runs):
+    """A second launch on a run a live trainer holds (docs/RUN_RECORDS.md, the run lock):
+    every process refuses (exit 2) with the same line, naming the holder, before any work;
+    only process 0 would take the lock, the others follow its verdict."""
+    lock = RunLock.acquire(runs / "busy")  # this test process stands for the live trainer
+    addr = f"127.0.0.1:{free_port()}"
+    base = [sys.executable, "-m", "ppo.train", *TRAIN_ARGS, "--run-dir", str(runs)]
+    try:
+        procs = [
+            subprocess.Popen(
+                [*base, "--run-id", "busy", "--coordinator", addr, *_ids(2, i)],
+                cwd=REPO,
+                env=_env(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for i in range(2)
+        ]
+        errs = []
+        for p in procs:
+            _, err = p.communicate(timeout=TIMEOUT_S)
+            assert p.returncode == 2, err[-3000:]
+            errs.append(err.strip().splitlines()[-1])
+    finally:
+        lock.release()
+    assert f"error: run busy is being trained by pid {os.getpid()} on " in errs[0], errs
+    assert errs[0].split(" (process ")[0] == errs[1].split(" (process ")[0]
+    assert not (runs / "busy" / "run.json").exists()
 
 
 # ---- pure parts --------------------------------------------------------------------------
