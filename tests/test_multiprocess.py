@@ -9,6 +9,7 @@
 - plus the pure parts: how the processes are named (flags, environment, SLURM) and the
   launcher's command lines.
 
+The frozen-peer and profiler-under-the-launcher tests are in the slow tier (`-m slow`).
 Sizes: 256 envs, 3 windows of 2 updates. Every wait is on an exit code (with generous
 timeouts); the time bounds asserted are the documented ones plus wide slack for a loaded box.
 """
@@ -176,6 +177,7 @@ def test_two_processes__killed_peer_then_resume_gives_uninterrupted_result(runs,
     assert _hashes(run) == _hashes(reference)
 
 
+@pytest.mark.slow  # a third 2-process training run (~15% of this file); -m slow runs it
 def test_two_processes__frozen_peer_stops_the_other_within_the_peer_timeout(runs):
     """Process 1 freezes (SIGSTOP, like a hung host) after window 0: its sockets stay open,
     so only the missing heartbeats tell; process 0 must stop within --peer-timeout-s.
@@ -395,6 +397,7 @@ def test_kill_helper_spec_names_window_process_and_signal():
     assert parse_spec("0@1:SIGSTOP") == (0, 1, signal.SIGSTOP)
 
 
+@pytest.mark.slow  # a 2-process profiler run; -m slow runs it
 def test_profiler_under_the_launcher__global_and_per_process_figures(tmp_path):
     out = tmp_path / "report.json"
     cmd = [sys.executable, "-m", "ppo.launch", "--processes", "2", "--module", "profiler"]
