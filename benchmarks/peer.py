@@ -41,7 +41,7 @@ class PeerConfig:
     ent_coef: float = 0.01
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
-    reward_scale: float = 0.1
+    value_target_scale: float = 0.1
     hidden: int = 128
     layers: int = 2
     action_masking: bool = True
@@ -63,7 +63,7 @@ class PeerConfig:
             ent_coef=tc.ent_coef,
             vf_coef=tc.vf_coef,
             max_grad_norm=tc.max_grad_norm,
-            reward_scale=tc.reward_scale,
+            value_target_scale=tc.value_target_scale,
             hidden=tc.hidden,
             layers=tc.layers,
             action_masking=tc.action_masking,
@@ -148,7 +148,7 @@ def make_update_loop(cfg: PeerConfig):
             term | trunc,
             action,
             value,
-            reward * cfg.reward_scale,
+            reward * cfg.value_target_scale,
             log_prob,
             last_obs,
             info["episode_return"],

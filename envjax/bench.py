@@ -12,22 +12,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import statistics
+import sys
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import jax
-import jax.numpy as jnp
-import numpy as np
-
 from envjax import constants as C
-from envjax.env import CaravanEnv
-from envjax.policies import random_valid_action
-from envjax.reference import ReferenceEnv
-from envjax.vec import reset_batch
+
+# Bytes one env holds on the device: its state (1268) and observation, input and output of
+# a step (an estimate that errs high).
+ENV_BYTES = 4 * (1300 + C.OBS_DIM * 4)
 
 
 @dataclass(frozen=True)
@@ -38,6 +36,73 @@ class BenchConfig:
     warmup: int = 2
     ref_seconds: float = 3.0
     seed: int = 0
+
+
+def _machine_memory() -> int:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def check(cfg: BenchConfig) -> str | None:
+    """The one-line error for a config out of bounds (or past this machine's memory)."""
+    for flag, v, hi in (
+        ("--num-envs", cfg.num_envs, 2**24),
+        ("--steps", cfg.steps, 2**20),
+        ("--repeats", cfg.repeats, 10_000),
+    ):
+        if not 1 <= v <= hi:
+            return f"{flag} must be in [1, {hi}] (got {v})"
+    if not (math.isfinite(cfg.ref_seconds) and 0 < cfg.ref_seconds <= 3600):
+        return f"--ref-seconds must be a finite number > 0 and <= 3600 (got {cfg.ref_seconds})"
+    if not 0 <= cfg.seed <= 2**32 - 1 - cfg.num_envs:
+        return f"--seed must be in [0, 2**32 - 1 - --num-envs] (uint32 env seeds; got {cfg.seed})"
+    need, have = cfg.num_envs * ENV_BYTES, _machine_memory()
+    if have and need > have:
+        return (
+            f"--num-envs {cfg.num_envs} needs about {need / 2**30:,.1f} GiB, more than this "
+            f"machine's {have / 2**30:,.1f} GiB"
+        )
+    return None
+
+
+def parse(argv: list[str] | None) -> tuple[BenchConfig, str | None]:
+    """The command line as a checked BenchConfig and the --json path; exit 2 with one line."""
+    parser = argparse.ArgumentParser(description="Caravan env throughput (JAX vs reference).")
+    d = BenchConfig()
+    parser.add_argument("--num-envs", type=int, default=d.num_envs)
+    parser.add_argument("--steps", type=int, default=d.steps)
+    parser.add_argument("--repeats", type=int, default=d.repeats)
+    parser.add_argument("--ref-seconds", type=float, default=d.ref_seconds)
+    parser.add_argument("--seed", type=int, default=d.seed)
+    parser.add_argument("--json", type=str, default=None, help="also write the result here")
+    args = parser.parse_args(argv)
+    cfg = BenchConfig(
+        num_envs=args.num_envs,
+        steps=args.steps,
+        repeats=args.repeats,
+        ref_seconds=args.ref_seconds,
+        seed=args.seed,
+    )
+    err = check(cfg)
+    if err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2)
+    return cfg, args.json
+
+
+if __name__ == "__main__":  # check the command before importing jax: exit 2 in a second
+    _PARSED = parse(sys.argv[1:])
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from envjax.env import CaravanEnv
+from envjax.policies import random_valid_action
+from envjax.reference import ReferenceEnv
+from envjax.vec import reset_batch
 
 
 def make_rollout(cfg: BenchConfig):
@@ -111,25 +176,10 @@ def bench_reference(cfg: BenchConfig) -> dict[str, Any]:
     return {"steps_per_s": steps / dt, "steps": steps}
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description="Caravan env throughput (JAX vs reference).")
-    d = BenchConfig()
-    parser.add_argument("--num-envs", type=int, default=d.num_envs)
-    parser.add_argument("--steps", type=int, default=d.steps)
-    parser.add_argument("--repeats", type=int, default=d.repeats)
-    parser.add_argument("--ref-seconds", type=float, default=d.ref_seconds)
-    parser.add_argument("--seed", type=int, default=d.seed)
-    parser.add_argument("--json", type=str, default=None, help="also write the result here")
-    args = parser.parse_args(argv)
-    if min(args.num_envs, args.steps, args.repeats) < 1 or args.ref_seconds <= 0:
-        parser.error("--num-envs, --steps and --repeats must be >= 1, --ref-seconds > 0")
-    cfg = BenchConfig(
-        num_envs=args.num_envs,
-        steps=args.steps,
-        repeats=args.repeats,
-        ref_seconds=args.ref_seconds,
-        seed=args.seed,
-    )
+def main(
+    argv: list[str] | None = None, parsed: tuple[BenchConfig, str | None] | None = None
+) -> dict[str, Any]:
+    cfg, json_path = parsed or parse(argv)
     print(f"device {jax.devices()[0].device_kind}, {os.cpu_count()} CPUs, load {os.getloadavg()}")
     jx = bench_jax(cfg)
     ref = bench_reference(cfg)
@@ -150,11 +200,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"reference: {ref['steps_per_s']:,.0f} env steps/s; "
         f"ratio {result['speedup_vs_reference']:,.0f}x"
     )
-    if args.json:
-        with open(args.json, "w") as f:
+    if json_path:
+        with open(json_path, "w") as f:
             json.dump(result, f, indent=2)
     return result
 
 
 if __name__ == "__main__":
-    main()
+    main(parsed=_PARSED)

@@ -98,7 +98,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     seed = random.getrandbits(32) if args.seed is None else args.seed
     if not 0 <= seed < 2**32:
-        parser.error("--seed must be in [0, 2**32)")
+        print(f"error: --seed must be in [0, 2**32) (uint32; got {seed})", file=sys.stderr)
+        raise SystemExit(2)
     try:
         play(seed)
     except KeyboardInterrupt:

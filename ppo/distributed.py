@@ -41,8 +41,14 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
-DEFAULT_PEER_TIMEOUT_S = 10
-DEFAULT_JOIN_TIMEOUT_S = 120
+# The flags are declared once, with the trainer's other options (ppo.config).
+from ppo.config import (
+    LAUNCH_GROUP,
+    DistConfig,
+    add_fields,
+    field_errors,
+)
+
 ALIGN_TIMEOUT_S = 3600  # barrier before the first collective (compile-time skew)
 POLL_S = 0.5  # watchdog poll interval: a dead peer is seen within peer timeout + POLL_S
 EXIT_PEER_LOST = 1
@@ -52,17 +58,6 @@ _ADDRESS_RE = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-_]+):(\d{1,5})$")
 
 class DistributedConfigError(ValueError):
     """Inconsistent multi-process settings; the message says what to change."""
-
-
-@dataclasses.dataclass(frozen=True)
-class DistConfig:
-    """The multi-process flags as given on the command line (None: not given)."""
-
-    coordinator: str | None = None  # "HOST:PORT" or "auto"
-    num_processes: int | None = None
-    process_id: int | None = None
-    peer_timeout_s: int = DEFAULT_PEER_TIMEOUT_S
-    join_timeout_s: int = DEFAULT_JOIN_TIMEOUT_S
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,38 +76,21 @@ class Plan:
     source: str  # "flags", "environment", "auto", "slurm": for messages
 
 
-FIELDS = ("coordinator", "num_processes", "process_id", "peer_timeout_s", "join_timeout_s")
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the multi-process flags (an argument group) to a command line."""
-    g = parser.add_argument_group(
-        "multi-process (one process per host; see docs/SCALING.md)",
-        "Give all three of --coordinator/--num-processes/--process-id, or the JAX_COORDINATOR_"
-        "ADDRESS/JAX_NUM_PROCESSES/JAX_PROCESS_ID variables, or --coordinator auto under "
-        "SLURM/Open MPI/Kubernetes. Without any of them the run is a single process.",
-    )
-    a = g.add_argument
-    a("--coordinator", default=None, help="HOST:PORT of process 0's coordinator, or 'auto'")
-    a("--num-processes", type=int, default=None, help="processes in the launch")
-    a("--process-id", type=int, default=None, help="this process's index, 0..N-1")
-    a(
-        "--peer-timeout-s",
-        type=int,
-        default=DEFAULT_PEER_TIMEOUT_S,
-        help="a peer silent this long is dead: the others stop (run marked crashed)",
-    )
-    a(
-        "--join-timeout-s",
-        type=int,
-        default=DEFAULT_JOIN_TIMEOUT_S,
-        help="all processes must have joined within this many seconds",
-    )
+    """Add the multi-process flags (their own argument group, generated from DistConfig's
+    declarations as every other option) to a command line."""
+    title, description = LAUNCH_GROUP
+    add_fields(parser.add_argument_group(title, description), DistConfig)
 
 
 def pop_config(kw: dict[str, Any]) -> DistConfig:
-    """Take the multi-process keys out of a parsed-argument dict."""
-    return DistConfig(**{k: kw.pop(k) for k in FIELDS if k in kw})
+    """Take the multi-process keys out of a parsed-argument dict; DistributedConfigError
+    when one is outside its bounds."""
+    cfg = DistConfig(**{f.name: kw.pop(f.name) for f in dataclasses.fields(DistConfig)})
+    errs = field_errors(cfg)
+    if errs:
+        raise DistributedConfigError("; ".join(errs))
+    return cfg
 
 
 def _int_env(environ: Mapping[str, str], name: str) -> int | None:

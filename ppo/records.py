@@ -7,6 +7,7 @@ eval files are replaced atomically (temp file, fsync, rename). Readers skip a to
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import math
 import os
@@ -18,6 +19,15 @@ from typing import Any
 
 SCHEMA_VERSION = 1
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+# A few hundred KiB kept free in each run dir while it trains: on a full disk the trainer
+# deletes it so its last run.json (state failed, "no space left on ...") still fits.
+RESERVE_NAME = ".space-reserve"
+RESERVE_BYTES = 256 * 1024
+
+
+def is_disk_full(e: BaseException) -> bool:
+    """Whether `e` is a full disk or quota (ENOSPC, EDQUOT)."""
+    return isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 def utc_now() -> str:
@@ -178,6 +188,54 @@ class RunWriter:
         meta["error"] = None
         w.write_meta()
         return w
+
+    def reserve_space(self) -> None:
+        """Best effort: keep RESERVE_BYTES allocated in the run dir (see RESERVE_NAME)."""
+        path = self.dir / RESERVE_NAME
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+            try:
+                os.posix_fallocate(fd, 0, RESERVE_BYTES)
+            finally:
+                os.close(fd)
+        except OSError:
+            path.unlink(missing_ok=True)
+
+    def remove_temporaries(self) -> None:
+        """Delete temporary files a failed write may leave: `.<name>.tmp<pid>` files and
+        `checkpoints/.tmp-*` folders (only one trainer writes a run: the run lock)."""
+        import shutil
+
+        for folder in (self.dir, self.dir / "eval"):
+            for p in folder.glob(".*.tmp*"):
+                p.unlink(missing_ok=True)
+        for p in (self.dir / "checkpoints").glob(".tmp-*"):
+            shutil.rmtree(p, ignore_errors=True)
+
+    def write_final_meta(self, **changes: Any) -> bool:
+        """The last run.json of a failed or crashed run, even on a full disk: temporaries
+        and the space reserve are deleted to make room. False when it still cannot be
+        written (the previous run.json stays intact: the rewrite is atomic)."""
+        self.remove_temporaries()
+        try:
+            self.write_meta(**changes)
+            return True
+        except OSError as e:
+            if not is_disk_full(e):
+                return False
+        (self.dir / RESERVE_NAME).unlink(missing_ok=True)
+        self.remove_temporaries()
+        try:
+            self.write_meta(**changes)
+            return True
+        except OSError:
+            self.remove_temporaries()
+            return False
+
+    def finish(self, **changes: Any) -> None:
+        """The run ended well: write run.json and drop the space reserve."""
+        self.write_meta(**changes)
+        (self.dir / RESERVE_NAME).unlink(missing_ok=True)
 
     def write_meta(self, **changes: Any) -> None:
         """Update fields of run.json and rewrite it atomically."""

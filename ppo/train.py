@@ -6,10 +6,16 @@ the host evaluates, writes run records and checkpoints, logs to W&B and prints p
 
 from __future__ import annotations
 
+import sys
+
+if __name__ == "__main__":  # check the command before importing jax: exit 2 in a second
+    from ppo.preflight import exit_on_bad_command
+
+    _CHECKED = exit_on_bad_command(sys.argv[1:])
+
 import contextlib
 import dataclasses
 import functools
-import os
 import secrets
 import signal
 import sys
@@ -23,7 +29,7 @@ import jax
 import numpy as np
 
 from ppo import checkpoint, distributed
-from ppo.config import ConfigError, Derived, TrainConfig, parse_command
+from ppo.config import ConfigError, Derived, RunOptions, TrainConfig, parse_command
 from ppo.evaluate import eval_document, eval_window_metrics, make_eval_fn
 from ppo.events import (
     Compiled,
@@ -36,7 +42,9 @@ from ppo.events import (
     checkpoint_policy,
 )
 from ppo.metrics import WINDOW_ROW_KEYS, nonfinite_keys, update_rows, window_metrics
-from ppo.records import RunWriter, read_run, read_windows, utc_now
+from ppo.preflight import check_run_dir, launch_plan, preflight, resolve_resume
+from ppo.records import RunWriter, is_disk_full, read_windows, utc_now
+from ppo.runlock import RunLock, RunLocked
 from ppo.wandb_log import WandbLogger
 from ppo.window import (
     Runner,
@@ -46,6 +54,8 @@ from ppo.window import (
     make_window_fn,
     runner_specs,
 )
+
+LOCKED_TAG = "locked: "  # marks a RunLocked verdict in the processes' agreement
 
 
 class TrainingFailed(RuntimeError):
@@ -91,28 +101,6 @@ class SeedRun:
     wall_offset: float = 0.0  # wall_time_s already spent before this process (resume)
 
 
-def _resolve_resume(cfg: TrainConfig) -> tuple[TrainConfig, list[str], str | None]:
-    """The stored config of the run to resume (CLI run-dir/wandb kept) and its run ids."""
-    assert cfg.resume is not None
-    run_dir = Path(cfg.run_dir) / cfg.resume
-    if distributed.is_multiprocess() and not (run_dir / "run.json").is_file():
-        # Every process reads the run (config, checkpoint) itself: --run-dir must be shared.
-        raise ConfigError(
-            f"{distributed.process_label()} cannot see {run_dir / 'run.json'}: every process "
-            "must see the same --run-dir (a shared filesystem; see docs/SCALING.md)"
-        )
-    meta = read_run(run_dir)
-    stored = {k: v for k, v in meta["config"].items() if k in TrainConfig.__dataclass_fields__}
-    stored.update(run_dir=cfg.run_dir, wandb=cfg.wandb, resume=cfg.resume)
-    new = TrainConfig(**stored)
-    group = meta.get("group")
-    if new.num_seeds > 1 and group:
-        ids = [f"{group}-s{i}" for i in range(new.num_seeds)]
-    else:
-        ids = [cfg.resume]
-    return new, ids, group
-
-
 def train(
     cfg: TrainConfig,
     env: Any = None,
@@ -131,17 +119,18 @@ def train(
       True ends the run cleanly (state finished) after that window. In a multi-process
       launch process 0's answer is the one every process follows.
 
-    Raises ConfigError before compiling anything when the config is inconsistent, and
-    TrainingFailed when a loss or the parameters become non-finite.
+    Raises ConfigError before compiling anything when the config is inconsistent or
+    cfg.run_dir is not a writable directory, RunLocked when another live process trains one
+    of the launch's runs, TrainingFailed when a loss or the parameters become non-finite
+    (the run is marked failed), and OSError on a full disk (the run is marked failed with
+    "no space left on device (...)"; every finished window is kept).
     """
-    from envjax import CaravanEnv
-
     t_start = time.perf_counter()  # wall_time_s and --max-wall-s count from here
     every = checkpoint_policy(checkpoint_every)
     is_main = jax.process_index() == 0
     resume = cfg.resume is not None
     if resume:
-        cfg, run_ids, group = _resolve_resume(cfg)
+        cfg, run_ids, group = resolve_resume(cfg)
     der: Derived = cfg.derived(jax.device_count())
     # Multi-process: the same training config on every process; paths and W&B settings may
     # differ per host (only process 0 logs; the run dir may be mounted at different paths).
@@ -155,17 +144,63 @@ def train(
         else:
             group, run_ids = None, [base]
         cfg = dataclasses.replace(cfg, run_id=base)
+    check_run_dir(cfg.run_dir)
+    locks: list[RunLock] = []
 
-        def exists() -> str:  # process 0 decides: the others may look after it created the run
+    def take_locks() -> str:
+        """Process 0 only (docs/RUN_RECORDS.md): lock every run of the launch, then check
+        the runs are new; "" or the one line every process leaves with."""
+        try:
             for rid in run_ids:
-                if (Path(cfg.run_dir) / rid / "run.json").exists():
-                    return f"run {rid} already exists in {cfg.run_dir}; use --resume {rid}"
-            return ""
+                locks.append(RunLock.acquire(Path(cfg.run_dir) / rid))
+        except RunLocked as e:
+            return f"{LOCKED_TAG}{e}"
+        for rid in run_ids if not resume else []:
+            if (Path(cfg.run_dir) / rid / "run.json").exists():
+                return f"run {rid} already exists in {cfg.run_dir}; use --resume {rid}"
+        return ""
 
-        taken = distributed.agree("run_exists", exists)
-        if taken:
-            raise ConfigError(taken)
+    try:
+        # one trainer per run, refused before JAX work; the others get process 0's verdict
+        refused = distributed.agree("run_lock", take_locks)
+        if refused.startswith(LOCKED_TAG):
+            raise RunLocked(refused.removeprefix(LOCKED_TAG))
+        if refused:
+            raise ConfigError(refused)
+        return _train_locked(
+            cfg,
+            der,
+            env,
+            run_ids=run_ids,
+            group=group,
+            t_start=t_start,
+            every=every,
+            progress_fn=progress_fn,
+            stop_fn=stop_fn,
+            is_main=is_main,
+        )
+    finally:
+        for lock in locks:
+            lock.release()
 
+
+def _train_locked(
+    cfg: TrainConfig,
+    der: Derived,
+    env: Any,
+    *,
+    run_ids: list[str],
+    group: str | None,
+    t_start: float,
+    every: int,
+    progress_fn: ProgressFn | None,
+    stop_fn: StopFn | None,
+    is_main: bool,
+) -> list[Path]:
+    """train() once the launch's run locks are held."""
+    from envjax import CaravanEnv
+
+    resume = cfg.resume is not None
     env = env or CaravanEnv()
     env_params = env.default_params
     mesh = make_mesh(der.num_devices)
@@ -208,11 +243,15 @@ def train(
         return _loop(launch, runner, start_window)
     except BaseException as e:
         failing.set()
-        failed = isinstance(e, TrainingFailed)
+        full = is_disk_full(e)
+        state = "failed" if isinstance(e, TrainingFailed) or full else "crashed"
+        error = f"{type(e).__name__}: {e}"
+        if full:
+            error = f"no space left on device ({getattr(e, 'filename', None) or cfg.run_dir})"
         for sr in seeds:
-            state = "failed" if failed else "crashed"
-            sr.writer.write_meta(state=state, error=f"{type(e).__name__}: {e}")
             sr.wandb.finish(exit_code=1)
+            if not sr.writer.write_final_meta(state=state, error=error):
+                print(f"warning: could not mark {sr.run_id} {state}: {error}", file=sys.stderr)
         raise
     finally:
         forget_hook()
@@ -224,19 +263,25 @@ def _restore(
     cfg: TrainConfig, der: Derived, mesh: Any, runner: Runner, run_ids: list[str]
 ) -> tuple[Runner, int]:
     """The runner of every seed from their last common complete checkpoint, and the window
-    to continue from."""
+    to continue from; a run with no checkpoint yet (killed early, or checkpoints off)
+    starts again from window 0 with its stored config."""
     dirs = [Path(cfg.run_dir) / rid for rid in run_ids]
     common = set.intersection(*(set(checkpoint.complete_windows(d)) for d in dirs))
-    if not common:
-        raise ConfigError(f"run {cfg.resume} has no complete checkpoint to resume from")
-    last = max(common)
+    last = max(common, default=-1)
     if distributed.is_multiprocess():  # all processes load the window process 0 chose
         last = int(distributed.agree("resume_window", lambda: str(last)))
-        if last not in common:
+        if last >= 0 and last not in common:
             raise ConfigError(
                 f"{distributed.process_label()} cannot see checkpoint {last} of run "
                 f"{cfg.resume} in {cfg.run_dir}: every process must see the same --run-dir"
             )
+    if last < 0:
+        if jax.process_index() == 0:
+            print(
+                f"run {cfg.resume} has no complete checkpoint: starting it again from window 0",
+                flush=True,
+            )
+        return runner, 0
     meta = checkpoint.read_meta(dirs[0], last)
     if meta.get("num_devices") != der.num_devices:
         raise ConfigError(
@@ -283,6 +328,7 @@ def _open_seed_runs(
             group=group,
         )
         writer.write_meta(wandb=wb.info)
+        writer.reserve_space()
         sr = SeedRun(rid, writer, wb)
         best = writer.meta.get("best_checkpoint")
         if best:
@@ -510,6 +556,8 @@ def _loop(launch: _Launch, runner: Runner, start_window: int) -> list[Path]:
     cfg, der, seeds = launch.cfg, launch.der, launch.seeds
     programs = _compile(launch, runner)
     distributed.barrier("compiled")  # processes compile at different speeds
+    for sr in seeds:  # heartbeat: compiled (docs/RUN_RECORDS.md, liveness)
+        sr.writer.write_meta()
     is_main = jax.process_index() == 0
     if is_main:
         print(
@@ -571,7 +619,7 @@ def _loop(launch: _Launch, runner: Runner, start_window: int) -> list[Path]:
 
     for sr in seeds:
         sr.wandb.finish()
-        sr.writer.write_meta(state="finished", wandb=sr.wandb.info)
+        sr.writer.finish(state="finished", wandb=sr.wandb.info)
     return [Path(cfg.run_dir) / rid for rid in launch.run_ids]
 
 
@@ -579,10 +627,45 @@ def _ordered(row: dict[str, Any]) -> dict[str, Any]:
     return {k: row[k] for k in WINDOW_ROW_KEYS}
 
 
-def main(argv: list[str] | None = None, *, progress_fn: ProgressFn | None = None) -> int:
-    """CLI entry: 0 on success, 2 on a bad config, 1 on a failed run.
+def _preflight_and_join(argv: list[str] | None) -> tuple[TrainConfig, RunOptions]:
+    """preflight(argv) on this process, then jax.distributed start-up (before anything
+    touches the backend). In a multi-process launch a failed check is raised only after
+    joining, so that every peer stops at once (exit_now) rather than after the join
+    timeout."""
+    cfg, opts = parse_command(argv)
+    plan = launch_plan(opts)
+    if plan is None:
+        return preflight(argv)
+    try:
+        checked = preflight(argv)
+    except FileNotFoundError:
+        distributed.initialize(plan)
+        if cfg.resume is None:
+            raise
+        # Every process reads the run (config, checkpoint) itself: --run-dir must be shared.
+        missing = Path(cfg.run_dir) / cfg.resume / "run.json"
+        raise ConfigError(
+            f"{distributed.process_label()} cannot see {missing}: every process must see the "
+            "same --run-dir (a shared filesystem; see docs/SCALING.md)"
+        ) from None
+    except (ConfigError, RunLocked):
+        distributed.initialize(plan)
+        raise
+    distributed.initialize(plan)
+    return checked
 
-    `progress_fn` is passed to `train` (tests use it to kill a process after a window).
+
+def main(
+    argv: list[str] | None = None,
+    checked: tuple[TrainConfig, RunOptions] | None = None,
+    *,
+    progress_fn: ProgressFn | None = None,
+) -> int:
+    """CLI entry: 0 on success, 2 on a bad command (before JAX starts), 1 on a failed run.
+
+    checked: the result of `preflight(argv)` when the caller already ran it (every process
+    of a launch runs it, before jax.distributed starts). `progress_fn` is passed to `train`
+    (tests use it to kill a process after a window).
     Multi-process (docs/SCALING.md): jax.distributed starts before anything touches the
     backend; every failure ends with one line and an immediate exit (no wait in JAX's
     shutdown barrier for a peer that may be gone); success with all processes leaving
@@ -590,17 +673,28 @@ def main(argv: list[str] | None = None, *, progress_fn: ProgressFn | None = None
     """
     code, line = 0, ""
     try:
-        cfg, opts = parse_command(argv)
-        plan = distributed.resolve(opts.launch, os.environ)
-        if plan is not None:
-            distributed.initialize(plan)  # before anything touches the backend
-        if cfg.resume is None:
-            cfg.derived(jax.device_count())  # reject bad values before anything else
+        cfg, opts = checked or _preflight_and_join(argv)
+        if checked is not None:
+            plan = launch_plan(opts)  # checked by preflight
+            if plan is not None:
+                distributed.initialize(plan)  # before anything touches the backend
         dirs = train(cfg, checkpoint_every=opts.checkpoint_every, progress_fn=progress_fn)
-    except (ConfigError, distributed.DistributedConfigError, FileNotFoundError) as e:
+    except (ConfigError, RunLocked, distributed.DistributedConfigError, FileNotFoundError) as e:
         code, line = 2, f"error: {e}"
     except TrainingFailed as e:
         code, line = 1, f"error: training failed: {e}"
+    except OSError as e:
+        if not is_disk_full(e) and not distributed.is_multiprocess():
+            raise
+        if is_disk_full(e):
+            where = e.filename or "the run directory"
+            line = (
+                f"error: no space left on device ({where}); the run is marked failed and "
+                f"keeps every finished window: free space, then --resume it"
+            )
+        else:
+            line = f"error: {distributed.process_label()} stopped: {type(e).__name__}: {e}"
+        code = 1
     except SystemExit as e:  # SIGTERM (e.g. ppo.launch stopping the others)
         if not distributed.is_multiprocess():
             raise
@@ -627,4 +721,4 @@ def main(argv: list[str] | None = None, *, progress_fn: ProgressFn | None = None
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(checked=_CHECKED))

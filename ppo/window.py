@@ -206,7 +206,7 @@ class Traj(NamedTuple):
     action: jax.Array
     logp: jax.Array
     value: jax.Array
-    reward: jax.Array  # scaled by cfg.reward_scale
+    reward: jax.Array  # scaled by cfg.value_target_scale
     done: jax.Array
 
 
@@ -260,7 +260,7 @@ def make_parts(cfg: TrainConfig, der: Derived, env: Any, env_params: Any, n_acti
         logits, value = policy(params, obs)
         action, logp = act(logits, k_act)
         obs2, env_state2, reward, done, info = env_step(k_env, env_state, action)
-        step = Traj(obs, action, logp, value, reward * cfg.reward_scale, done)
+        step = Traj(obs, action, logp, value, reward * cfg.value_target_scale, done)
         return (params, env_state2, obs2, key, acc.add(info)), step
 
     def rollout(params: Any, env_state: Any, obs: jax.Array, key: jax.Array) -> tuple:

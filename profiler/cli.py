@@ -15,6 +15,7 @@ import sys
 import threading
 from pathlib import Path
 
+from ppo.config import TrainConfig, add_fields
 from profiler import gates as gates_mod
 from profiler import report as report_mod
 from profiler.config import (
@@ -64,17 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_NUM_ENVS,
         help="parallel envs of the vectorised modes (default %(default)s)",
     )
-    p.add_argument(
-        "--rollout-steps",
-        type=int,
-        default=None,
-        help="steps per env per update (default: ppo.config.TrainConfig's)",
-    )
-    p.add_argument(
-        "--updates-per-window",
-        type=int,
-        default=None,
-        help="updates per compiled window (default: ppo.config.TrainConfig's)",
+    # The trainer's size options, declared once in ppo.config.TrainConfig (help and bounds);
+    # unset means the trainer's default.
+    add_fields(
+        p,
+        TrainConfig,
+        only=("rollout_steps", "updates_per_window"),
+        defaults={"rollout_steps": None, "updates_per_window": None},
+        suffix=" (default: ppo.config.TrainConfig's)",
     )
     p.add_argument("--repeats", type=int, default=5, help="timed calls per mode (default 5)")
     p.add_argument(
@@ -129,11 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=CEILING_LEVELS,
         help="device ceiling measurement size (default full)",
     )
-    p.add_argument(
-        "--eval-episodes",
-        type=int,
-        default=None,
-        help="eval episodes per window in trainer+eval (default: the trainer's)",
+    add_fields(
+        p,
+        TrainConfig,
+        only=("eval_episodes",),
+        defaults={"eval_episodes": None},
+        suffix=" in trainer+eval (default: the trainer's)",
     )
     p.add_argument(
         "--xla-flags",
@@ -162,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(benchmarks/peer.py) --repeats times each in one process, same sizes; the medians and "
         "their ratio go to the report's `peer`",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of envs and trainer (default 0)")
+    add_fields(p, TrainConfig, only=("seed",), suffix=", also of the envs (default 0)")
     p.add_argument(
         "--run-dir",
         default=None,

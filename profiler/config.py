@@ -7,8 +7,13 @@ the person who typed the command.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ppo.config import TrainConfig
 
 MODES: tuple[str, ...] = ("reference", "env-only", "trainer", "trainer+eval")
 TRAINER_MODES: frozenset[str] = frozenset({"trainer", "trainer+eval"})
@@ -18,6 +23,8 @@ ENV_VARIANTS: tuple[str, ...] = ("auto-reset", "no-reset", "full-info")
 
 DEFAULT_TARGET_STEPS_PER_SEC = 100_000.0
 DEFAULT_NUM_ENVS = 8192
+# The profiler's own counts: bounds that keep a typo from running for days.
+MAX_REPEATS, MAX_WARMUP, MAX_REFERENCE_STEPS = 10_000, 1_000, 100_000_000
 
 
 class ConfigError(ValueError):
@@ -177,10 +184,19 @@ def validate(cfg: ProfilerConfig) -> ProfilerConfig:
             raise ConfigError(f"{flag} must be a positive integer, got {value}")
     if cfg.warmup < 0:
         raise ConfigError(f"--warmup must be 0 or more, got {cfg.warmup}")
-    if not cfg.target_steps_per_sec > 0:
+    for flag, value, hi in (
+        ("--repeats", cfg.repeats, MAX_REPEATS),
+        ("--warmup", cfg.warmup, MAX_WARMUP),
+        ("--reference-steps", cfg.reference_steps, MAX_REFERENCE_STEPS),
+    ):
+        if value > hi:
+            raise ConfigError(f"{flag} must be <= {hi} (got {value})")
+    if not (cfg.target_steps_per_sec > 0 and math.isfinite(cfg.target_steps_per_sec)):
         raise ConfigError(
-            f"--target-steps-per-sec must be a positive number, got {cfg.target_steps_per_sec}"
+            f"--target-steps-per-sec must be a positive finite number, "
+            f"got {cfg.target_steps_per_sec}"
         )
+    _check_trainer_sizes(cfg)
     if cfg.ceiling not in CEILING_LEVELS:
         raise ConfigError(f"--ceiling must be one of {', '.join(CEILING_LEVELS)}")
     if cfg.env_variant not in ENV_VARIANTS:
@@ -209,6 +225,62 @@ def validate(cfg: ProfilerConfig) -> ProfilerConfig:
     if cfg.gate_file is not None and not Path(cfg.gate_file).is_file():
         raise ConfigError(f"--gate-file {cfg.gate_file!r} does not exist")
     return cfg
+
+
+def _trainer_error(name: str, value: object) -> str | None:
+    """The one-line error of TrainConfig field `name` for `value` (its declared bounds)."""
+    from ppo.config import TrainConfig, check_field, field_kind
+
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    if name not in fields:
+        return f"TrainConfig has no field {name!r}"
+    fld = fields[name]
+    return check_field(name, field_kind(fld), value, dict(fld.metadata))
+
+
+def trainer_config_for(cfg: ProfilerConfig, **sizes: int) -> TrainConfig:
+    """The ppo TrainConfig a trainer mode runs at `sizes` (before total_steps is set)."""
+    from ppo.config import TrainConfig
+
+    kw: dict = {**dict(cfg.trainer_overrides), "num_envs": cfg.num_envs, "seed": cfg.seed}
+    if cfg.rollout_steps is not None:
+        kw["rollout_steps"] = cfg.rollout_steps
+    if cfg.updates_per_window is not None:
+        kw["updates_per_window"] = cfg.updates_per_window
+    if cfg.eval_episodes is not None:
+        kw["eval_episodes"] = cfg.eval_episodes
+    kw.update(sizes)
+    return TrainConfig(**kw, wandb="disabled")
+
+
+def _check_trainer_sizes(cfg: ProfilerConfig) -> None:
+    """Every trainer size against TrainConfig's declared bounds, each --set value too, and,
+    per measured size, the run's memory estimate against this machine."""
+    from ppo.config import ConfigError as TrainConfigError
+    from ppo.config import validate_static
+
+    for name in ("num_envs", "rollout_steps", "updates_per_window", "eval_episodes", "seed"):
+        value = getattr(cfg, name)
+        if value is not None and (msg := _trainer_error(name, value)):
+            raise ConfigError(msg)
+    for key, value in cfg.trainer_overrides:
+        if msg := _trainer_error(key, value):
+            raise ConfigError(f"--set {key}: {msg}")
+    if cfg.sweep is not None:
+        for v in cfg.sweep.values:
+            if msg := _trainer_error(cfg.sweep.key, v):
+                raise ConfigError(f"--sweep: {msg}")
+    points = [{}] if cfg.sweep is None else [{cfg.sweep.key: v} for v in cfg.sweep.values]
+    for point in points:
+        tc = trainer_config_for(cfg, **point)
+        if not TRAINER_MODES & set(cfg.modes):
+            # env-only still holds num_envs env states: the trainer's estimate bounds it
+            tc = dataclasses.replace(tc, rollout_steps=1, minibatches=1, eval_episodes=0)
+        try:
+            validate_static(tc)
+        except TrainConfigError as e:
+            size = ", ".join(f"{k}={v}" for k, v in point.items())
+            raise ConfigError(f"{size}: {e}" if size else str(e)) from None
 
 
 def _check_writable(flag: str, path: Path) -> None:

@@ -9,6 +9,7 @@
 - plus the pure parts: how the processes are named (flags, environment, SLURM) and the
   launcher's command lines.
 
+The frozen-peer and profiler-under-the-launcher tests are in the slow tier (`-m slow`).
 Sizes: 256 envs, 3 windows of 2 updates. Every wait is on an exit code (with generous
 timeouts); the time bounds asserted are the documented ones plus wide slack for a loaded box.
 """
@@ -32,6 +33,7 @@ from procs import free_port
 
 from ppo import checkpoint, distributed, launch, records
 from ppo.metrics import PHASE_KEYS, TIMING_KEYS
+from ppo.runlock import RunLock
 
 REPO = Path(__file__).resolve().parent.parent
 WINDOWS = 3
@@ -175,6 +177,7 @@ def test_two_processes__killed_peer_then_resume_gives_uninterrupted_result(runs,
     assert _hashes(run) == _hashes(reference)
 
 
+@pytest.mark.slow  # a third 2-process training run (~15% of this file); -m slow runs it
 def test_two_processes__frozen_peer_stops_the_other_within_the_peer_timeout(runs):
     """Process 1 freezes (SIGSTOP, like a hung host) after window 0: its sockets stay open,
     so only the missing heartbeats tell; process 0 must stop within --peer-timeout-s.
@@ -270,6 +273,37 @@ def test_processes_with_different_arguments__all_stop_with_the_same_line(runs):
     assert sorted(p.name for p in runs.iterdir()) == before  # no run made
 
 
+def test_processes_on_a_live_run__all_refuse_with_the_same_line(runs):
+    """A second launch on a run a live trainer holds (docs/RUN_RECORDS.md, the run lock):
+    every process refuses (exit 2) with the same line, naming the holder, before any work;
+    only process 0 would take the lock, the others follow its verdict."""
+    lock = RunLock.acquire(runs / "busy")  # this test process stands for the live trainer
+    addr = f"127.0.0.1:{free_port()}"
+    base = [sys.executable, "-m", "ppo.train", *TRAIN_ARGS, "--run-dir", str(runs)]
+    try:
+        procs = [
+            subprocess.Popen(
+                [*base, "--run-id", "busy", "--coordinator", addr, *_ids(2, i)],
+                cwd=REPO,
+                env=_env(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for i in range(2)
+        ]
+        errs = []
+        for p in procs:
+            _, err = p.communicate(timeout=TIMEOUT_S)
+            assert p.returncode == 2, err[-3000:]
+            errs.append(err.strip().splitlines()[-1])
+    finally:
+        lock.release()
+    assert f"error: run busy is being trained by pid {os.getpid()} on " in errs[0], errs
+    assert errs[0].split(" (process ")[0] == errs[1].split(" (process ")[0]
+    assert not (runs / "busy" / "run.json").exists()
+
+
 # ---- pure parts --------------------------------------------------------------------------
 
 
@@ -363,6 +397,7 @@ def test_kill_helper_spec_names_window_process_and_signal():
     assert parse_spec("0@1:SIGSTOP") == (0, 1, signal.SIGSTOP)
 
 
+@pytest.mark.slow  # a 2-process profiler run; -m slow runs it
 def test_profiler_under_the_launcher__global_and_per_process_figures(tmp_path):
     out = tmp_path / "report.json"
     cmd = [sys.executable, "-m", "ppo.launch", "--processes", "2", "--module", "profiler"]

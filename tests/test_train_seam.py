@@ -99,12 +99,15 @@ def test_train__stop_fn_ends_cleanly_and_checkpoints_the_final_window(tmp_path, 
 
 
 def test_no_package_patches_another():
-    """No setattr in ppo or profiler, and the profiler's probe does not import its caller."""
+    """No setattr in ppo or profiler (nothing patches another package), and the profiler's
+    probe does not import its caller (no import cycle)."""
     for pkg in ("ppo", "profiler"):
         for path in (REPO / pkg).rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text())):
                 if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "setattr":
                     raise AssertionError(f"setattr in {path.relative_to(REPO)}:{node.lineno}")
     probe = ast.parse((REPO / "profiler/modes/probe.py").read_text())
-    imported = {n.module for n in ast.walk(probe) if isinstance(n, ast.ImportFrom) and n.module}
-    assert not any(m.startswith("profiler.modes") for m in imported), imported
+    imported_modules = {
+        n.module for n in ast.walk(probe) if isinstance(n, ast.ImportFrom) and n.module
+    }
+    assert not any(m.startswith("profiler.modes") for m in imported_modules), imported_modules

@@ -1,0 +1,121 @@
+"""Everything `python -m ppo.train` checks before JAX starts (no jax import here).
+
+The command line (types and bounds of every field, ppo.config), the run's memory estimate
+(ppo.resources), the multi-process flags (ppo.distributed), `--run-dir` (a directory this
+process can write), `--resume` (the run or `--num-seeds` group exists and its stored config
+is valid) and the run lock (no live trainer on the run). Every process of a launch runs
+them before jax.distributed starts. Each failure is a ConfigError or RunLocked with one line.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from ppo import distributed
+from ppo.config import ConfigError, RunOptions, TrainConfig, parse_command, validate_static
+from ppo.distributed import Plan
+from ppo.records import read_run
+from ppo.runlock import RunLocked, check_unlocked
+
+
+def check_run_dir(run_dir: str) -> None:
+    """ConfigError unless `run_dir` is (or can be created as) a directory we can write."""
+    p = Path(run_dir)
+    if p.exists() and not p.is_dir():
+        raise ConfigError(f"--run-dir {run_dir} is a file, not a directory")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"--run-dir {run_dir} cannot be created: {e.strerror}") from None
+    try:
+        with tempfile.TemporaryFile(dir=p):
+            pass
+    except OSError as e:
+        raise ConfigError(f"--run-dir {run_dir} is not writable: {e.strerror}") from None
+
+
+def resolve_resume(cfg: TrainConfig) -> tuple[TrainConfig, list[str], str | None]:
+    """The stored config of the run to resume (the command line's run_dir, wandb and
+    resume kept), its run ids and its group.
+
+    `--resume` names a run or a `--num-seeds` group (its runs are `<group>-s<i>`); either
+    resumes every run of the launch. FileNotFoundError when there is no such run;
+    ConfigError when its stored config is not a valid TrainConfig.
+    """
+    assert cfg.resume is not None
+    root = Path(cfg.run_dir)
+    run_dir = root / cfg.resume
+    if not (run_dir / "run.json").is_file() and (root / f"{cfg.resume}-s0/run.json").is_file():
+        first = read_run(root / f"{cfg.resume}-s0")
+        if first.get("group") == cfg.resume:
+            run_dir = root / f"{cfg.resume}-s0"
+    meta = read_run(run_dir)
+    stored = meta.get("config")
+    if not isinstance(stored, dict):
+        raise ConfigError(f"run {cfg.resume}: {run_dir / 'run.json'} holds no config object")
+    try:
+        new = TrainConfig.from_stored(
+            stored, run_dir=cfg.run_dir, wandb=cfg.wandb, resume=cfg.resume
+        )
+    except (ConfigError, TypeError) as e:
+        raise ConfigError(f"run {cfg.resume}'s stored config ({run_dir}/run.json): {e}") from None
+    group = meta.get("group")
+    if new.num_seeds > 1 and group:
+        ids = [f"{group}-s{i}" for i in range(new.num_seeds)]
+    else:
+        ids = [run_dir.name]
+    return new, ids, group
+
+
+def preflight(argv: list[str] | None = None) -> tuple[TrainConfig, RunOptions]:
+    """Parse and check a `python -m ppo.train` command line before any heavy work.
+
+    Returns the parsed config (a resume is resolved again by `train`) and run options.
+    Raises ConfigError, FileNotFoundError (unknown --resume) or ppo.runlock.RunLocked;
+    SystemExit(2) for a value that does not parse.
+    """
+    cfg, opts = parse_command(argv)
+    launch_plan(opts)
+    checked, run_ids = cfg, list[str]()
+    if cfg.resume is not None:
+        checked, run_ids, _ = resolve_resume(cfg)
+    elif cfg.run_id is not None:
+        n = cfg.num_seeds if isinstance(cfg.num_seeds, int) else 1
+        run_ids = [f"{cfg.run_id}-s{i}" for i in range(n)] if n > 1 else [cfg.run_id]
+    validate_static(checked)
+    check_run_dir(cfg.run_dir)
+    for rid in run_ids:
+        check_unlocked(Path(cfg.run_dir) / rid)
+    return cfg, opts
+
+
+def launch_plan(opts: RunOptions) -> Plan | None:
+    """The multi-process launch these options and the environment name (None: a single
+    process); ConfigError when they are inconsistent."""
+    try:
+        return distributed.resolve(opts.launch, os.environ)
+    except distributed.DistributedConfigError as e:
+        raise ConfigError(str(e)) from None
+
+
+def exit_on_bad_command(argv: list[str]) -> tuple[TrainConfig, RunOptions] | None:
+    """`preflight(argv)`, or exit 2 with one `error: ...` line on stderr.
+
+    None (no exit) when a check failed in a multi-process launch: ppo.train.main joins the
+    launch first and then leaves with the same line, so its peers stop at once instead of
+    waiting --join-timeout-s for a process that never joins.
+    """
+    try:
+        return preflight(argv)
+    except (ConfigError, RunLocked, FileNotFoundError) as e:
+        try:
+            plan = launch_plan(parse_command(argv)[1])
+        except ConfigError:
+            plan = None
+        if plan is not None:
+            return None
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
