@@ -13,6 +13,7 @@ import argparse
 import dataclasses
 import math
 import os
+import re
 import sys
 import warnings
 from dataclasses import dataclass
@@ -24,6 +25,11 @@ from ppo.resources import check_resources
 WANDB_MODES = ("online", "offline", "disabled")
 EVAL_POLICIES = ("sampled", "greedy")
 UINT32_MAX = 2**32 - 1
+# Every float option reaches the compiled program as a float32: a value past its range
+# becomes inf there, and one below its smallest normal becomes 0 (flushed), so a finite
+# Python float is not enough (`--ent-coef 1e308`, `--lr 1e-320`).
+F32_MAX = 3.4028234663852886e38
+F32_TINY = 1.1754943508222875e-38
 # Fields renamed since runs were first recorded: old run.json / flag name -> field.
 RENAMED_FIELDS = {"reward_scale": "value_target_scale"}
 
@@ -178,7 +184,7 @@ class TrainConfig:
         cfg = cls(**kw)
         errs = field_errors(cfg)
         if errs:
-            raise ConfigError(errs[0] if len(errs) == 1 else _joined(errs))
+            raise ConfigError(errs[0] if len(errs) == 1 else joined_errors(errs))
         return cfg
 
     def derived(self, device_count: int) -> Derived:
@@ -309,6 +315,12 @@ def check_field(name: str, kind: str, value: Any, md: dict[str, Any]) -> str | N
     if isinstance(value, bool) or not isinstance(value, int | float):
         return f"{f} must be a finite number {_bound_text(md, True)} (got {value!r})"
     positive = lo == 0 and md["lo_open"]
+    if math.isfinite(value) and (abs(value) > F32_MAX or 0 < abs(value) < F32_TINY):
+        zero = "" if positive else "0 or "
+        return (
+            f"{f} must be {zero}of magnitude in [{F32_TINY:.4g}, {F32_MAX:.4g}] "
+            f"(float32; got {value})"
+        )
     ok = math.isfinite(value)
     ok = ok and (lo is None or (value > lo if md["lo_open"] else value >= lo))
     ok = ok and (hi is None or value <= hi)
@@ -340,7 +352,7 @@ def field_errors(obj: Any) -> list[str]:
     return errs
 
 
-def _joined(errs: list[str]) -> str:
+def joined_errors(errs: list[str]) -> str:
     return "invalid configuration:\n  - " + "\n  - ".join(errs)
 
 
@@ -352,7 +364,7 @@ def validate_static(cfg: TrainConfig) -> None:
     if not errs:
         errs += _size_errors(cfg, device_count=max(cfg.num_devices, 1))
     if errs:
-        raise ConfigError(errs[0] if len(errs) == 1 else _joined(errs))
+        raise ConfigError(errs[0] if len(errs) == 1 else joined_errors(errs))
 
 
 def _size_errors(cfg: TrainConfig, device_count: int) -> list[str]:
@@ -387,7 +399,7 @@ def validate(cfg: TrainConfig, device_count: int) -> None:
     if not errs:
         errs += _size_errors(cfg, device_count)
     if errs:
-        raise ConfigError(errs[0] if len(errs) == 1 else _joined(errs))
+        raise ConfigError(errs[0] if len(errs) == 1 else joined_errors(errs))
 
 
 def default_wandb_mode() -> str:
@@ -404,18 +416,35 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+# argparse takes a value starting with '-' for a flag unless it looks like -3 or -.5, so
+# `--ent-coef -1e-3` or `--lr -inf` failed with "expected one argument" instead of naming the
+# bound. No flag of ours starts with '-' followed by a digit, '.', 'inf' or 'nan'.
+NEGATIVE_NUMBER = re.compile(r"^-(\d|\.\d|inf|nan)", re.IGNORECASE)
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse whose errors are one line naming the flag (exit 2), without the usage."""
+    """argparse whose errors are one line naming the flag (exit 2), without the usage, and
+    that reads any negative number (-1e-3, -inf) as a value."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = NEGATIVE_NUMBER
 
     def error(self, message: str) -> Any:
         self.exit(2, f"error: {message}\n")
 
 
+_WARNED: set[str] = set()  # a command line is parsed more than once (preflight, main)
+
+
 def _warn_deprecated(argv: list[str]) -> None:
-    """Warn once per old flag name (RENAMED_FIELDS) used on the command line."""
+    """Warn once per process per old flag name (RENAMED_FIELDS) used on the command line."""
     for old, new in RENAMED_FIELDS.items():
         name = flag(old)
+        if name in _WARNED:
+            continue
         if any(a == name or a.startswith(name + "=") for a in argv):
+            _WARNED.add(name)
             warnings.warn(
                 f"{name} is deprecated and will be removed in the next release; use {flag(new)}",
                 DeprecationWarning,

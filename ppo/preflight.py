@@ -15,7 +15,15 @@ import tempfile
 from pathlib import Path
 
 from ppo import distributed
-from ppo.config import ConfigError, RunOptions, TrainConfig, parse_command, validate_static
+from ppo.config import (
+    ConfigError,
+    RunOptions,
+    TrainConfig,
+    field_errors,
+    joined_errors,
+    parse_command,
+    validate_static,
+)
 from ppo.distributed import Plan
 from ppo.records import read_run
 from ppo.runlock import RunLocked, check_unlocked
@@ -46,6 +54,11 @@ def resolve_resume(cfg: TrainConfig) -> tuple[TrainConfig, list[str], str | None
     ConfigError when its stored config is not a valid TrainConfig.
     """
     assert cfg.resume is not None
+    # --resume names a folder under --run-dir: its pattern (and every other field the command
+    # line gave) must hold before anything is read (`--resume ../x`, `--resume ''`).
+    errs = field_errors(cfg)
+    if errs:
+        raise ConfigError(errs[0] if len(errs) == 1 else joined_errors(errs))
     root = Path(cfg.run_dir)
     run_dir = root / cfg.resume
     if not (run_dir / "run.json").is_file() and (root / f"{cfg.resume}-s0/run.json").is_file():

@@ -96,6 +96,19 @@ BAD = [
     (["--num-envs", "16777216", "--rollout-steps", "4096"], "of memory"),
     (["--num-envs", "1e3"], "argument --num-envs: '1e3' is not an integer"),
     (["--lr", "fast"], "argument --lr: 'fast' is not a number"),
+    # float32 range: finite in Python, inf or 0 in the compiled program
+    (["--ent-coef", "1e308"], "--ent-coef must be 0 or of magnitude in [1.175e-38, 3.403e+38]"),
+    (["--value-target-scale", "1e39"], "--value-target-scale must be of magnitude in"),
+    (["--lr", "1e-320"], "--lr must be of magnitude in [1.175e-38"),
+    (["--clip", "1e-45"], "--clip must be of magnitude in [1.175e-38"),
+    # negative numbers argparse would take for a flag ("expected one argument")
+    (["--lr", "-inf"], "--lr must be a positive finite number (got -inf)"),
+    (["--ent-coef", "-1e-3"], "--ent-coef must be >= 0 (got -0.001)"),
+    (["--max-grad-norm", "-nan"], "--max-grad-norm must be a finite number >= 0"),
+    # --resume names a folder under --run-dir: checked before anything is read
+    (["--resume", "../x"], "--resume '../x' must match"),
+    (["--resume="], "--resume '' must match"),
+    (["--reward-scale", "nan"], "--value-target-scale must be a positive finite number"),
 ]
 
 
@@ -105,6 +118,7 @@ def test_cli__bad_number_exits_2_with_one_line(tmp_path, args, needle):
     assert proc.returncode == 2, proc.stderr[-2000:]
     lines = [ln for ln in proc.stderr.splitlines() if not ln.startswith("warning:")]
     assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert proc.stderr.count("warning:") <= 1, proc.stderr  # a deprecation warned once
     assert needle in lines[0]
     assert not (tmp_path / "runs").exists()  # checked before any work
 
