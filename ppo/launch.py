@@ -14,6 +14,8 @@ instead; see docs/SCALING.md.
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import math
 import os
 import signal
 import socket
@@ -23,7 +25,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, NoReturn
 
 SIGKILL_AFTER_S = 5.0
 
@@ -47,8 +49,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class _Parser(argparse.ArgumentParser):
+    """One `error: ...` line on a bad command (exit 2), without the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="python -m ppo.launch",
         description=(
             "Run N processes of one multi-process launch on this machine over loopback, "
@@ -82,22 +91,33 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+MAX_PROCESSES = 256  # one box: each process is a whole JAX runtime (hundreds of MB)
+MAX_CPU_DEVICES = 1024
+MAX_GRACE_S = 3600.0
+
+
 def parse_args(argv: Sequence[str] | None) -> LaunchConfig:
-    """Parse and check the launcher's command line; exits 2 with one line when bad."""
+    """Parse and check the launcher's command line; exits 2 with one line when bad.
+
+    The module's own arguments are checked here too (ppo.train: its whole preflight, in a
+    second, without jax), so a bad flag after `--` is refused once, before N processes start.
+    """
     p = build_parser()
     ns = p.parse_args(argv)
     args = list(ns.args)
     if args and args[0] == "--":
         args = args[1:]
     errs = []
-    if ns.processes < 1:
-        errs.append(f"--processes must be >= 1 (got {ns.processes})")
+    if not 1 <= ns.processes <= MAX_PROCESSES:
+        errs.append(f"--processes must be in [1, {MAX_PROCESSES}] (got {ns.processes})")
     if not 0 <= ns.port < 65536:
         errs.append(f"--port must be in 0..65535 (got {ns.port})")
-    if ns.grace_s < 0:
-        errs.append(f"--grace-s must be >= 0 (got {ns.grace_s})")
-    if ns.cpu_devices < 0:
-        errs.append(f"--cpu-devices must be >= 0 (got {ns.cpu_devices})")
+    if not (math.isfinite(ns.grace_s) and 0 <= ns.grace_s <= MAX_GRACE_S):
+        errs.append(f"--grace-s must be a finite number in [0, {MAX_GRACE_S:g}] (got {ns.grace_s})")
+    if not 0 <= ns.cpu_devices <= MAX_CPU_DEVICES:
+        errs.append(f"--cpu-devices must be in [0, {MAX_CPU_DEVICES}] (got {ns.cpu_devices})")
+    if not _importable(ns.module):
+        errs.append(f"--module {ns.module!r} is not an importable module")
     given = [
         a for a in args if a.split("=")[0] in ("--coordinator", "--num-processes", "--process-id")
     ]
@@ -105,9 +125,32 @@ def parse_args(argv: Sequence[str] | None) -> LaunchConfig:
         errs.append(f"the launcher sets {', '.join(given)} itself; leave them out")
     if errs:
         p.error("; ".join(errs))
+    if ns.module == "ppo.train":
+        _check_train_args(args)
     return LaunchConfig(
         ns.processes, ns.module, ns.port or free_port(), ns.grace_s, ns.cpu_devices, tuple(args)
     )
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a missing parent package, an empty or relative name
+        return False
+
+
+def _check_train_args(args: list[str]) -> None:
+    """ppo.train's preflight on `args` as a single process would run it; exit 2 with its
+    one line when it fails (an unparsable value exits 2 inside)."""
+    from ppo.config import ConfigError
+    from ppo.preflight import preflight
+    from ppo.runlock import RunLocked
+
+    try:
+        preflight(args)
+    except (ConfigError, RunLocked, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def commands(cfg: LaunchConfig) -> list[list[str]]:

@@ -355,7 +355,8 @@ def test_resolve__partial_or_bad_settings_are_one_clear_error(flags, env, messag
         _resolve(env, **flags)
 
 
-def test_launch__commands_environment_and_bad_arguments(capsys):
+def test_launch__commands_environment_and_bad_arguments(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the launcher runs ppo.train's preflight (makes ./runs)
     cfg = launch.parse_args(["--processes", "3", "--port", "4242", "--", "--num-envs", "8"])
     cmds = launch.commands(cfg)
     assert len(cmds) == 3

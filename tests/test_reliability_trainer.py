@@ -384,6 +384,17 @@ OTHER_ENTRY_POINTS = [
     ("envjax.bench", ["--seed", "99999999999999999999999"], "--seed must be in [0, 2**32"),
     ("envjax.play", ["--seed", "4294967296"], "--seed must be in [0, 2**32)"),
     ("envjax.play", ["--seed", "-1"], "--seed must be in [0, 2**32)"),
+    ("ppo.launch", ["--processes", "10000"], "--processes must be in [1, 256]"),
+    ("ppo.launch", ["--processes", "0"], "--processes must be in [1, 256]"),
+    ("ppo.launch", ["--grace-s", "nan"], "--grace-s must be a finite number in [0, 3600]"),
+    ("ppo.launch", ["--cpu-devices", "100000"], "--cpu-devices must be in [0, 1024]"),
+    ("ppo.launch", ["--port", "70000"], "--port must be in 0..65535"),
+    ("ppo.launch", ["--module", "no.such.mod"], "'no.such.mod' is not an importable module"),
+    ("ppo.launch", ["--processes", "1e3"], "argument --processes: invalid int value"),
+    # the trainer's arguments are checked once by the launcher, before N processes start
+    ("ppo.launch", ["--", "--num-envs", "abc"], "argument --num-envs: 'abc' is not an integer"),
+    ("ppo.launch", ["--", "--ent-coef", "1e308"], "--ent-coef must be 0 or of magnitude"),
+    ("ppo.launch", ["--", "--resume", "../x"], "--resume '../x' must match"),
 ]
 
 
