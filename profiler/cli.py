@@ -10,10 +10,12 @@ import argparse
 import dataclasses
 import json
 import os
+import re
 import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Any, NoReturn
 
 from ppo.config import TrainConfig, add_fields
 from profiler import gates as gates_mod
@@ -46,9 +48,21 @@ from profiler.worker import DIST_ENV, TRAINER_MODES
 EXIT_OK, EXIT_MISS, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
 
 
+class _Parser(argparse.ArgumentParser):
+    """One `error: ...` line on a bad command (exit 2), without the usage; any negative
+    number (-1e3, -inf) is read as a value, not taken for a flag."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(r"^-(\d|\.\d|inf|nan)", re.IGNORECASE)
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The profiler's command line."""
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="python -m profiler",
         description="Measure Caravan env steps/s per mode next to the device's ceiling.",
         epilog="Exit codes: 0 ok, 1 target missed (--enforce-target), 2 bad input, "

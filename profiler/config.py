@@ -286,6 +286,10 @@ def _check_trainer_sizes(cfg: ProfilerConfig) -> None:
 def _check_writable(flag: str, path: Path) -> None:
     if path.exists() and path.is_dir():
         raise ConfigError(f"{flag} {str(path)!r} is a directory; give a file path")
+    # The report is written atomically (a temp file renamed over the path): a device or a
+    # FIFO would be replaced by a regular file (`--out /dev/full` replaced /dev/full).
+    if path.exists() and not path.is_file():
+        raise ConfigError(f"{flag} {str(path)!r} is not a regular file; give a file path")
     parent = path.parent if str(path.parent) else Path(".")
     # Walk up to the first existing ancestor: missing folders are created later.
     probe = parent

@@ -45,8 +45,14 @@ def validate(report: dict) -> None:
 
 
 def write_json(path: str | Path, payload: dict) -> None:
-    """Write JSON atomically (temp file in the same folder, fsync, rename)."""
+    """Write JSON atomically (temp file in the same folder, fsync, rename).
+
+    ValueError when `path` exists and is not a regular file (a rename would replace a device,
+    a FIFO or a socket with the report).
+    """
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise ValueError(f"{path} is not a regular file; the report is not written there")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:

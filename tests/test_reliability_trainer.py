@@ -376,6 +376,11 @@ OTHER_ENTRY_POINTS = [
         ["--mode", "trainer", "--num-envs", "16777216", "--rollout-steps", "4096"],
         "of memory",
     ),
+    ("profiler", ["--out", "/dev/null"], "'/dev/null' is not a regular file"),
+    ("profiler", ["--repeats", "1e9"], "argument --repeats: invalid int value: '1e9'"),
+    ("profiler", ["--ceiling", "x"], "argument --ceiling: invalid choice: 'x'"),
+    ("profiler", ["--target-steps-per-sec", "-1e3"], "must be a positive finite number"),
+    ("profiler", ["--mode", "reference", "--plot", "/dev/null"], "'/dev/null' is not a regular"),
     ("envjax.bench", ["--num-envs", "10000000000"], "--num-envs must be in [1, 16777216]"),
     ("envjax.bench", ["--ref-seconds", "nan"], "--ref-seconds must be a finite number"),
     ("envjax.bench", ["--ref-seconds", "inf"], "--ref-seconds must be a finite number"),
@@ -406,6 +411,7 @@ OTHER_ENTRY_POINTS = [
 def test_other_entry_points__bad_number_exits_2_with_one_line(tmp_path, module, args, needle):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     out = ["--out", str(tmp_path / "r.json")] if module == "profiler" else []
+    out = [] if "--out" in args else out
     proc = subprocess.run(
         [sys.executable, "-m", module, *args, *out],
         capture_output=True,
