@@ -17,7 +17,6 @@ would take if only its matmuls cost anything.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -26,6 +25,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from benchmarks import cli
 
 
 def _cost(compiled: Any) -> tuple[float | None, float | None]:
@@ -383,33 +384,16 @@ def table(b: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ppo.config import TrainConfig
-
-    p = argparse.ArgumentParser(prog="python -m benchmarks.breakdown", description=__doc__)
-    p.add_argument("--num-envs", type=int, default=8192)
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p = cli.parser("python -m benchmarks.breakdown", __doc__)
     p.add_argument("--out", default=None, help="also write the breakdown as JSON here")
     a = p.parse_args(argv)
-    tc = TrainConfig(num_envs=a.num_envs, **parse_sets(a.set))
+    tc = cli.config_from_args(a, out=a.out)
     b = measure(tc, a.repeats, lambda m: print(f"breakdown: {m}", file=sys.stderr, flush=True))
     print(table(b))
     if a.out:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
         Path(a.out).write_text(json.dumps(b, indent=1) + "\n")
     return 0
-
-
-def parse_sets(items: list[str]) -> dict[str, Any]:
-    """`KEY=VALUE` TrainConfig overrides, typed like the field's default."""
-    from ppo.config import TrainConfig
-
-    kw: dict[str, Any] = {}
-    for item in items:
-        k, _, v = item.partition("=")
-        default = getattr(TrainConfig, k)
-        kw[k] = v.lower() == "true" if isinstance(default, bool) else type(default)(v)
-    return kw
 
 
 if __name__ == "__main__":

@@ -9,13 +9,14 @@ prints the figures; the profiler's `--vs-peer` stores them in its report.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
 import time
 from collections.abc import Callable
 from typing import Any
+
+from benchmarks import cli
 
 
 def ppo_window(tc: Any) -> tuple[Callable[[], None], float, Any]:
@@ -115,18 +116,8 @@ def alternate(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ppo.config import TrainConfig
-
-    p = argparse.ArgumentParser(prog="python -m benchmarks.vs_peer", description=__doc__)
-    p.add_argument("--num-envs", type=int, default=8192)
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    a = p.parse_args(argv)
-    kw: dict[str, Any] = {}
-    for item in a.set:
-        k, _, v = item.partition("=")
-        kw[k] = type(getattr(TrainConfig, k))(v) if v not in ("true", "false") else v == "true"
-    tc = TrainConfig(num_envs=a.num_envs, **kw)
+    a = cli.parser("python -m benchmarks.vs_peer", __doc__).parse_args(argv)
+    tc = cli.config_from_args(a)
     out = alternate(tc, a.repeats, progress=lambda m: print(m, flush=True))
     print(json.dumps(out, indent=1))
     return 0
