@@ -13,15 +13,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from envjax.argparser import OneLineParser
 from ppo.config import ConfigError, TrainConfig, check_field, field_kind, validate_static
-from ppo.config import _Parser as Parser
 
 MAX_REPEATS = 10_000
 
 
 def parser(prog: str, description: str | None) -> argparse.ArgumentParser:
     """--num-envs, --repeats and --set, with one-line errors."""
-    p = Parser(prog=prog, description=description)
+    p = OneLineParser(prog=prog, description=description)
     p.add_argument("--num-envs", type=int, default=8192)
     p.add_argument("--repeats", type=int, default=3, help=f"timed calls, 1..{MAX_REPEATS}")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")

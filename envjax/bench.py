@@ -10,7 +10,6 @@ of random valid actions for about --ref-seconds in the same process.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -22,6 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from envjax import constants as C
+from envjax.argparser import OneLineParser
 
 # Bytes one env holds on the device: its state (1268) and observation, input and output of
 # a step (an estimate that errs high).
@@ -67,9 +67,25 @@ def check(cfg: BenchConfig) -> str | None:
     return None
 
 
+def json_path_error(path: str) -> str | None:
+    """The one-line error when --json cannot be written (checked before the minutes of work:
+    a missing folder or a directory was a traceback at the end)."""
+    p = os.path.abspath(path)
+    if os.path.isdir(p):
+        return f"--json {path} is a directory; give a file path"
+    if os.path.exists(p) and not os.path.isfile(p):
+        return f"--json {path} is not a regular file"
+    parent = os.path.dirname(p)
+    if not os.path.isdir(parent):
+        return f"--json {path}: folder {parent} does not exist"
+    if not os.access(parent, os.W_OK):
+        return f"--json {path}: folder {parent} is not writable"
+    return None
+
+
 def parse(argv: list[str] | None) -> tuple[BenchConfig, str | None]:
     """The command line as a checked BenchConfig and the --json path; exit 2 with one line."""
-    parser = argparse.ArgumentParser(description="Caravan env throughput (JAX vs reference).")
+    parser = OneLineParser(description="Caravan env throughput (JAX vs reference).")
     d = BenchConfig()
     parser.add_argument("--num-envs", type=int, default=d.num_envs)
     parser.add_argument("--steps", type=int, default=d.steps)
@@ -85,7 +101,7 @@ def parse(argv: list[str] | None) -> tuple[BenchConfig, str | None]:
         ref_seconds=args.ref_seconds,
         seed=args.seed,
     )
-    err = check(cfg)
+    err = check(cfg) or (json_path_error(args.json) if args.json else None)
     if err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2)

@@ -9,12 +9,12 @@ valid is played as the rules say: as a wait, with a -0.1 penalty.
 
 from __future__ import annotations
 
-import argparse
 import random
 import sys
 from typing import TextIO
 
 from envjax import constants as C
+from envjax.argparser import OneLineParser
 from envjax.reference import ReferenceEnv
 from envjax.render import describe, to_text
 
@@ -93,7 +93,7 @@ def play(seed: int, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> dict
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Play one Caravan episode in the terminal.")
+    parser = OneLineParser(description="Play one Caravan episode in the terminal.")
     parser.add_argument("--seed", type=int, default=None, help="uint32 seed (default: random)")
     args = parser.parse_args(argv)
     seed = random.getrandbits(32) if args.seed is None else args.seed

@@ -13,12 +13,12 @@ import argparse
 import dataclasses
 import math
 import os
-import re
 import sys
 import warnings
 from dataclasses import dataclass
 from typing import Any
 
+from envjax.argparser import OneLineParser
 from ppo.records import RUN_ID_RE
 from ppo.resources import check_resources
 
@@ -416,22 +416,8 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
-# argparse takes a value starting with '-' for a flag unless it looks like -3 or -.5, so
-# `--ent-coef -1e-3` or `--lr -inf` failed with "expected one argument" instead of naming the
-# bound. No flag of ours starts with '-' followed by a digit, '.', 'inf' or 'nan'.
-NEGATIVE_NUMBER = re.compile(r"^-(\d|\.\d|inf|nan)", re.IGNORECASE)
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse whose errors are one line naming the flag (exit 2), without the usage, and
-    that reads any negative number (-1e-3, -inf) as a value."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._negative_number_matcher = NEGATIVE_NUMBER
-
-    def error(self, message: str) -> Any:
-        self.exit(2, f"error: {message}\n")
+class _Parser(OneLineParser):
+    """One-line errors naming the flag (exit 2); any negative number read as a value."""
 
 
 _WARNED: set[str] = set()  # a command line is parsed more than once (preflight, main)

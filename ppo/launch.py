@@ -25,7 +25,9 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import IO, NoReturn
+from typing import IO
+
+from envjax.argparser import OneLineParser
 
 SIGKILL_AFTER_S = 5.0
 
@@ -49,15 +51,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class _Parser(argparse.ArgumentParser):
-    """One `error: ...` line on a bad command (exit 2), without the usage."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {message}\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = OneLineParser(
         prog="python -m ppo.launch",
         description=(
             "Run N processes of one multi-process launch on this machine over loopback, "

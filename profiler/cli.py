@@ -10,13 +10,13 @@ import argparse
 import dataclasses
 import json
 import os
-import re
 import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
+from envjax.argparser import OneLineParser
 from ppo.config import TrainConfig, add_fields
 from profiler import gates as gates_mod
 from profiler import report as report_mod
@@ -48,13 +48,8 @@ from profiler.worker import DIST_ENV, TRAINER_MODES
 EXIT_OK, EXIT_MISS, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
 
 
-class _Parser(argparse.ArgumentParser):
-    """One `error: ...` line on a bad command (exit 2), without the usage; any negative
-    number (-1e3, -inf) is read as a value, not taken for a flag."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._negative_number_matcher = re.compile(r"^-(\d|\.\d|inf|nan)", re.IGNORECASE)
+class _Parser(OneLineParser):
+    """OneLineParser whose line names the program."""
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")

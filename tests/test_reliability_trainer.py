@@ -389,6 +389,10 @@ OTHER_ENTRY_POINTS = [
     ("envjax.bench", ["--seed", "99999999999999999999999"], "--seed must be in [0, 2**32"),
     ("envjax.play", ["--seed", "4294967296"], "--seed must be in [0, 2**32)"),
     ("envjax.play", ["--seed", "-1"], "--seed must be in [0, 2**32)"),
+    ("envjax.play", ["--seed", "1e3"], "argument --seed: invalid int value: '1e3'"),
+    ("envjax.bench", ["--json", "/no/such/dir/x.json"], "folder /no/such/dir does not exist"),
+    ("envjax.bench", ["--json", "/tmp"], "--json /tmp is a directory"),
+    ("envjax.bench", ["--json", "/dev/null"], "--json /dev/null is not a regular file"),
     # the trainer benchmarks share the trainer's declarations (were tracebacks after jax)
     ("benchmarks.breakdown", ["--num-envs", "0"], "--num-envs must be >= 1 (got 0)"),
     ("benchmarks.breakdown", ["--repeats", "0"], "--repeats must be in [1, 10000]"),
