@@ -13,6 +13,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from ppo import distributed
 from ppo.config import (
@@ -25,7 +26,7 @@ from ppo.config import (
     validate_static,
 )
 from ppo.distributed import Plan
-from ppo.records import read_run
+from ppo.records import DamagedRecord, read_run
 from ppo.runlock import RunLocked, check_unlocked
 
 
@@ -62,10 +63,10 @@ def resolve_resume(cfg: TrainConfig) -> tuple[TrainConfig, list[str], str | None
     root = Path(cfg.run_dir)
     run_dir = root / cfg.resume
     if not (run_dir / "run.json").is_file() and (root / f"{cfg.resume}-s0/run.json").is_file():
-        first = read_run(root / f"{cfg.resume}-s0")
+        first = _read_meta(cfg.resume, root / f"{cfg.resume}-s0")
         if first.get("group") == cfg.resume:
             run_dir = root / f"{cfg.resume}-s0"
-    meta = read_run(run_dir)
+    meta = _read_meta(cfg.resume, run_dir)
     stored = meta.get("config")
     if not isinstance(stored, dict):
         raise ConfigError(f"run {cfg.resume}: {run_dir / 'run.json'} holds no config object")
@@ -81,6 +82,13 @@ def resolve_resume(cfg: TrainConfig) -> tuple[TrainConfig, list[str], str | None
     else:
         ids = [run_dir.name]
     return new, ids, group
+
+
+def _read_meta(run_id: str, run_dir: Path) -> dict[str, Any]:
+    try:
+        return read_run(run_dir)
+    except DamagedRecord as e:
+        raise ConfigError(f"cannot resume {run_id}: {e}") from None
 
 
 def preflight(argv: list[str] | None = None) -> tuple[TrainConfig, RunOptions]:

@@ -285,10 +285,23 @@ def list_runs(runs_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return out
 
 
+class DamagedRecord(ValueError):
+    """A record file that exists but cannot be read as what it should hold."""
+
+
 def read_run(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """run.json of one run; FileNotFoundError when missing."""
+    """run.json of one run; FileNotFoundError when missing, DamagedRecord (one line) when it
+    is not a JSON object (garbage, cut short, not UTF-8, nested past the parser's depth)."""
     d = _check_run_dir(Path(run_dir))
-    return json.loads((d / "run.json").read_text(encoding="utf-8"))
+    path = d / "run.json"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, RecursionError) as e:  # JSONDecodeError, UnicodeDecodeError
+        why = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise DamagedRecord(f"{path} is damaged ({type(e).__name__}: {why})") from None
+    if not isinstance(meta, dict):
+        raise DamagedRecord(f"{path} is damaged (a JSON {type(meta).__name__}, not an object)")
+    return meta
 
 
 def read_windows(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:

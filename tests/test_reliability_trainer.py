@@ -184,6 +184,31 @@ def test_resume__bad_stored_config_exits_2_naming_the_field(tmp_path, change, ne
     assert needle in proc.stderr
 
 
+DAMAGED_RUN_JSON = [
+    (b"garbage", "JSONDecodeError"),
+    (b'{"run_id": "bad", "config": {"num_en', "JSONDecodeError: Unterminated string"),
+    (b"", "JSONDecodeError"),
+    (b"[1, 2]", "a JSON list, not an object"),
+    (b"[" * 100_000 + b"]" * 100_000, "RecursionError"),
+    (b"\xff\xfe{", "UnicodeDecodeError"),
+]
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    DAMAGED_RUN_JSON,
+    ids=["garbage", "cut", "empty", "list", "deep", "bytes"],
+)
+def test_resume__damaged_run_json_exits_2_with_one_line(tmp_path, content, needle):
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "run.json").write_bytes(content)
+    proc = _cli("--resume", "bad", "--run-dir", str(tmp_path), cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert proc.stderr.startswith(f"error: cannot resume bad: {tmp_path}/bad/run.json is damaged")
+    assert needle in proc.stderr
+
+
 def test_lock__second_trainer_on_a_live_run_is_refused(tmp_path):
     d = _fake_run(tmp_path, "live")
     lock = RunLock.acquire(d)  # this process stands for the live trainer
