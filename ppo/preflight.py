@@ -9,6 +9,7 @@ them before jax.distributed starts. Each failure is a ConfigError or RunLocked w
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import tempfile
@@ -21,6 +22,7 @@ from ppo.config import (
     RunOptions,
     TrainConfig,
     field_errors,
+    flag,
     joined_errors,
     parse_command,
     validate_static,
@@ -32,7 +34,11 @@ from ppo.runlock import RunLocked, check_unlocked
 
 def check_run_dir(run_dir: str) -> None:
     """ConfigError unless `run_dir` is (or can be created as) a directory we can write."""
+    if not run_dir.strip():
+        raise ConfigError("--run-dir must not be empty (use . for this folder)")
     p = Path(run_dir)
+    if p.is_symlink() and not p.exists():
+        raise ConfigError(f"--run-dir {run_dir} is a broken or looping symbolic link")
     if p.exists() and not p.is_dir():
         raise ConfigError(f"--run-dir {run_dir} is a file, not a directory")
     try:
@@ -76,12 +82,33 @@ def resolve_resume(cfg: TrainConfig) -> tuple[TrainConfig, list[str], str | None
         )
     except (ConfigError, TypeError) as e:
         raise ConfigError(f"run {cfg.resume}'s stored config ({run_dir}/run.json): {e}") from None
+    _refuse_ignored_flags(cfg, new)
     group = meta.get("group")
     if new.num_seeds > 1 and group:
         ids = [f"{group}-s{i}" for i in range(new.num_seeds)]
     else:
         ids = [run_dir.name]
     return new, ids, group
+
+
+def _refuse_ignored_flags(given: TrainConfig, stored: TrainConfig) -> None:
+    """ConfigError when the command line sets a run field (away from its default) to a value
+    other than the stored one: --resume continues the run as stored, so such a flag would be
+    silently ignored (`--resume r --num-seeds 4` on a single run, a new --max-wall-s)."""
+    default = TrainConfig()
+    kept = {"run_dir", "wandb", "resume"}  # taken from the command line
+    clash = [
+        f"{flag(f.name)} {getattr(given, f.name)!r} (stored: {getattr(stored, f.name)!r})"
+        for f in dataclasses.fields(TrainConfig)
+        if f.name not in kept
+        and getattr(given, f.name) != getattr(default, f.name)
+        and getattr(given, f.name) != getattr(stored, f.name)
+    ]
+    if clash:
+        raise ConfigError(
+            f"--resume {given.resume} continues the run with its stored config; drop "
+            + ", ".join(clash)
+        )
 
 
 def _read_meta(run_id: str, run_dir: Path) -> dict[str, Any]:
@@ -110,6 +137,10 @@ def preflight(argv: list[str] | None = None) -> tuple[TrainConfig, RunOptions]:
     check_run_dir(cfg.run_dir)
     for rid in run_ids:
         check_unlocked(Path(cfg.run_dir) / rid)
+        if cfg.resume is None and (Path(cfg.run_dir) / rid / "run.json").exists():
+            # the same line train() gives after taking the lock (it checks again, racing
+            # launches included); here it comes before jax starts
+            raise ConfigError(f"run {rid} already exists in {cfg.run_dir}; use --resume {rid}")
     return cfg, opts
 
 

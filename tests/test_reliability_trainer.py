@@ -209,6 +209,41 @@ def test_resume__damaged_run_json_exits_2_with_one_line(tmp_path, content, needl
     assert needle in proc.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--num-seeds", "4"], "drop --num-seeds 4 (stored: 1)"),
+        (["--max-wall-s", "60", "--lr", "0.5"], "drop --lr 0.5 (stored: 0.001), --max-wall-s"),
+        (["--seed", "-1"], "--seed must be >= 0"),
+    ],
+)
+def test_resume__flags_it_would_ignore_or_bad_exit_2(tmp_path, args, needle):
+    _fake_run(tmp_path, "one")
+    proc = _cli("--resume", "one", "--run-dir", str(tmp_path), *args, cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr[-2000:]
+    assert needle in proc.stderr
+
+
+def test_run_id__existing_run_is_refused_before_jax(tmp_path):
+    _fake_run(tmp_path, "taken")
+    proc = _cli(
+        "--run-id", "taken", "--run-dir", str(tmp_path), "--wandb", "disabled", cwd=tmp_path
+    )
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stderr == f"error: run taken already exists in {tmp_path}; use --resume taken\n"
+
+
+@pytest.mark.parametrize("kind", ["empty", "loop"])
+def test_cli__run_dir_empty_or_symlink_loop(tmp_path, kind):
+    if kind == "loop":
+        (tmp_path / "a").symlink_to(tmp_path / "b")
+        (tmp_path / "b").symlink_to(tmp_path / "a")
+    target = "" if kind == "empty" else str(tmp_path / "a")
+    proc = _cli(f"--run-dir={target}", cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr[-2000:]
+    assert ("must not be empty" if kind == "empty" else "looping symbolic link") in proc.stderr
+
+
 def test_lock__second_trainer_on_a_live_run_is_refused(tmp_path):
     d = _fake_run(tmp_path, "live")
     lock = RunLock.acquire(d)  # this process stands for the live trainer
