@@ -13,6 +13,7 @@ import dataclasses
 import os
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,20 @@ from ppo.config import (
 from ppo.distributed import Plan
 from ppo.records import DamagedRecord, read_run
 from ppo.runlock import RunLocked, check_unlocked
+
+# The values wandb.Settings accepts for WANDB_MODE (it reads the variable even when the mode
+# is passed to wandb.init, and a bad one turned W&B off mid-start with a pydantic error).
+WANDB_ENV_MODES = ("online", "offline", "disabled", "dryrun", "run", "shared")
+
+
+def check_wandb_env(mode: str, env: Mapping[str, str]) -> None:
+    """ConfigError when W&B will start (`mode` not disabled) and WANDB_MODE is not a mode."""
+    value = env.get("WANDB_MODE")
+    if mode != "disabled" and value is not None and value not in WANDB_ENV_MODES:
+        raise ConfigError(
+            f"WANDB_MODE={value!r} is not a W&B mode ({', '.join(WANDB_ENV_MODES)}); "
+            "fix or unset it, or pass --wandb disabled"
+        )
 
 
 def check_run_dir(run_dir: str) -> None:
@@ -134,6 +149,7 @@ def preflight(argv: list[str] | None = None) -> tuple[TrainConfig, RunOptions]:
         n = cfg.num_seeds if isinstance(cfg.num_seeds, int) else 1
         run_ids = [f"{cfg.run_id}-s{i}" for i in range(n)] if n > 1 else [cfg.run_id]
     validate_static(checked)
+    check_wandb_env(cfg.wandb, os.environ)
     check_run_dir(cfg.run_dir)
     for rid in run_ids:
         check_unlocked(Path(cfg.run_dir) / rid)

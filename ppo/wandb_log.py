@@ -66,7 +66,8 @@ class WandbLogger:
 
     def _fail(self, e: BaseException) -> None:
         if self.error is None:
-            self.error = f"{type(e).__name__}: {e}"
+            lines = str(e).strip().splitlines()  # pydantic errors run to many lines
+            self.error = f"{type(e).__name__}: {lines[0] if lines else ''}"
             warnings.warn(
                 f"W&B logging turned off after an error ({self.error}); "
                 "training continues and the local run records stay complete",

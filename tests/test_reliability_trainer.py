@@ -233,6 +233,21 @@ def test_run_id__existing_run_is_refused_before_jax(tmp_path):
     assert proc.stderr == f"error: run taken already exists in {tmp_path}; use --resume taken\n"
 
 
+@pytest.mark.parametrize("value", ["garbage", "", "ONLINE"])
+def test_cli__wandb_mode_variable_that_wandb_rejects(tmp_path, value):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "WANDB_MODE": value}
+    proc = subprocess.run(
+        [sys.executable, "-m", "ppo.train", "--wandb", "offline", "--run-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr[-2000:]
+    assert proc.stderr.startswith(f"error: WANDB_MODE={value!r} is not a W&B mode")
+
+
 @pytest.mark.parametrize("kind", ["empty", "loop"])
 def test_cli__run_dir_empty_or_symlink_loop(tmp_path, kind):
     if kind == "loop":
