@@ -92,6 +92,9 @@ def parse_modes(text: str) -> tuple[str, ...]:
     return tuple(m for m in MODES if m in parts)
 
 
+MAX_SWEEP_POINTS = 64
+
+
 def parse_sweep(text: str) -> Sweep:
     """Parse `key=v1,v2,...` with positive integer values, kept in the given order."""
     key, sep, rest = text.partition("=")
@@ -103,6 +106,9 @@ def parse_sweep(text: str) -> Sweep:
     raw = [v.strip().replace("_", "") for v in rest.split(",") if v.strip()]
     if not raw:
         raise ConfigError(f"--sweep {text!r}: no values after '='")
+    if len(raw) > MAX_SWEEP_POINTS:
+        # each point is a compiled, timed run: thousands would run for days
+        raise ConfigError(f"--sweep: at most {MAX_SWEEP_POINTS} values (got {len(raw)})")
     values: list[int] = []
     for v in raw:
         try:

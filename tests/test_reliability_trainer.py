@@ -452,6 +452,7 @@ OTHER_ENTRY_POINTS = [
         "of memory",
     ),
     ("profiler", ["--out", "/dev/null"], "'/dev/null' is not a regular file"),
+    ("profiler", ["--sweep", "num_envs=" + ",".join(map(str, range(8, 8000, 8)))], "at most 64"),
     ("profiler", ["--repeats", "1e9"], "argument --repeats: invalid int value: '1e9'"),
     ("profiler", ["--ceiling", "x"], "argument --ceiling: invalid choice: 'x'"),
     ("profiler", ["--target-steps-per-sec", "-1e3"], "must be a positive finite number"),
