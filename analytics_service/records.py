@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import stat
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -66,9 +67,23 @@ def _loads(data: bytes | str) -> Any:
         raise ValueError("JSON nested too deeply") from None
 
 
+def read_regular(path: Path, limit: int | None = None) -> bytes:
+    """The bytes of the regular file at `path` (at most `limit` of them). Anything else put
+    in a record's place (a FIFO, a device such as /dev/zero, a directory) raises OSError
+    instead of blocking or reading without end; the check is on the opened file, so a file
+    swapped after a stat cannot slip through."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path.name} is not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read() if limit is None else f.read(limit)
+    finally:
+        os.close(fd)
+
+
 def _parse_json(path: Path) -> Any:
-    with path.open("rb") as f:
-        return _loads(f.read())
+    return _loads(read_regular(path))
 
 
 def _parse_object(path: Path) -> dict:
@@ -85,9 +100,7 @@ def _parse_jsonl(path: Path) -> list[dict]:
 
 
 def _own_parse_jsonl(path: Path) -> list[Any]:
-    with path.open("rb") as f:
-        data = f.read()
-    lines = data.split(b"\n")
+    lines = read_regular(path).split(b"\n")
     rows: list[Any] = []
     for i, line in enumerate(lines):
         if not line.strip():
@@ -117,16 +130,21 @@ def run_dir(runs_dir: Path, run_id: str) -> Path | None:
 
 
 def list_run_ids(runs_dir: Path) -> list[str]:
-    """Ids of the runs under `runs_dir` (any order)."""
+    """Ids of the runs under `runs_dir` (any order); none when it does not exist. An entry
+    that cannot be checked (a symlink loop, no permission) is no run. Raises OSError when
+    `runs_dir` itself cannot be read (not a directory, no permission)."""
     try:
         entries = list(os.scandir(runs_dir))
     except FileNotFoundError:
         return []
-    return [
-        e.name
-        for e in entries
-        if e.is_dir() and is_run_id(e.name) and os.path.isfile(os.path.join(e.path, "run.json"))
-    ]
+    return [e.name for e in entries if is_run_id(e.name) and _is_run_entry(e)]
+
+
+def _is_run_entry(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir() and os.path.isfile(os.path.join(entry.path, "run.json"))
+    except OSError:  # ELOOP, EACCES: os.DirEntry.is_dir raises those
+        return False
 
 
 def read_run(path: Path) -> dict:

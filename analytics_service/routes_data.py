@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from analytics_service import records, views
+from analytics_service import degraded, records, views
 from analytics_service.cache import Cached
-from analytics_service.errors import NotConfigured, NotFound
+from analytics_service.errors import NotConfigured, NotFound, UpstreamError
 from analytics_service.fastpath import fast_store
 from analytics_service.keys import RUN_ID_PATTERN
 from analytics_service.models import (
@@ -114,7 +114,7 @@ def _respond(
     key = (*what, got.fetched_at, got.stale)
     bodies = svc.bodies.get(key)
     if bodies is None:
-        body = model.model_validate(payload()).model_dump_json(by_alias=True).encode()
+        body = _validated(model, payload(), what).model_dump_json(by_alias=True).encode()
         zipped = gzip.compress(body, compresslevel=5) if len(body) >= _GZIP_MIN else None
         bodies = (body, zipped)
         svc.bodies.put(key, bodies)
@@ -130,6 +130,26 @@ def _respond(
 
 
 _GZIP_MIN = 4096
+
+
+def _validated(model: type[BaseModel], payload: dict, what: tuple) -> BaseModel:
+    """`payload` as `model`. The views type every value from a source (null when it cannot
+    be represented); should a source still hand over something the response model refuses,
+    that is the source answering garbage (a 502 and one log line naming the fields, never
+    their values), not a 500."""
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        where = sorted({".".join(map(str, e.get("loc", ()))) for e in exc.errors()})[:5]
+        source = what[1] if len(what) > 1 else "?"
+        degraded.report(
+            f"shape:{source}:{what[0]}",
+            f"{source} {what[0]}: data the API cannot represent at {', '.join(where)}; "
+            "answering 502",
+        )
+        raise UpstreamError(
+            f"the {source} source answered data the service cannot represent"
+        ) from None
 
 
 def _envelope(source: str, got: Cached) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import stat
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from analytics_service import records, views
+from analytics_service import degraded, records, views
 from analytics_service.episode import Episode
 from analytics_service.errors import ApiError
 from analytics_service.state import Services
@@ -47,14 +48,43 @@ def _int_param(params, name: str, lo: int, hi: int) -> int | None:
     return value
 
 
+def _params_bytes(config: dict) -> int | None:
+    """float32 bytes of the network that `config` (run.json's) describes, or None when its
+    `hidden`/`layers` are no positive integers (ppo.network.ActorCritic's shapes)."""
+    hidden, layers = views.as_int(config.get("hidden")), views.as_int(config.get("layers"))
+    if hidden is None or layers is None or hidden < 1 or layers < 1:
+        return None
+    obs, actions = 260, 69
+    trunk = obs * hidden + hidden + (layers - 1) * (hidden * hidden + hidden)
+    return 4 * (trunk + hidden * actions + actions + hidden + 1)
+
+
 def _load_policy(run_dir: Path, window_id: int) -> Any:
-    """The greedy policy of one checkpoint (a few kept in memory)."""
+    """The greedy policy of one checkpoint (a few kept in memory). The run's records and
+    checkpoint are any bytes: each way they can fail is a close code, never an exception."""
     try:
         from ppo import policy
     except ImportError:
         raise _ReplayError(1011, "the trainer package is not installed") from None
-    stamp = int((run_dir / "run.json").stat().st_mtime_ns)
-    key = (str(run_dir), window_id, stamp)
+    params = run_dir / "checkpoints" / str(window_id) / "params.msgpack"
+    try:
+        config = records.read_run(run_dir).get("config")
+        st = params.stat()
+    except FileNotFoundError:
+        raise _ReplayError(CLOSE_NOT_FOUND, f"no checkpoint for window {window_id}") from None
+    except (OSError, ValueError) as exc:
+        raise _unreadable(run_dir, window_id, exc) from None
+    # The network is built from run.json's config before the checkpoint is read into it:
+    # a config that does not match the file (hidden: 10**9) must not allocate without bound.
+    if not stat.S_ISREG(st.st_mode):  # a FIFO or a device would block or read without end
+        raise _unreadable(run_dir, window_id, OSError("params.msgpack is no regular file"))
+    need = _params_bytes(config if isinstance(config, dict) else {})
+    if need is None or need > 2 * st.st_size + 65536:
+        raise _ReplayError(
+            CLOSE_INVALID, f"checkpoint for window {window_id} does not match the run's config"
+        )
+    # (a resumed run rewrites a checkpoint: the file's own stamp is part of the key)
+    key = (str(run_dir), window_id, st.st_mtime_ns, st.st_size)
     with _policies_lock:
         if key in _policies:
             _policies.move_to_end(key)
@@ -63,11 +93,25 @@ def _load_policy(run_dir: Path, window_id: int) -> Any:
         act = policy.load(run_dir, window_id, greedy=True)
     except FileNotFoundError:
         raise _ReplayError(CLOSE_NOT_FOUND, f"no checkpoint for window {window_id}") from None
+    except Exception as exc:  # msgpack, flax, a config value of any type: all the file's fault
+        raise _unreadable(run_dir, window_id, exc) from None
     with _policies_lock:
         _policies[key] = act
         while len(_policies) > 8:
             _policies.popitem(last=False)
     return act
+
+
+def _unreadable(run_dir: Path, window_id: int | None, exc: BaseException) -> _ReplayError:
+    what = "its records" if window_id is None else f"checkpoint {window_id} or its records"
+    degraded.report(
+        f"replay:{run_dir.name}:{window_id}",
+        f"run {run_dir.name}: {what} unreadable ({type(exc).__name__}); "
+        "replays of it close with 1011",
+    )
+    if window_id is None:
+        return _ReplayError(1011, "the run's records cannot be read")
+    return _ReplayError(1011, f"the checkpoint of window {window_id} cannot be read")
 
 
 def _prepare(runs_dir: Path, run_id: str, params) -> dict:
@@ -78,15 +122,18 @@ def _prepare(runs_dir: Path, run_id: str, params) -> dict:
     iteration = _int_param(params, "iteration", 0, 1_000_000_000)
     seed = _int_param(params, "seed", 0, 2**32 - 1)
     pace = _int_param(params, "pace_ms", 0, MAX_PACE_MS)
-    if iteration is None:
-        meta = records.read_run(run_dir)
-        iteration = views.as_int(meta.get("last_checkpoint"))  # any record value: int or null
-        if iteration is None or iteration < 0:
-            raise _ReplayError(CLOSE_NOT_FOUND, f"run {run_id!r} has no checkpoint yet")
-    act = _load_policy(run_dir, int(iteration))  # 4404 before seed checks: no such window
+    try:
+        if iteration is None:
+            meta = records.read_run(run_dir)
+            iteration = views.as_int(meta.get("last_checkpoint"))  # any value: int or null
+            if iteration is None or iteration < 0:
+                raise _ReplayError(CLOSE_NOT_FOUND, f"run {run_id!r} has no checkpoint yet")
+        act = _load_policy(run_dir, int(iteration))  # 4404 before seed checks: no such window
+        ev = records.read_eval(run_dir, iteration) if seed is None else None
+    except (OSError, ValueError) as exc:  # run.json or the eval record unreadable
+        raise _unreadable(run_dir, iteration, exc) from None
     if seed is None:
-        ev = records.read_eval(run_dir, iteration) or {}
-        seeds = views.replay_seeds(ev.get("replay_seeds"))
+        seeds = views.replay_seeds((ev or {}).get("replay_seeds"))
         if not seeds:
             raise _ReplayError(CLOSE_INVALID, f"window {iteration} has no replay seeds; pass seed")
         seed = seeds[0]
