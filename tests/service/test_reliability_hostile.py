@@ -79,9 +79,10 @@ def test_hostile__a_record_that_is_no_regular_file_never_blocks(
         r = _get(client, url)
         # (404: windows.jsonl as no regular file holds no window 0; 502: unreadable)
         assert r.status_code in (200, 404, 502), (url, r.text)
-    if name == "lock":  # an unreadable lock nobody holds + an old heartbeat: crashed
+    if name == "lock":  # an unreadable lock + an old heartbeat: crashed, or stalled when
+        # whether a process holds it cannot be checked either (a symlink is not followed)
         (run,) = _get(client, "/api/local/runs").json()["runs"]
-        assert run["state"] == "crashed"
+        assert run["state"] == ("crashed" if member == "lock_fifo" else "stalled")
 
 
 def test_hostile__a_huge_lock_file_is_read_bounded(make_client, tmp_path: Path) -> None:
