@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from ppo import distributed
 from ppo.records import RUN_ID_RE
 
 WANDB_MODES = ("online", "offline", "disabled")
@@ -101,6 +102,8 @@ class RunOptions:
     """How this process runs a launch, beyond what the run is (not stored in run.json)."""
 
     checkpoint_every: int = 1  # checkpoint every N-th window (0: never; final window always)
+    # multi-process settings (frozen, so one shared default is safe)
+    launch: distributed.DistConfig = dataclasses.field(default_factory=distributed.DistConfig)
 
 
 def validate(cfg: TrainConfig, device_count: int) -> None:
@@ -285,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--num-devices",
         type=int,
         default=d.num_devices,
-        help="devices to shard envs over (0: all jax.devices())",
+        help="devices to shard envs over (0: all jax.devices() of all processes)",
     )
     a(
         "--checkpoint-every",
@@ -295,6 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="checkpoint every N-th window (0: never); the run's final window is always "
         "checkpointed when N > 0",
     )
+    distributed.add_arguments(p)  # RunOptions.launch
     return p
 
 
@@ -302,7 +306,11 @@ def parse_command(argv: list[str] | None = None) -> tuple[TrainConfig, RunOption
     """Parse the command line into a TrainConfig (not yet validated against devices) and
     the process's RunOptions; ConfigError for a bad run option."""
     kw = vars(build_parser().parse_args(argv))
-    opts = RunOptions(**{f.name: kw.pop(f.name) for f in dataclasses.fields(RunOptions)})
+    launch = distributed.pop_config(kw)
+    opts = RunOptions(
+        launch=launch,
+        **{f.name: kw.pop(f.name) for f in dataclasses.fields(RunOptions) if f.name != "launch"},
+    )
     if opts.checkpoint_every < 0:
         raise ConfigError(f"--checkpoint-every must be >= 0 (got {opts.checkpoint_every})")
     if kw["wandb"] is None:

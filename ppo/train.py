@@ -21,7 +21,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from ppo import checkpoint
+from ppo import checkpoint, distributed
 from ppo.config import ConfigError, Derived, TrainConfig, parse_command
 from ppo.evaluate import eval_document, eval_window_metrics, make_eval_fn
 from ppo.events import (
@@ -49,12 +49,6 @@ from ppo.window import (
 
 class TrainingFailed(RuntimeError):
     """Training stopped on a non-finite loss or parameters; the run is marked failed."""
-
-
-def maybe_init_distributed() -> None:
-    """jax.distributed.initialize() when a multi-process environment is configured."""
-    if os.environ.get("JAX_COORDINATOR_ADDRESS") or os.environ.get("JAX_NUM_PROCESSES"):
-        jax.distributed.initialize()
 
 
 def new_run_id() -> str:
@@ -100,6 +94,12 @@ def _resolve_resume(cfg: TrainConfig) -> tuple[TrainConfig, list[str], str | Non
     """The stored config of the run to resume (CLI run-dir/wandb kept) and its run ids."""
     assert cfg.resume is not None
     run_dir = Path(cfg.run_dir) / cfg.resume
+    if distributed.is_multiprocess() and not (run_dir / "run.json").is_file():
+        # Every process reads the run (config, checkpoint) itself: --run-dir must be shared.
+        raise ConfigError(
+            f"{distributed.process_label()} cannot see {run_dir / 'run.json'}: every process "
+            "must see the same --run-dir (a shared filesystem; see docs/SCALING.md)"
+        )
     meta = read_run(run_dir)
     stored = {k: v for k, v in meta["config"].items() if k in TrainConfig.__dataclass_fields__}
     stored.update(run_dir=cfg.run_dir, wandb=cfg.wandb, resume=cfg.resume)
@@ -128,7 +128,7 @@ def train(
       window of the run (the last one, or the one a stop ends on) is always checkpointed.
     stop_fn(event) -> bool: asked after each window (before progress_fn sees the event);
       True ends the run cleanly (state finished) after that window. In a multi-process
-      launch it must answer the same on every process.
+      launch process 0's answer is the one every process follows.
 
     Raises ConfigError before compiling anything when the config is inconsistent, and
     TrainingFailed when a loss or the parameters become non-finite.
@@ -137,22 +137,33 @@ def train(
 
     t_start = time.perf_counter()  # wall_time_s and --max-wall-s count from here
     every = checkpoint_policy(checkpoint_every)
-    maybe_init_distributed()
     is_main = jax.process_index() == 0
     resume = cfg.resume is not None
     if resume:
         cfg, run_ids, group = _resolve_resume(cfg)
     der: Derived = cfg.derived(jax.device_count())
+    # Multi-process: the same training config on every process; paths and W&B settings may
+    # differ per host (only process 0 logs; the run dir may be mounted at different paths).
+    local = ("run_dir", "wandb", "wandb_project", "wandb_entity")
+    distributed.check_same("config", {k: v for k, v in cfg.to_json().items() if k not in local})
     if not resume:
-        base = cfg.run_id or new_run_id()
+        # one id for all processes: given, or made by process 0
+        base = cfg.run_id or distributed.agree("run_id", new_run_id)
         if cfg.num_seeds > 1:
             group, run_ids = base, [f"{base}-s{i}" for i in range(cfg.num_seeds)]
         else:
             group, run_ids = None, [base]
         cfg = dataclasses.replace(cfg, run_id=base)
-        for rid in run_ids:
-            if (Path(cfg.run_dir) / rid / "run.json").exists():
-                raise ConfigError(f"run {rid} already exists in {cfg.run_dir}; use --resume {rid}")
+
+        def exists() -> str:  # process 0 decides: the others may look after it created the run
+            for rid in run_ids:
+                if (Path(cfg.run_dir) / rid / "run.json").exists():
+                    return f"run {rid} already exists in {cfg.run_dir}; use --resume {rid}"
+            return ""
+
+        taken = distributed.agree("run_exists", exists)
+        if taken:
+            raise ConfigError(taken)
 
     env = env or CaravanEnv()
     env_params = env.default_params
@@ -164,9 +175,18 @@ def train(
         runner, start_window = _restore(cfg, der, mesh, runner, run_ids)
     seeds = _open_seed_runs(cfg, run_ids, group, start_window) if is_main else []
 
-    def on_sigterm(signum: int, frame: Any) -> None:
-        raise SystemExit(f"terminated by signal {signum}")
+    failing = threading.Event()
 
+    def on_sigterm(signum: int, frame: Any) -> None:
+        if not failing.is_set():  # already on the way out: let the crash mark finish
+            raise SystemExit(f"terminated by signal {signum}")
+
+    def mark_crashed(reason: str) -> None:  # a peer died: the watchdog stops this process
+        failing.set()
+        for sr in seeds:
+            sr.writer.write_meta(state="crashed", error=reason)
+
+    forget_hook = distributed.on_peer_lost(mark_crashed)
     main_thread = threading.current_thread() is threading.main_thread()
     old_handler = signal.signal(signal.SIGTERM, on_sigterm) if main_thread else None
     launch = _Launch(
@@ -185,6 +205,7 @@ def train(
     try:
         return _loop(launch, runner, start_window)
     except BaseException as e:
+        failing.set()
         failed = isinstance(e, TrainingFailed)
         for sr in seeds:
             state = "failed" if failed else "crashed"
@@ -192,6 +213,7 @@ def train(
             sr.wandb.finish(exit_code=1)
         raise
     finally:
+        forget_hook()
         if main_thread:
             signal.signal(signal.SIGTERM, old_handler)
 
@@ -206,12 +228,20 @@ def _restore(
     if not common:
         raise ConfigError(f"run {cfg.resume} has no complete checkpoint to resume from")
     last = max(common)
+    if distributed.is_multiprocess():  # all processes load the window process 0 chose
+        last = int(distributed.agree("resume_window", lambda: str(last)))
+        if last not in common:
+            raise ConfigError(
+                f"{distributed.process_label()} cannot see checkpoint {last} of run "
+                f"{cfg.resume} in {cfg.run_dir}: every process must see the same --run-dir"
+            )
     meta = checkpoint.read_meta(dirs[0], last)
     if meta.get("num_devices") != der.num_devices:
         raise ConfigError(
             f"run {cfg.resume} was checkpointed on {meta.get('num_devices')} device(s); "
             f"resume it with --num-devices {meta.get('num_devices')}"
         )
+    distributed.barrier("restore")  # before the first collective (see distributed.barrier)
     host = _host(runner)
     template = jax.tree.map(lambda x: x[0], host)
     states = [checkpoint.load_state(d, last, template) for d in dirs]
@@ -476,6 +506,7 @@ def _loop(launch: _Launch, runner: Runner, start_window: int) -> list[Path]:
     checkpoint (per the policy), tell the caller, decide whether to stop."""
     cfg, der, seeds = launch.cfg, launch.der, launch.seeds
     programs = _compile(launch, runner)
+    distributed.barrier("compiled")  # processes compile at different speeds
     is_main = jax.process_index() == 0
     if is_main:
         print(
@@ -516,6 +547,8 @@ def _loop(launch: _Launch, runner: Runner, start_window: int) -> list[Path]:
             for sr, row in zip(seeds, rows, strict=True):
                 print(_fmt_progress(sr.run_id, w, der.num_windows, row), flush=True)
         stop = _stop_reason(launch, _window_done(w, rows, clock, (tw, cpu0), due))
+        if distributed.is_multiprocess():  # all processes stop after the same window
+            stop = distributed.agree(f"stop/{w}", lambda stop=stop: stop or "") or None
         if stop is not None and launch.checkpoint_every and not due:
             # The run ends here: its final window is checkpointed whenever checkpoints are on.
             with clock.phase("fetch_s"):
@@ -543,23 +576,49 @@ def _ordered(row: dict[str, Any]) -> dict[str, Any]:
     return {k: row[k] for k in WINDOW_ROW_KEYS}
 
 
-def main(argv: list[str] | None = None) -> int:
-    """CLI entry: 0 on success, 2 on a bad config, 1 on a failed run."""
+def main(argv: list[str] | None = None, *, progress_fn: ProgressFn | None = None) -> int:
+    """CLI entry: 0 on success, 2 on a bad config, 1 on a failed run.
+
+    `progress_fn` is passed to `train` (tests use it to kill a process after a window).
+    Multi-process (docs/SCALING.md): jax.distributed starts before anything touches the
+    backend; every failure ends with one line and an immediate exit (no wait in JAX's
+    shutdown barrier for a peer that may be gone); success with all processes leaving
+    together (`distributed.finish`).
+    """
+    code, line = 0, ""
     try:
         cfg, opts = parse_command(argv)
+        plan = distributed.resolve(opts.launch, os.environ)
+        if plan is not None:
+            distributed.initialize(plan)  # before anything touches the backend
         if cfg.resume is None:
             cfg.derived(jax.device_count())  # reject bad values before anything else
-        dirs = train(cfg, checkpoint_every=opts.checkpoint_every)
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except FileNotFoundError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        dirs = train(cfg, checkpoint_every=opts.checkpoint_every, progress_fn=progress_fn)
+    except (ConfigError, distributed.DistributedConfigError, FileNotFoundError) as e:
+        code, line = 2, f"error: {e}"
     except TrainingFailed as e:
-        print(f"error: training failed: {e}", file=sys.stderr)
-        return 1
-    for d in dirs:
+        code, line = 1, f"error: training failed: {e}"
+    except SystemExit as e:  # SIGTERM (e.g. ppo.launch stopping the others)
+        if not distributed.is_multiprocess():
+            raise
+        code, line = 1, f"error: {distributed.process_label()} stopped: {e}"
+    except Exception as e:
+        if not distributed.is_multiprocess():
+            raise
+        # e.g. a collective failing because a peer died ("Gloo all-reduce failed: ...")
+        text = str(e).strip().splitlines()
+        code = 1
+        line = f"error: {distributed.process_label()} stopped: {type(e).__name__}: "
+        line += text[0] if text else ""
+    if code:
+        if distributed.is_multiprocess():
+            label = distributed.process_label()
+            distributed.exit_now(line if label in line else f"{line} ({label})", code)
+        print(line, file=sys.stderr)
+        return code
+    is_main = jax.process_index() == 0
+    distributed.finish()
+    for d in dirs if is_main else []:
         print(f"run records: {d}", flush=True)
     return 0
 

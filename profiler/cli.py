@@ -7,6 +7,9 @@ under --enforce-target (one-line reason on stderr); 2 bad input; 3 a mode could 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
+import os
 import signal
 import sys
 import threading
@@ -37,6 +40,7 @@ from profiler.system import (
     source_digests,
     utc_timestamp,
 )
+from profiler.worker import DIST_ENV, TRAINER_MODES
 
 EXIT_OK, EXIT_MISS, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
 
@@ -158,7 +162,37 @@ def build_parser() -> argparse.ArgumentParser:
         help="where trainer+eval writes its throwaway run records "
         "(default: a temporary folder, removed afterwards)",
     )
+    try:
+        from ppo import distributed
+    except ImportError:  # ppo absent: single-process only
+        return p
+    distributed.add_arguments(p)  # set by `python -m ppo.launch --module profiler`
     return p
+
+
+def launch_plan(argv: list[str] | None, cfg: ProfilerConfig):
+    """The multi-process launch this profiler process is part of (None: single process).
+
+    Under a launch exactly one trainer mode is measured (its workers join one
+    jax.distributed run; the other modes have no multi-process form). Raises ConfigError.
+    """
+    try:
+        from ppo import distributed
+    except ImportError:
+        return None
+    kw = vars(build_parser().parse_args(argv))
+    try:
+        plan = distributed.resolve(distributed.pop_config(kw), os.environ)
+    except distributed.DistributedConfigError as exc:
+        raise ConfigError(str(exc)) from None
+    if plan is not None and (
+        len(cfg.modes) != 1 or cfg.modes[0] not in TRAINER_MODES or cfg.sweep is not None
+    ):
+        raise ConfigError(
+            "a multi-process launch measures one trainer mode: use --mode trainer or "
+            "--mode trainer+eval, without --sweep"
+        )
+    return plan
 
 
 def config_from_args(argv: list[str] | None) -> ProfilerConfig:
@@ -220,9 +254,14 @@ def _main(argv: list[str] | None) -> int:
         gates_mod.check_config_matches(
             gates, {**sizes, "trainer_overrides": dict(cfg.trainer_overrides)}
         )
+        plan = launch_plan(argv, cfg)
     except ConfigError as exc:
         print(f"python -m profiler: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if plan is not None:
+        # Processes sharing a box would skew each other's ceilings; the trainer is the point.
+        cfg = dataclasses.replace(cfg, ceiling="off")
+        os.environ[DIST_ENV] = json.dumps(dataclasses.asdict(plan))
 
     started = utc_timestamp()
     digests = source_digests()
@@ -230,6 +269,12 @@ def _main(argv: list[str] | None) -> int:
     load_start = load_average()
     _say(f"load average at start {load_start} on {host['cpu_count_logical']} cores")
     ceiling, jax_sys, runs, errors = measure_all(cfg, sizes, _say)
+    if plan is not None and runs and runs[0]["details"].get("process_id", 0) != 0:
+        # process 0 writes the report with every process's figures; this one only says its own
+        me = runs[0]["details"]["processes"][runs[0]["details"]["process_id"]]
+        print(_process_line(me))
+        _say("the report is written by process 0")
+        return EXIT_OK
 
     if jax_sys is None:
         from profiler.system import jax_info
@@ -292,6 +337,9 @@ def _main(argv: list[str] | None) -> int:
         sweep_png(report, plot)
         _say(f"sweep plot written to {plot}")
     print(report_mod.table(report))
+    for run in runs:
+        for proc in run["details"].get("processes") or []:
+            print(_process_line(proc))
     _say(f"report written to {out}")
 
     if errors:
@@ -309,6 +357,16 @@ def _main(argv: list[str] | None) -> int:
             )
             return EXIT_MISS
     return EXIT_OK
+
+
+def _process_line(p: dict) -> str:
+    """One process's figures of a multi-process trainer run."""
+    return (
+        f"process {p['process_id']} on {p['host']}: {p['local_devices']} device(s), "
+        f"{p['envs']:,} envs, {p['steps_per_sec_p50']:,.0f} steps/s (its envs' share), "
+        f"{p['call_seconds_p50']:.3f} s per window, {p['process_cpu_s']:.2f} CPU-s, "
+        f"peak RSS {p['peak_rss_bytes'] / 2**20:,.0f} MiB"
+    )
 
 
 def _error_line(errors: list[dict]) -> str:
