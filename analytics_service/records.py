@@ -15,6 +15,7 @@ import os
 import re
 import stat
 import threading
+import time
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -26,27 +27,39 @@ log = logging.getLogger("analytics_service.records")
 _RUN_ID = re.compile(RUN_ID_PATTERN)
 
 
+_RACY_NS = 2_000_000_000  # file times are coarse (a kernel tick): trust no newer stamp
+
+
 class _FileMemo:
-    """A small LRU of parsed files keyed by path and (mtime_ns, size)."""
+    """A small LRU of parsed files keyed by path and a stamp: (inode, size, mtime, ctime).
+
+    The inode catches a file replaced by rename, the ctime a rewrite that restored the old
+    mtime (`cp -p`, `rsync -t`). A stamp younger than `_RACY_NS` when read is not trusted
+    (as git's "racily clean" entries): a same-size rewrite within one clock tick keeps
+    every field equal, so such an entry is parsed again until its file has settled."""
 
     def __init__(self, capacity: int = 256) -> None:
-        self._items: OrderedDict[str, tuple[tuple[int, int], Any]] = OrderedDict()
+        self._items: OrderedDict[str, tuple[tuple[int, ...], Any]] = OrderedDict()
         self._lock = threading.Lock()
         self._capacity = capacity
 
     def get(self, path: Path, parse) -> Any:
         st = path.stat()
-        stamp = (st.st_mtime_ns, st.st_size)
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
         key = str(path)
         with self._lock:
             hit = self._items.get(key)
             if hit is not None and hit[0] == stamp:
                 self._items.move_to_end(key)
                 return hit[1]
-        value = parse(path)
+        value = parse(path)  # (read after the stat: never older than its stamp)
+        settled = time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > _RACY_NS
         with self._lock:
-            self._items[key] = (stamp, value)
-            self._items.move_to_end(key)
+            if settled:
+                self._items[key] = (stamp, value)
+                self._items.move_to_end(key)
+            else:
+                self._items.pop(key, None)
             while len(self._items) > self._capacity:
                 self._items.popitem(last=False)
         return value

@@ -227,3 +227,31 @@ def test_hostile__rate_limit_wait_is_finite_at_any_rate() -> None:
     r = client.get("/api/x")
     assert r.status_code == 429, r.text
     assert 1 <= int(r.headers["retry-after"]) <= 24 * 3600
+
+
+@pytest.mark.parametrize("how", ["in_place_mtime_restored", "replaced_by_rename"])
+def test_hostile__a_record_rewritten_with_its_old_size_and_mtime_is_read_again(
+    make_client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    # `cp -p`/`rsync -t` over a run, or an atomic rewrite within one clock tick, leaves size
+    # and mtime as they were: the parsed-file memo must not serve the old content forever.
+    from analytics_service import records
+
+    # (files just written are never memoised; trust them at once so the stamp is what counts)
+    monkeypatch.setattr(records, "_RACY_NS", -(10**18))
+    runs = tmp_path / "runs"
+    path = write_run(runs, "r", windows=2)
+    run_json = path / "run.json"
+    _meta(path, lambda m: m.update(name="before"))
+    old = run_json.stat()
+    client = make_client(wandb=False, runs_dir=runs, local_memo_s=0)
+    assert client.get("/api/local/runs/r/summary").json()["run"]["name"] == "before"
+    text = run_json.read_text().replace('"before"', '"after!"')
+    if how == "in_place_mtime_restored":
+        run_json.write_text(text)
+    else:
+        (path / "run.json.tmp").write_text(text)
+        os.replace(path / "run.json.tmp", run_json)
+    os.utime(run_json, ns=(old.st_atime_ns, old.st_mtime_ns))
+    assert run_json.stat().st_size == old.st_size
+    assert client.get("/api/local/runs/r/summary").json()["run"]["name"] == "after!"
