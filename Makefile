@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 WEB_STAMP := web/node_modules/.installed
 
-.PHONY: help install run test test-py test-web lint format bench gate chromium web-install clean
+.PHONY: help install run test test-py test-web lint format bench bench-peer gate chromium web-install clean site
 
 help:
 	@echo "make run    - short local training run (W&B offline), records under runs/"
@@ -16,6 +16,9 @@ help:
 	@echo "make lint   - ruff"
 	@echo "make bench  - fresh throughput report under artifacts/throughput/"
 	@echo "make gate   - profiler with --enforce-target at the calibrated floors"
+	@echo "make site   - build and serve the website and the analytics service, ports and origins matched"
+	@echo "              (SITE_PORT=3000 API_PORT=8000 SITE_HOST=127.0.0.1 RUNS_DIR=runs)"
+	@echo "make bench-peer - ppo's window vs a textbook PPO loop (benchmarks/peer.py), alternated"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,8 +28,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# A short run: 1,024 envs (the default) and 4.2 M env steps; the learning-target config is
+# `python -m ppo.train --num-envs 8192` (docs/TRAINING.md).
 run: $(STAMP)
-	$(PY) -m ppo.train --wandb offline
+	$(PY) -m ppo.train --total-steps 4194304 --wandb offline
 
 lint: $(STAMP)
 	$(PY) -m ruff check --no-cache .
@@ -70,9 +75,30 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m profiler --mode all --repeats 3 --out artifacts/throughput/current.json
 
+# ppo's compiled window against the textbook peer loop, alternated in one process (issue 10).
+bench-peer: $(STAMP)
+	$(PY) -m profiler --mode trainer --vs-peer --repeats 3 --ceiling quick \
+	  --out artifacts/throughput/vs-peer.json
+
 gate: $(STAMP)
 	$(PY) -m profiler --mode all --repeats 3 --enforce-target \
 	  --gate-file artifacts/throughput/gates.json --out artifacts/tmp/gate.json
 
 clean:
 	rm -rf $(VENV) web/node_modules web/.next .pytest_cache .ruff_cache
+
+# The website and the service together. The site's backend address is baked into the bundle at
+# build time, and the service must allow the site's origin (CORS), so both come from the same
+# two ports here; Ctrl-C stops both.
+SITE_HOST ?= 127.0.0.1
+SITE_PORT ?= 3000
+API_PORT ?= 8000
+RUNS_DIR ?= runs
+site: $(STAMP) $(WEB_STAMP)
+	cd web && NEXT_TELEMETRY_DISABLED=1 NEXT_PUBLIC_BACKEND_HTTP_BASE=http://$(SITE_HOST):$(API_PORT) npx next build
+	@echo "site http://$(SITE_HOST):$(SITE_PORT) -> service http://$(SITE_HOST):$(API_PORT) (runs: $(RUNS_DIR))"
+	@trap 'kill 0' INT TERM EXIT; \
+	  ALLOWED_ORIGINS=http://$(SITE_HOST):$(SITE_PORT),http://localhost:$(SITE_PORT),http://127.0.0.1:$(SITE_PORT) \
+	    $(PY) -m analytics_service --host $(SITE_HOST) --port $(API_PORT) --runs-dir $(RUNS_DIR) & \
+	  (cd web && NEXT_TELEMETRY_DISABLED=1 npx next start -H $(SITE_HOST) -p $(SITE_PORT)) & \
+	  wait -n

@@ -78,11 +78,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_origins=settings.allowed_origins,
         allow_origin_regex=settings.allowed_origin_regex,
         allow_methods=["GET", "POST"],
-        allow_headers=["Content-Type", "X-Request-ID"],
-        expose_headers=["Retry-After", "X-Request-ID", "RateLimit-Limit", "RateLimit-Remaining"],
+        allow_headers=["Content-Type", "X-Request-ID", "X-Play-Client"],
+        expose_headers=[
+            "Retry-After",
+            "X-Request-ID",
+            "RateLimit-Limit",
+            "RateLimit-Remaining",
+            "Content-Disposition",
+        ],
         max_age=600,
     )
     return app
+
+
+def _availability(health: dict) -> dict:
+    # `available`/`reason`: whether to offer the source, and one line saying why not.
+    ok = bool(health.get("configured") and health.get("reachable"))
+    return {**health, "available": ok, "reason": None if ok else health.get("detail")}
 
 
 async def _health(svc: Services) -> dict:
@@ -118,7 +130,7 @@ async def _health(svc: Services) -> dict:
     return {
         "status": "ok",
         "fetched_at": datetime.now(UTC),
-        "sources": {"wandb": wandb_health, "local": local_health},
+        "sources": {"wandb": _availability(wandb_health), "local": _availability(local_health)},
         "default_source": "wandb" if wandb_health.get("reachable") else "local",
         "cache": {"on_disk": not svc.cache.degraded, "detail": svc.cache.degraded},
     }

@@ -71,10 +71,15 @@ class LocalSource:
             created_at=meta.get("created_at"),
             updated_at=meta.get("updated_at"),
             last_window=rows[-1] if rows else None,
+            config=meta.get("config"),
+            kpis=views.kpis_from_rows(rows),
+            group=meta.get("group"),
+            seed_index=views.seed_index_of(meta),
+            code_version=meta.get("code_version"),
         )
 
-    def list_runs(self, limit: int) -> list[dict]:
-        """The newest `limit` runs."""
+    def list_runs(self, limit: int, group: str | None = None) -> list[dict]:
+        """The newest `limit` runs (of `group` only, when given)."""
         infos = []
         try:
             run_ids = records.list_run_ids(self.runs_dir)
@@ -98,6 +103,8 @@ class LocalSource:
                     "and leaving it out of the runs list until they read again",
                 )
                 continue
+        if group is not None:
+            infos = [r for r in infos if r["group"] == group]
         infos.sort(key=lambda r: (r["created_at"] or _EPOCH, r["run_id"]), reverse=True)
         return infos[:limit]
 
@@ -115,6 +122,13 @@ class LocalSource:
                 "created_at": views.parse_time(meta.get("created_at")),
                 "updated_at": views.parse_time(meta.get("updated_at")),
                 "config": views.config_subset(meta.get("config")),
+                "full_config": views.full_config(meta.get("config")),
+                **views.run_meta(
+                    rows[-1] if rows else None,
+                    meta.get("group"),
+                    views.seed_index_of(meta),
+                    meta.get("code_version"),
+                ),
             },
             "kpis": views.kpis_from_rows(rows),
         }

@@ -56,6 +56,24 @@ def _row_model(name: str, keys: tuple[str, ...], doc: str) -> type[BaseModel]:
 
 
 WindowRow = _row_model("WindowRow", WINDOW_KEYS, "One window (iteration): a windows.jsonl row.")
+
+
+def _partial_row_model(name: str, keys: tuple[str, ...], doc: str) -> type[BaseModel]:
+    # Like WindowRow, but only `window_id` is always present (history with a `keys` filter).
+    fields: dict[str, Any] = {}
+    for key in keys:
+        base: Any = str if key in STR_KEYS else int if key in INT_KEYS else float
+        typ: Any = base | None
+        default = ... if key == "window_id" else None
+        fields[_field_name(key)] = (typ, Field(default, alias=key))
+    return create_model(name, __base__=_Model, __doc__=doc, **fields)
+
+
+HistoryRow = _partial_row_model(
+    "HistoryRow",
+    WINDOW_KEYS,
+    "A window row restricted to the history's `keys` (window_id always present).",
+)
 UpdateRow = _row_model("UpdateRow", UPDATE_KEYS, "One PPO update: an updates.jsonl row.")
 Kpis = _row_model("Kpis", KPI_KEYS, "The last window's headline metrics (null before it).")
 
@@ -76,18 +94,13 @@ class Envelope(_Model):
     stale: bool = Field(..., description="served from cache after the source failed")
 
 
-class RunInfo(_Model):
-    run_id: str
-    name: str | None
-    state: RunState = Field(..., description=_STATE_DOC)
-    created_at: datetime | None
-    updated_at: datetime | None
-    window_id: int | None = Field(..., description="latest window (null before the first)")
-    env_steps: int | None
-
-
-class RunsResponse(Envelope):
-    runs: list[RunInfo]
+class RunMeta(_Model):
+    group: str | None = Field(None, description="the run's --num-seeds launch (null: single)")
+    seed_index: int | None = Field(None, description="this run's index in its group")
+    code_version: str | None = Field(None, description="git commit (-dirty) or unknown")
+    duration_s: float | None = Field(
+        None, description="seconds of training: the last window's wall_time_s"
+    )
 
 
 RunConfig = create_model(
@@ -108,13 +121,30 @@ RunConfig = create_model(
 )
 
 
-class RunDetail(_Model):
+class RunInfo(RunMeta):
+    run_id: str
+    name: str | None
+    state: RunState = Field(..., description=_STATE_DOC)
+    created_at: datetime | None
+    updated_at: datetime | None
+    window_id: int | None = Field(..., description="latest window (null before the first)")
+    env_steps: int | None
+    config: RunConfig  # type: ignore[valid-type]
+    kpis: Kpis  # type: ignore[valid-type]
+
+
+class RunsResponse(Envelope):
+    runs: list[RunInfo]
+
+
+class RunDetail(RunMeta):
     run_id: str
     name: str | None
     state: RunState = Field(..., description=_STATE_DOC)
     created_at: datetime | None
     updated_at: datetime | None
     config: RunConfig  # type: ignore[valid-type]
+    full_config: dict[str, Any] = Field(..., description="the run's whole config as recorded")
 
 
 class SummaryResponse(Envelope):
@@ -126,7 +156,11 @@ class HistoryResponse(Envelope):
     run_id: str
     total_rows: int = Field(..., description="windows in the run before downsampling")
     downsampled: bool
-    rows: list[WindowRow]  # type: ignore[valid-type]
+    buckets: int | None = Field(
+        ..., description="min-max buckets over the window index (null: not downsampled)"
+    )
+    keys: list[str] = Field(..., description="the keys every row holds, window_id first")
+    rows: list[HistoryRow]  # type: ignore[valid-type]
 
 
 class IterationsResponse(Envelope):
@@ -152,10 +186,28 @@ ActionMix = create_model(
 )
 
 
+EvalPolicy = Literal["sampled", "greedy"]
+
+
+class ReplayEpisode(_Model):
+    rank: Literal["best", "median", "worst"]
+    seed: int
+    return_: float | None = Field(..., alias="return")
+    profit: float | None
+    survived: bool | None
+    length: int | None
+
+
 class EvalDetail(_Model):
     histograms: EvalHistograms
     action_mix: ActionMix  # type: ignore[valid-type]
     replay_seeds: list[int]
+    policy: EvalPolicy | None = Field(
+        None, description="the policy the evaluation measured (null: record predates it)"
+    )
+    replays: list[ReplayEpisode] = Field(
+        default_factory=list, description="the replay seeds' episodes as the evaluation scored"
+    )
 
 
 class IterationResponse(Envelope):
@@ -164,9 +216,24 @@ class IterationResponse(Envelope):
     row: WindowRow  # type: ignore[valid-type]
     updates: list[UpdateRow]  # type: ignore[valid-type]
     eval: EvalDetail | None = Field(..., description="null when this window has no evaluation")
+    replayable: bool = Field(False, description="its checkpoint is on this server")
+
+
+class ReplayableWindow(_Model):
+    window_id: int
+    env_steps: int | None
+    policy: EvalPolicy | None
+    replays: list[ReplayEpisode]
+
+
+class ReplayableResponse(Envelope):
+    run_id: str
+    windows: list[ReplayableWindow] = Field(..., description="newest first")
 
 
 class SourceHealth(_Model):
+    available: bool = Field(..., description="offer this source: configured and answering")
+    reason: str | None = Field(..., description="why it is not available (null when it is)")
     configured: bool
     reachable: bool | None = Field(..., description="null when not configured")
     detail: str
@@ -199,6 +266,11 @@ class PlayStart(_Model):
     seed: int | None = Field(
         None, ge=0, le=2**32 - 1, description="episode seed (uint32); omitted: random"
     )
+    replace: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_-]{16,64}$",
+        description="a session of this client to close first (the game this one replaces)",
+    )
 
 
 class PlayStep(_Model):
@@ -221,7 +293,8 @@ class EpisodeMetrics(_Model):
 class PlayState(_Model):
     session_id: str
     seed: int
-    expires_at: datetime
+    expires_at: datetime = Field(..., description="when it expires unless used again")
+    idle_expiry_s: int = Field(..., description="idle time after which a session expires")
     done: bool
     reward: float
     last_action: ActionTaken | None

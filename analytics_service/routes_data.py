@@ -9,19 +9,24 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import numpy as np
+import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ValidationError
+from starlette.concurrency import iterate_in_threadpool
 
-from analytics_service import degraded, records, views
+from analytics_service import columns, degraded, records, replayable, views
 from analytics_service.cache import Cached
-from analytics_service.errors import NotConfigured, NotFound, UpstreamError
+from analytics_service.errors import InvalidRequest, NotConfigured, NotFound, UpstreamError
 from analytics_service.fastpath import fast_store
-from analytics_service.keys import RUN_ID_PATTERN
+from analytics_service.keys import RUN_ID_PATTERN, WINDOW_KEYS
 from analytics_service.models import (
     ErrorResponse,
     HistoryResponse,
     IterationResponse,
     IterationsResponse,
+    ReplayableResponse,
     RunsResponse,
     SourceName,
     SummaryResponse,
@@ -166,22 +171,26 @@ def _envelope(source: str, got: Cached) -> dict:
 async def list_runs(
     request: Request,
     source: SourceParam,
-    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+    limit: Annotated[int, Query(ge=1, le=200)] = 10,
+    group: Annotated[
+        str | None,
+        Query(max_length=128, description="only the runs of this --num-seeds group"),
+    ] = None,
 ) -> Response:
     svc = _services(request)
     got = await _load(
         svc,
         source,
         "runs",
-        (limit,),
-        lambda src: src.list_runs(limit),
+        (limit, group or ""),
+        lambda src: src.list_runs(limit, group),
         lambda _: svc.settings.ttl_runs_s,
     )
     return _respond(
         request,
         svc,
         RunsResponse,
-        ("runs", source, limit),
+        ("runs", source, limit, group),
         got,
         lambda: {**_envelope(source, got), "runs": got.value},
     )
@@ -215,36 +224,169 @@ async def _windows(svc: Services, source: str, run_id: str) -> Cached:
     )
 
 
+KeysParam = Annotated[
+    str | None,
+    Query(
+        max_length=4000,
+        description="comma-separated window keys (window_id is always included); "
+        "absent: every window key",
+    ),
+]
+
+
+def _parse_keys(raw: str | None) -> list[str]:
+    if raw is None or not raw.strip():
+        return list(WINDOW_KEYS)
+    asked = [k.strip() for k in raw.split(",") if k.strip()]
+    unknown = [k for k in asked if k not in WINDOW_KEYS]
+    if unknown:
+        raise InvalidRequest(f"unknown window key(s): {', '.join(unknown[:5])}"[:300])
+    return ["window_id", *dict.fromkeys(k for k in asked if k != "window_id")]
+
+
+async def _columns(svc: Services, source: str, run_id: str) -> tuple[columns.Columns, Cached]:
+    """The run's window columns and the envelope's fetch facts. Local: straight from the
+    column store (refreshed from windows.jsonl); W&B: from the cached window rows."""
+    if source == "local":
+
+        def read() -> columns.Columns:
+            path = records.run_dir(svc.settings.runs_dir, run_id)
+            if path is None:
+                raise NotFound(f"no run {run_id!r} in the local run records")
+            try:
+                return columns.store.get(path / "windows.jsonl")
+            except (OSError, ValueError) as exc:
+                raise UpstreamError("the run's records are unreadable") from exc
+
+        cols = await asyncio.to_thread(read)
+        return cols, Cached(None, cols.loaded_at, False)
+    got = await _windows(svc, source, run_id)
+    key = ("wandb", svc.settings.wandb_entity, svc.settings.wandb_project, run_id, got.fetched_at)
+    cols = await asyncio.to_thread(columns.rows_store.get, key, got.value["rows"])
+    return cols, got
+
+
+def _json(request: Request, payload: dict) -> Response:
+    # orjson and a fast gzip level: a 1,000-row history is about 1 MB of JSON.
+    body = orjson.dumps(payload, default=_default, option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC)
+    headers = {"Vary": "Accept-Encoding"}
+    if len(body) >= _GZIP_MIN and "gzip" in request.headers.get("accept-encoding", ""):
+        body = gzip.compress(body, compresslevel=1)
+        headers["Content-Encoding"] = "gzip"
+    return Response(body, media_type="application/json", headers=headers)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    raise TypeError(type(value).__name__)
+
+
 @router.get(
     "/api/{source}/runs/{run_id}/history",
     response_model=HistoryResponse,
     operation_id="getRunHistory",
     responses=_ERRORS,
-    summary="One row per window, downsampled to at most max_points",
+    summary="Window rows over the whole run, min-max downsampled to at most max_points",
 )
 async def run_history(
     request: Request,
     source: SourceParam,
     run_id: RunIdParam,
     max_points: Annotated[int, Query(ge=2, le=10_000)] = 1000,
+    keys: KeysParam = None,
 ) -> Response:
     svc = _services(request)
-    got = await _windows(svc, source, run_id)
+    wanted = _parse_keys(keys)
+    cols, got = await _columns(svc, source, run_id)
 
-    def payload() -> dict:
-        rows = got.value["rows"]
-        picked = views.downsample(rows, max_points)
+    def build() -> dict:
+        idx, buckets = columns.minmax_downsample(cols, wanted, max_points)
         return {
             **_envelope(source, got),
             "run_id": run_id,
-            "total_rows": len(rows),
-            "downsampled": len(picked) < len(rows),
-            "rows": picked,
+            "total_rows": cols.n,
+            "downsampled": buckets is not None,
+            "buckets": buckets,
+            "keys": wanted,
+            "rows": cols.rows(wanted, idx if buckets is not None else None),
         }
 
-    return _respond(
-        request, svc, HistoryResponse, ("history", source, run_id, max_points), got, payload
+    return _json(request, await asyncio.to_thread(build))
+
+
+def _csv_field(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        quote = any(c in value for c in '",\r\n')
+        return '"' + value.replace('"', '""') + '"' if quote else value
+    return repr(value)
+
+
+@router.get(
+    "/api/{source}/runs/{run_id}/windows.csv",
+    operation_id="exportWindowsCsv",
+    responses={
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "CSV"},
+        **_ERRORS,
+    },
+    response_class=StreamingResponse,
+    summary="Every window and every (or the chosen) key at full resolution, as CSV",
+)
+async def windows_csv(
+    request: Request, source: SourceParam, run_id: RunIdParam, keys: KeysParam = None
+) -> StreamingResponse:
+    svc = _services(request)
+    wanted = _parse_keys(keys)
+    cols, _ = await _columns(svc, source, run_id)
+
+    def chunks():
+        yield ",".join(wanted) + "\r\n"
+        step = 1000
+        for start in range(0, cols.n, step):
+            idx = np.arange(start, min(start + step, cols.n))
+            values = [cols.values(k, idx) for k in wanted]
+            yield "".join(
+                ",".join(_csv_field(v) for v in row) + "\r\n" for row in zip(*values, strict=True)
+            )
+
+    return StreamingResponse(
+        iterate_in_threadpool(chunks()),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{run_id}-windows.csv"'},
     )
+
+
+@router.get(
+    "/api/{source}/runs/{run_id}/replayable",
+    response_model=ReplayableResponse,
+    operation_id="listReplayable",
+    responses=_ERRORS,
+    summary="Windows a replay can play (checkpoint and eval record on this server)",
+)
+async def list_replayable(request: Request, source: SourceParam, run_id: RunIdParam) -> Response:
+    svc = _services(request)
+    if source == "wandb" and svc.wandb is None:
+        raise NotConfigured(
+            f"W&B is not configured on this service ({svc.settings.wandb_missing}); use /api/local"
+        )
+
+    def read() -> list[dict]:
+        path = records.run_dir(svc.settings.runs_dir, run_id)
+        if path is None:
+            if source == "local":
+                raise NotFound(f"no run {run_id!r} in the local run records")
+            return []
+        return replayable.windows(path)
+
+    found = await asyncio.to_thread(read)
+    payload = {
+        **_envelope(source, Cached(None, datetime.now(UTC), False)),
+        "run_id": run_id,
+        "windows": found,
+    }
+    return _json(request, ReplayableResponse.model_validate(payload).model_dump(by_alias=True))
 
 
 @router.get(
@@ -261,6 +403,16 @@ async def list_iterations(
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> Response:
     svc = _services(request)
+    if source == "local":
+        # From the column store: a long run's windows are not re-read per request.
+        cols, got = await _columns(svc, source, run_id)
+        idx = np.arange(cols.n - 1, max(cols.n - limit, 0) - 1, -1)
+        payload = {
+            **_envelope(source, got),
+            "run_id": run_id,
+            "iterations": cols.rows(list(WINDOW_KEYS), idx),
+        }
+        return _json(request, IterationsResponse.model_validate(payload).model_dump(by_alias=True))
     got = await _windows(svc, source, run_id)
     return _respond(
         request,
@@ -279,22 +431,73 @@ async def list_iterations(
 async def _with_local_replay_seeds(
     svc: Services, run_id: str, window_id: int, got: Cached
 ) -> Cached:
-    """The trainer does not log replay seeds to W&B; replays need the local checkpoints
-    anyway, so the seeds come from the local eval record when the run is here too."""
+    """The trainer does not log replay seeds, the evaluated policy or the replays' scored
+    episodes to W&B; replays need the local checkpoints anyway, so these come from the
+    local eval record when the run is here too."""
     ev = got.value.get("eval")
-    if not ev or ev["replay_seeds"]:
+    if not ev or (ev["replay_seeds"] and ev.get("policy") and ev.get("replays")):
         return got
 
-    def seeds() -> list[int]:
+    def local() -> dict | None:
         path = records.run_dir(svc.settings.runs_dir, run_id)
-        record = records.read_eval(path, window_id) if path is not None else None
-        return views.replay_seeds((record or {}).get("replay_seeds"))
+        if path is None:
+            return None
+        try:
+            return views.eval_from_record(records.read_eval(path, window_id))
+        except (OSError, ValueError):
+            return None  # a damaged local record: the W&B answer as it is
 
-    found = await asyncio.to_thread(seeds)
+    found = await asyncio.to_thread(local)
     if not found:
         return got
-    value = {**got.value, "eval": {**ev, "replay_seeds": found}}
-    return Cached(value, got.fetched_at, got.stale)
+    merged = {
+        **ev,
+        "replay_seeds": ev["replay_seeds"] or found["replay_seeds"],
+        "policy": ev.get("policy") or found["policy"],
+        "replays": ev.get("replays") or found["replays"],
+    }
+    return Cached({**got.value, "eval": merged}, got.fetched_at, got.stale)
+
+
+async def _local_iteration(
+    request: Request, svc: Services, run_id: str, iteration: int
+) -> Response:
+    """One window's drill-down from the local stores: its row from the columns, its updates
+    through the updates.jsonl index (a long run's file is not re-parsed per request)."""
+
+    def build() -> dict:
+        path = records.run_dir(svc.settings.runs_dir, run_id)
+        if path is None:
+            raise NotFound(f"no run {run_id!r} in the local run records")
+        try:
+            cols = columns.store.get(path / "windows.jsonl")
+            ids = cols.num["window_id"]
+            pos = int(np.searchsorted(ids, iteration))
+            if pos >= cols.n or ids[pos] != iteration:
+                raise NotFound(f"run {run_id!r} has no window {iteration}")
+            updates = columns.update_index.rows(path / "updates.jsonl", iteration)
+            record = records.read_eval(path, iteration)
+        except (OSError, ValueError) as exc:
+            raise UpstreamError("the run's records are unreadable") from exc
+        # typed first: a record's `update` may be any JSON value (null when not an int)
+        updates = sorted(
+            (views.update_row(u) for u in updates),
+            key=lambda u: u["update"] if u["update"] is not None else 0,
+        )
+        return {
+            "source": "local",
+            "fetched_at": cols.loaded_at,
+            "stale": False,
+            "run_id": run_id,
+            "window_id": iteration,
+            "row": cols.rows(list(WINDOW_KEYS), np.array([pos]))[0],
+            "updates": updates,
+            "eval": views.eval_from_record(record),
+            "replayable": replayable.is_replayable(svc.settings.runs_dir, run_id, iteration),
+        }
+
+    payload = await asyncio.to_thread(build)
+    return _json(request, IterationResponse.model_validate(payload).model_dump(by_alias=True))
 
 
 @router.get(
@@ -312,34 +515,35 @@ async def get_iteration(
 ) -> Response:
     svc = _services(request)
     if source == "local":
-        got = await _load(
-            svc,
-            source,
-            "iteration",
-            (run_id, iteration),
-            lambda src: src.iteration(run_id, iteration),
-            lambda _: 0,
-        )
-    else:
-        windows = await _windows(svc, source, run_id)
-        row = next((r for r in windows.value["rows"] if r["window_id"] == iteration), None)
-        if row is None:
-            raise NotFound(f"run {run_id!r} has no window {iteration}")
-        # A window's rows are complete once its window row exists: cache it long.
-        got = await _load(
-            svc,
-            source,
-            "iteration",
-            (run_id, iteration),
-            lambda src: src.iteration(run_id, iteration, row),
-            lambda _: svc.settings.ttl_finished_s,
-        )
-        got = await _with_local_replay_seeds(svc, run_id, iteration, got)
+        return await _local_iteration(request, svc, run_id, iteration)
+    windows = await _windows(svc, source, run_id)
+    row = next((r for r in windows.value["rows"] if r["window_id"] == iteration), None)
+    if row is None:
+        raise NotFound(f"run {run_id!r} has no window {iteration}")
+    # A window's rows are complete once its window row exists: cache it long.
+    got = await _load(
+        svc,
+        source,
+        "iteration",
+        (run_id, iteration),
+        lambda src: src.iteration(run_id, iteration, row),
+        lambda _: svc.settings.ttl_finished_s,
+    )
+    got = await _with_local_replay_seeds(svc, run_id, iteration, got)
+    can_replay = await asyncio.to_thread(
+        replayable.is_replayable, svc.settings.runs_dir, run_id, iteration
+    )
     return _respond(
         request,
         svc,
         IterationResponse,
-        ("iteration", source, run_id, iteration),
+        ("iteration", source, run_id, iteration, can_replay),
         got,
-        lambda: {**_envelope(source, got), "run_id": run_id, "window_id": iteration, **got.value},
+        lambda: {
+            **_envelope(source, got),
+            "run_id": run_id,
+            "window_id": iteration,
+            **got.value,
+            "replayable": can_replay,
+        },
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import threading
 import time
@@ -10,10 +11,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Request
+from fastapi import APIRouter, Body, Header, Path, Request
 
 from analytics_service.episode import Episode
-from analytics_service.errors import EpisodeFinished, NotFound, SessionLimit
+from analytics_service.errors import EpisodeFinished, InvalidRequest, NotFound, SessionLimit
 from analytics_service.models import ErrorResponse, PlayStart, PlayState, PlayStep
 from analytics_service.state import Services
 
@@ -24,9 +25,13 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorResponse, "description": "the episode has finished"},
     422: {"model": ErrorResponse, "description": "bad body (action outside 0-68, bad seed)"},
     429: {"model": ErrorResponse, "description": "this client is over its rate"},
-    503: {"model": ErrorResponse, "description": "too many live sessions, or no game engine"},
+    503: {
+        "model": ErrorResponse,
+        "description": "every session is in use by other clients, or no game engine",
+    },
 }
 SessionId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{16,64}$")]
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
 @dataclass
@@ -34,6 +39,8 @@ class Session:
     id: str
     episode: Episode
     expires_at: float
+    client: str = ""
+    idle_s: float = 0.0
     reward: float = 0.0
     last_action: dict | None = None
     invalid: bool = False
@@ -45,6 +52,7 @@ class Session:
             "session_id": self.id,
             "seed": self.episode.seed,
             "expires_at": datetime.fromtimestamp(self.expires_at, UTC),
+            "idle_expiry_s": round(self.idle_s),
             "done": self.episode.done,
             "reward": self.reward,
             "last_action": self.last_action,
@@ -55,38 +63,69 @@ class Session:
 
 
 class PlaySessions:
-    """Live sessions with a TTL (refreshed on use) and a cap."""
+    """Live sessions: an idle expiry (refreshed on use), a per-client cap enforced by
+    closing that client's least recently used session, and a service-wide cap."""
 
-    def __init__(self, max_sessions: int, ttl_s: float) -> None:
+    def __init__(self, max_sessions: int, idle_s: float, max_per_client: int = 3) -> None:
         self.max_sessions = max_sessions
-        self.ttl_s = ttl_s
-        self._sessions: dict[str, Session] = {}
+        self.idle_s = idle_s
+        self.max_per_client = max_per_client
+        self._sessions: dict[str, Session | None] = {}  # None: reserved, resetting
+        self._owner: dict[str, str] = {}  # session id -> client id
         self._lock = threading.Lock()
 
     def _expire(self, now: float) -> None:
         for sid in [s for s, v in self._sessions.items() if v is not None and v.expires_at <= now]:
-            del self._sessions[sid]
+            self._close(sid)
 
-    def create(self, seed: int) -> Session:
+    def _close(self, sid: str) -> None:
+        self._sessions.pop(sid, None)
+        self._owner.pop(sid, None)
+
+    def _idle_text(self) -> str:
+        minutes = self.idle_s / 60
+        return f"{minutes:g} min" if minutes >= 1 else f"{self.idle_s:g} s"
+
+    def create(self, seed: int, client: str = "", replace: str | None = None) -> Session:
+        """A new session for `client`; closes `replace` (if it is this client's) and, at the
+        per-client cap, the client's least recently used sessions. Raises SessionLimit when
+        every slot is held by other clients."""
         now = time.time()
         with self._lock:
             self._expire(now)
+            if replace is not None and self._owner.get(replace) == client:
+                self._close(replace)
+            mine = [s for s, c in self._owner.items() if c == client]
+            mine.sort(key=lambda s: self._sessions[s].expires_at if self._sessions[s] else now)
+            # At the per-client cap, or when the service is full and this client holds a
+            # game, its least recently used games make room: a new game replaces an old one.
+            excess = len(mine) - self.max_per_client + 1
+            if len(self._sessions) >= self.max_sessions and mine:
+                excess = max(excess, 1)
+            for sid in mine[: max(excess, 0)]:
+                self._close(sid)
             if len(self._sessions) >= self.max_sessions:
+                live = [v.expires_at for v in self._sessions.values() if v is not None]
+                wait = max(1, int((min(live) if live else now + 30) - now) + 1)
                 raise SessionLimit(
-                    f"{self.max_sessions} play sessions are live; try again later",
-                    retry_after_s=30,
+                    f"all {self.max_sessions} play sessions on this service are in use; "
+                    f"start a new game again in {wait} s (idle sessions close after "
+                    f"{self._idle_text()})",
+                    retry_after_s=wait,
                 )
             sid = secrets.token_urlsafe(16)
             # Reserve the slot before the (slow, first-time compiling) reset.
-            self._sessions[sid] = None  # type: ignore[assignment]
+            self._sessions[sid] = None
+            self._owner[sid] = client
         try:
-            session = Session(sid, Episode(seed), now + self.ttl_s)
+            session = Session(sid, Episode(seed), now + self.idle_s, client, self.idle_s)
         except BaseException:
             with self._lock:
-                self._sessions.pop(sid, None)
+                self._close(sid)
             raise
         with self._lock:
-            self._sessions[sid] = session
+            if sid in self._sessions:  # not closed by a newer game meanwhile
+                self._sessions[sid] = session
         return session
 
     def get(self, sid: str) -> Session:
@@ -95,16 +134,37 @@ class PlaySessions:
             self._expire(now)
             session = self._sessions.get(sid)
             if session is None:
-                raise NotFound("no such play session (it may have expired)")
-            session.expires_at = now + self.ttl_s
+                raise NotFound(
+                    f"no such play session (it may have expired after {self._idle_text()} "
+                    "idle, or a newer game replaced it); start a new game"
+                )
+            session.expires_at = now + self.idle_s
             return session
+
+    def count(self, client: str | None = None) -> int:
+        """Live sessions (of `client` only, when given)."""
+        with self._lock:
+            self._expire(time.time())
+            return sum(1 for c in self._owner.values() if client is None or c == client)
 
 
 def _sessions(request: Request) -> PlaySessions:
     svc: Services = request.app.state.services
     if svc.play is None:
-        svc.play = PlaySessions(svc.settings.play_max_sessions, svc.settings.play_session_ttl_s)
+        s = svc.settings
+        svc.play = PlaySessions(
+            s.play_max_sessions, s.play_idle_minutes * 60, s.play_max_per_client
+        )
     return svc.play
+
+
+def _client_id(request: Request, header: str | None) -> str:
+    """The `X-Play-Client` id, or the client's address when the header is absent."""
+    if header is None:
+        return "addr:" + (request.client.host if request.client else "unknown")
+    if not _CLIENT_ID.fullmatch(header):
+        raise InvalidRequest("X-Play-Client must be 8-64 characters of A-Z a-z 0-9 _ -")
+    return "id:" + header
 
 
 @router.post(
@@ -116,11 +176,18 @@ def _sessions(request: Request) -> PlaySessions:
     summary="Start a play session on a seed (or a random one)",
 )
 async def start_play(
-    request: Request, body: Annotated[PlayStart | None, Body()] = None
+    request: Request,
+    body: Annotated[PlayStart | None, Body()] = None,
+    x_play_client: Annotated[
+        str | None,
+        Header(description="the client's id (8-64 of A-Za-z0-9_-); absent: its address"),
+    ] = None,
 ) -> PlayState:
     seed = body.seed if body is not None and body.seed is not None else secrets.randbits(32)
+    client = _client_id(request, x_play_client)
     sessions = _sessions(request)
-    session = await asyncio.to_thread(sessions.create, seed)
+    replace = body.replace if body is not None else None
+    session = await asyncio.to_thread(sessions.create, seed, client, replace)
     return PlayState.model_validate(await asyncio.to_thread(session.state))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import stat
 import threading
@@ -13,7 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from analytics_service import degraded, records, views
+from analytics_service import degraded, records, replayable, views
 from analytics_service.episode import Episode
 from analytics_service.errors import ApiError
 from analytics_service.state import Services
@@ -25,7 +26,8 @@ CLOSE_INVALID = 4422
 CLOSE_BUSY = 1013  # "try again later"
 MAX_PACE_MS = 5000
 
-_policies: OrderedDict[tuple[str, int, int], Any] = OrderedDict()
+_policies: OrderedDict[tuple[str, int, int, int, bool], Any] = OrderedDict()
+POLICIES = views.POLICIES
 _policies_lock = threading.Lock()
 
 
@@ -59,9 +61,10 @@ def _params_bytes(config: dict) -> int | None:
     return 4 * (trunk + hidden * actions + actions + hidden + 1)
 
 
-def _load_policy(run_dir: Path, window_id: int) -> Any:
-    """The greedy policy of one checkpoint (a few kept in memory). The run's records and
-    checkpoint are any bytes: each way they can fail is a close code, never an exception."""
+def _load_policy(run_dir: Path, window_id: int, greedy: bool) -> Any:
+    """The greedy or sampling policy of one checkpoint (a few kept in memory). The run's
+    records and checkpoint are any bytes: each way they fail is a close code, never an
+    exception or an unbounded allocation."""
     try:
         from ppo import policy
     except ImportError:
@@ -84,13 +87,13 @@ def _load_policy(run_dir: Path, window_id: int) -> Any:
             CLOSE_INVALID, f"checkpoint for window {window_id} does not match the run's config"
         )
     # (a resumed run rewrites a checkpoint: the file's own stamp is part of the key)
-    key = (str(run_dir), window_id, st.st_mtime_ns, st.st_size)
+    key = (str(run_dir), window_id, st.st_mtime_ns, st.st_size, greedy)
     with _policies_lock:
         if key in _policies:
             _policies.move_to_end(key)
             return _policies[key]
     try:
-        act = policy.load(run_dir, window_id, greedy=True)
+        act = policy.load(run_dir, window_id, greedy=greedy)
     except FileNotFoundError:
         raise _ReplayError(CLOSE_NOT_FOUND, f"no checkpoint for window {window_id}") from None
     except Exception as exc:  # msgpack, flax, a config value of any type: all the file's fault
@@ -114,6 +117,10 @@ def _unreadable(run_dir: Path, window_id: int | None, exc: BaseException) -> _Re
     return _ReplayError(1011, f"the checkpoint of window {window_id} cannot be read")
 
 
+def _dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
 def _prepare(runs_dir: Path, run_id: str, params) -> dict:
     """Validate the request and load what the replay needs (blocking)."""
     run_dir = records.run_dir(runs_dir, run_id)
@@ -122,34 +129,86 @@ def _prepare(runs_dir: Path, run_id: str, params) -> dict:
     iteration = _int_param(params, "iteration", 0, 1_000_000_000)
     seed = _int_param(params, "seed", 0, 2**32 - 1)
     pace = _int_param(params, "pace_ms", 0, MAX_PACE_MS)
+    asked_policy = params.get("policy") or None
+    if asked_policy is not None and asked_policy not in POLICIES:
+        raise _ReplayError(CLOSE_INVALID, "policy must be sampled or greedy")
     try:
+        meta = records.read_run(run_dir)
+    except (OSError, ValueError):
+        # run.json damaged (or mid-write): a replay of a named window needs it only for the
+        # seed-base fallback; the default window cannot be found without it.
         if iteration is None:
-            meta = records.read_run(run_dir)
-            iteration = views.as_int(meta.get("last_checkpoint"))  # any value: int or null
-            if iteration is None or iteration < 0:
-                raise _ReplayError(CLOSE_NOT_FOUND, f"run {run_id!r} has no checkpoint yet")
-        act = _load_policy(run_dir, int(iteration))  # 4404 before seed checks: no such window
-        ev = records.read_eval(run_dir, iteration) if seed is None else None
-    except (OSError, ValueError) as exc:  # run.json or the eval record unreadable
-        raise _unreadable(run_dir, iteration, exc) from None
+            raise _ReplayError(
+                1011, f"run {run_id!r}: records unreadable; pass iteration"
+            ) from None
+        meta = {}
+    if iteration is None:
+        iteration = views.as_int(meta.get("last_checkpoint"))  # any record value: int or null
+        if iteration is None or iteration < 0:
+            raise _ReplayError(CLOSE_NOT_FOUND, f"run {run_id!r} has no checkpoint yet")
+    iteration = int(iteration)
+    if not replayable.is_replayable(runs_dir, run_id, iteration):
+        raise _ReplayError(
+            CLOSE_NOT_FOUND, f"no checkpoint for window {iteration} (pruned?); see /replayable"
+        )
+    try:
+        ev = records.read_eval(run_dir, iteration)
+    except (OSError, ValueError):  # unparsable, or no regular file
+        ev = None
+    ev = ev if isinstance(ev, dict) else {}  # a damaged record: as if there were none
+    policy = asked_policy or (ev.get("policy") if ev.get("policy") in POLICIES else "sampled")
+    act = _load_policy(run_dir, iteration, greedy=policy == "greedy")
     if seed is None:
-        seeds = views.replay_seeds((ev or {}).get("replay_seeds"))
+        seeds = views.replay_seeds(ev.get("replay_seeds"))
         if not seeds:
             raise _ReplayError(CLOSE_INVALID, f"window {iteration} has no replay seeds; pass seed")
         seed = seeds[0]
+    # The evaluation's key base: the eval record's, else the run config's, else the default
+    # (any record value: only a valid uint32 is used).
+    seed_base = views.replay_seeds([_dict(ev.get("seeds")).get("base")])
+    if not seed_base:
+        seed_base = views.replay_seeds([_dict(meta.get("config")).get("eval_seed_base")])
+    seed_base = seed_base[0] if seed_base else 1_000_000
+    scored = None
+    if policy == ev.get("policy") and _dict(ev.get("sample_key")).get("derivation") == _DERIVATION:
+        scored = next((r for r in views.replays_from_record(ev) if r["seed"] == seed), None)
+    label = f"{policy} policy, seed {seed}"
+    if scored is not None and scored["return"] is not None:
+        label += f", eval return {scored['return']:.1f}"
     return {
-        "window_id": int(iteration),
+        "window_id": iteration,
         "seed": seed,
         "pace_ms": 100 if pace is None else pace,
         "act": act,
+        "policy": policy,
+        "seed_base": seed_base,
+        "rank": scored["rank"] if scored else None,
+        "eval_return": scored["return"] if scored else None,
+        "label": label,
     }
 
 
-def _policy_step(ep: Episode, act: Any) -> tuple[int, float]:
+_DERIVATION = "fold_in(fold_in(PRNGKey(seeds.base), seed), day)"
+
+
+@functools.cache
+def _key_fn(seed_base: int) -> Any:
+    # The evaluation's per-episode key (ppo.evaluate.episode_step_key), jitted per base.
+    import jax
+
+    from ppo.evaluate import episode_step_key
+
+    return jax.jit(lambda seed, t: episode_step_key(seed_base, seed, t))
+
+
+def _policy_step(ep: Episode, plan: dict, t: int) -> tuple[int, float]:
     jnp = ep.e["jnp"]
     obs = ep.obs
     mask = jnp.asarray(obs[:69] > 0.5)
-    action = int(act(obs, mask, None))
+    key = None
+    if plan["policy"] == "sampled":
+        key = _key_fn(plan["seed_base"])(jnp.uint32(plan["seed"]), jnp.uint32(t))
+    action = int(plan["act"](obs, mask, key))
     reward, _ = ep.step(action)
     return action, reward
 
@@ -209,6 +268,10 @@ async def _stream(ws: WebSocket, svc: Services, run_id: str) -> None:
                 "window_id": plan["window_id"],
                 "seed": plan["seed"],
                 "pace_ms": control["pace_ms"],
+                "policy": plan["policy"],
+                "rank": plan["rank"],
+                "eval_return": plan["eval_return"],
+                "label": plan["label"],
             }
         )
         t = 0
@@ -218,7 +281,7 @@ async def _stream(ws: WebSocket, svc: Services, run_id: str) -> None:
             while control["paused"] and not reader.done():
                 wake.clear()
                 await wake.wait()
-            action, reward = await asyncio.to_thread(_policy_step, episode, plan["act"])
+            action, reward = await asyncio.to_thread(_policy_step, episode, plan, t)
             view = await asyncio.to_thread(episode.view)
             await ws.send_json(
                 {

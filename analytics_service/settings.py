@@ -107,8 +107,13 @@ class Settings(BaseSettings):
     play_max_sessions: int = Field(
         64, ge=1, le=10_000, validation_alias=_alias("ANALYTICS_PLAY_MAX_SESSIONS")
     )
-    play_session_ttl_s: float = Field(
-        1800, gt=0, le=_WEEK_S, validation_alias=_alias("ANALYTICS_PLAY_SESSION_TTL_S")
+    # A session unused this many minutes expires; a client's sessions beyond the per-client
+    # cap close least recently used first (a new game replaces the previous one).
+    play_idle_minutes: float = Field(
+        10, gt=0, le=1440, validation_alias=_alias("ANALYTICS_PLAY_IDLE_MINUTES")
+    )
+    play_max_per_client: int = Field(
+        3, ge=1, le=100, validation_alias=_alias("ANALYTICS_PLAY_MAX_PER_CLIENT")
     )
     replay_max_streams: int = Field(
         8, ge=1, le=256, validation_alias=_alias("ANALYTICS_REPLAY_MAX_STREAMS")

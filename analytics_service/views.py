@@ -23,6 +23,8 @@ from analytics_service.keys import (
 )
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The policies an evaluation (and so a replay) can run.
+POLICIES = ("sampled", "greedy")
 FINISHED_STATES = frozenset({"finished", "crashed", "failed", "killed", "preempted"})
 # The states the API reports (docs/API.md); anything else a record or W&B says is "unknown".
 RUN_STATES = ("running", "stalled", "finished", "crashed", "failed", "killed", "unknown")
@@ -203,9 +205,16 @@ def run_info(
     created_at: Any,
     updated_at: Any,
     last_window: dict | None,
+    config: dict | None = None,
+    kpis: dict | None = None,
+    group: Any = None,
+    seed_index: Any = None,
+    code_version: Any = None,
 ) -> dict:
-    """A row of the runs list."""
-    last = pick(last_window, ("window_id", "env_steps"))
+    """A row of the runs list: identity, state, latest window, and what a runs table shows
+    (`run_meta`, the config subset, the final KPIs), each value in its API type (null when
+    the record's cannot be represented)."""
+    last = pick(last_window, ("window_id", "env_steps", "wall_time_s"))
     return {
         "run_id": run_id,
         "name": as_str(name),
@@ -214,23 +223,42 @@ def run_info(
         "updated_at": parse_time(updated_at),
         "window_id": last["window_id"],
         "env_steps": last["env_steps"],
+        **run_meta(last, group, seed_index, code_version),
+        "config": config_subset(config),
+        "kpis": pick(kpis, KPI_KEYS),
     }
+
+
+def run_meta(last_window: dict | None, group: Any, seed_index: Any, code_version: Any) -> dict:
+    """`group`, `seed_index`, `code_version` and `duration_s` (the last window's
+    `wall_time_s`, seconds) of a run; null where unknown or not representable in its type."""
+    group = as_str(group)
+    code_version = as_str(code_version)
+    return {
+        "group": group or None,
+        "seed_index": as_int(_clean(seed_index)),
+        "code_version": code_version or None,
+        "duration_s": as_float(_clean(_dict(last_window).get("wall_time_s"))),
+    }
+
+
+def seed_index_of(meta: dict) -> Any:
+    """run.json's `seed_index`, else the config's (what W&B's config holds)."""
+    if meta.get("seed_index") is not None:
+        return meta["seed_index"]
+    return _dict(meta.get("config")).get("seed_index")
+
+
+def full_config(config: Any) -> dict:
+    """The run's whole config as recorded (non-finite numbers as null)."""
+    if not isinstance(config, dict):
+        return {}
+    return {str(k): _clean(v) for k, v in config.items()}
 
 
 def is_finished(state: str | None) -> bool:
     """True for states after which a run's data no longer changes."""
     return (state or "").lower() in FINISHED_STATES
-
-
-def downsample(rows: list[dict], max_points: int) -> list[dict]:
-    """At most `max_points` rows spread evenly, first and last always kept."""
-    n = len(rows)
-    if n <= max_points:
-        return rows
-    if max_points == 1:
-        return [rows[-1]]
-    idx = sorted({round(i * (n - 1) / (max_points - 1)) for i in range(max_points)})
-    return [rows[i] for i in idx]
 
 
 def _dict(value: Any) -> dict:
@@ -275,7 +303,37 @@ def eval_from_record(record: Any) -> dict | None:
         },
         "action_mix": {k: as_float(_clean(mix.get(k))) for k in ACTION_KINDS},
         "replay_seeds": replay_seeds(record.get("replay_seeds")),
+        "policy": record.get("policy") if record.get("policy") in POLICIES else None,
+        "replays": replays_from_record(record),
     }
+
+
+_RANKS = ("best", "median", "worst")
+
+
+def replays_from_record(record: Any) -> list[dict]:
+    """The replay seeds' episodes as the evaluation scored them (eval record `replays`),
+    each value in its API type (null when unrepresentable); entries without a known rank or
+    a valid episode seed are left out; [] for records written before that field."""
+    items = _dict(record).get("replays")
+    out = []
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict) or item.get("rank") not in _RANKS:
+            continue
+        seed = replay_seeds([item.get("seed")])
+        if not seed:
+            continue
+        out.append(
+            {
+                "rank": item["rank"],
+                "seed": seed[0],
+                "return": as_float(_clean(item.get("return"))),
+                "profit": as_float(_clean(item.get("profit"))),
+                "survived": as_bool(item.get("survived")),
+                "length": as_int(_clean(item.get("length"))),
+            }
+        )
+    return out
 
 
 def _wandb_histogram(value: Any) -> dict | None:
@@ -305,6 +363,8 @@ def eval_from_wandb_row(row: dict) -> dict | None:
             k: as_float(_clean(row.get(f"{WANDB_ACTION_MIX_PREFIX}{k}"))) for k in ACTION_KINDS
         },
         "replay_seeds": replay_seeds(row.get(WANDB_REPLAY_SEEDS_KEY)),
+        "policy": None,  # not logged to W&B: from the local eval record where it is here
+        "replays": [],
     }
 
 

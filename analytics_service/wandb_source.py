@@ -162,11 +162,15 @@ class WandbSource:
 
         self._call(go)
 
-    def list_runs(self, limit: int) -> list[dict]:
-        """The newest `limit` runs (one `Runs` request with config and summary)."""
+    def list_runs(self, limit: int, group: str | None = None) -> list[dict]:
+        """The newest `limit` runs (of `group` only, when given; one `Runs` request with
+        config and summary)."""
 
         def go() -> list[dict]:
-            runs = self._client().runs(self.path, order="-created_at", per_page=limit, lazy=False)
+            filters = {"group": group} if group is not None else None
+            runs = self._client().runs(
+                self.path, filters=filters, order="-created_at", per_page=limit, lazy=False
+            )
             out = []
             for r in itertools.islice(runs, limit):
                 if not (isinstance(r.id, str) and records.is_run_id(r.id)):
@@ -185,6 +189,11 @@ class WandbSource:
                         created_at=r.created_at,
                         updated_at=r._attrs.get("heartbeatAt"),
                         last_window=summary if "wall_time_s" in summary else None,
+                        config=dict(r.config or {}),
+                        kpis=views.kpis_from_summary(summary),
+                        group=r._attrs.get("group"),
+                        seed_index=dict(r.config or {}).get("seed_index"),
+                        code_version=r._attrs.get("commit"),
                     )
                 )
             return out
@@ -205,6 +214,13 @@ class WandbSource:
                     "created_at": views.parse_time(r.created_at),
                     "updated_at": views.parse_time(r._attrs.get("heartbeatAt")),
                     "config": views.config_subset(dict(r.config or {})),
+                    "full_config": views.full_config(dict(r.config or {})),
+                    **views.run_meta(
+                        summary if "wall_time_s" in summary else None,
+                        r._attrs.get("group"),
+                        dict(r.config or {}).get("seed_index"),
+                        r._attrs.get("commit"),
+                    ),
                 },
                 "kpis": views.kpis_from_summary(summary),
             }

@@ -144,9 +144,9 @@ class StubWandb:
             "tags": [],
             "sweepName": None,
             "state": _state(run),
-            "group": None,
+            "group": run.group,
             "jobType": None,
-            "commit": None,
+            "commit": run.commit,
             "readOnly": False,
             "createdAt": run.created_at,
             "heartbeatAt": run.heartbeat_at,
@@ -179,6 +179,10 @@ class StubWandb:
             key=lambda r: (r.created_at, r.run_id),
             reverse=order.startswith("-"),
         )
+        filters = variables.get("filters")
+        filters = json.loads(filters) if isinstance(filters, str) else filters or {}
+        if "group" in filters:  # the only filter the service uses
+            runs = [r for r in runs if r.group == filters["group"]]
         per_page = int(variables.get("perPage") or 50)
         start = int(variables["cursor"]) if variables.get("cursor") else 0
         page = runs[start : start + per_page]

@@ -25,6 +25,8 @@ class StubRun:
     config: dict
     summary: dict
     history: list[dict] = field(default_factory=list)  # rows with `_step`, ascending
+    group: str | None = None
+    commit: str | None = None
 
     @property
     def last_step(self) -> int:
@@ -157,5 +159,7 @@ def load_runs(runs_dir: Path) -> dict[str, StubRun]:
             config=dict(meta.get("config") or {}),
             summary=summary,
             history=history,
+            group=meta.get("group"),
+            commit=meta.get("code_version"),
         )
     return out

@@ -1,9 +1,12 @@
 """Per-window evaluation on fixed seeds: full episodes, greedy and sampled policy.
 
 Episode i starts from `CaravanEnv.reset_from_seed(seed_base + i)`; the seeds and the
-sampling key are the same every window, so windows are comparable. The compiled part
-returns per-episode arrays; the host builds the eval document (histograms with fixed bins,
-action mix, replay seeds).
+sampling keys are the same every window, so windows are comparable. A sampled action
+depends only on its own episode: day t of the episode from `seed` draws with
+`episode_step_key(seed_base, seed, t)` through `sample_one`, so a replay of one seed
+(analytics_service) reproduces the evaluated episode exactly. The compiled part returns
+per-episode arrays; the host builds the eval document (histograms with fixed bins, action
+mix, replay seeds and their scored episodes).
 """
 
 from __future__ import annotations
@@ -24,6 +27,23 @@ N_BINS = 20
 # 190,000; values beyond the edges fall in the end bins.
 PROFIT_EDGES = np.linspace(-10_000.0, 190_000.0, N_BINS + 1)
 RETURN_EDGES = PROFIT_EDGES / 100.0  # return = profit / 100 - 0.1 per invalid action
+
+# How eval/<w>.json says its sampled actions were drawn (docs/RUN_RECORDS.md).
+SAMPLE_KEY_DERIVATION = "fold_in(fold_in(PRNGKey(seeds.base), seed), day)"
+SAMPLER = "ppo.network.sample_actions on the episode's masked logits, one row"
+
+
+def episode_step_key(seed_base: int, seed: Any, t: Any) -> jax.Array:
+    """PRNG key of the sampled action on day `t` (0-based) of the eval episode from the
+    uint32 `seed`: `fold_in(fold_in(PRNGKey(seed_base), seed), t)`. Pure; jit/vmap-able."""
+    base = jax.random.PRNGKey(seed_base)
+    return jax.random.fold_in(jax.random.fold_in(base, jnp.asarray(seed, jnp.uint32)), t)
+
+
+def sample_one(logits: jax.Array, key: jax.Array) -> jax.Array:
+    """One sampled action (int32 scalar) from float32 `logits[A]` with `key`: exactly
+    what the evaluation draws for one episode (`sample_actions` on a one-row batch)."""
+    return sample_actions(logits[None], key)[0]
 
 
 def eval_env_steps(n_episodes: int, max_steps: int) -> int:
@@ -46,7 +66,7 @@ def make_eval_fn(
     """Jitted `eval(params_batched) -> per-episode arrays [S, 2n]` (greedy half first)."""
     seeds = (seed_base + np.arange(n_episodes)).astype(np.uint32)
     greedy = jnp.arange(2 * n_episodes) < n_episodes
-    sample_key = jax.random.PRNGKey(seed_base)
+    all_seeds = jnp.asarray(np.concatenate([seeds, seeds]))
 
     def one(params: Any) -> dict[str, jax.Array]:
         obs, state = jax.vmap(env.reset_from_seed, in_axes=(0, None))(
@@ -64,14 +84,18 @@ def make_eval_fn(
             kinds=jnp.zeros((m, 4), jnp.int32),
         )
 
-        def body(carry: tuple, key: jax.Array) -> tuple[tuple, None]:
+        def body(carry: tuple, t: jax.Array) -> tuple[tuple, None]:
             obs, state, acc = carry
             logits, _ = net.apply(params, obs)
             if masking:
                 logits = apply_mask(logits, obs[:, :n_actions] > 0.5)
-            action = jnp.where(greedy, jnp.argmax(logits, -1), sample_actions(logits, key))
+            # Each episode draws with its own key (seed, day): replayable one seed at a time.
+            keys = jax.vmap(episode_step_key, in_axes=(None, 0, None))(seed_base, all_seeds, t)
+            sampled = jax.vmap(sample_one)(logits, keys)
+            action = jnp.where(greedy, jnp.argmax(logits, -1), sampled)
+            # The env's step is deterministic (the key is unused): any key will do.
             obs, state, _, _, _, info = jax.vmap(env.step, in_axes=(None, 0, 0, None))(
-                key, state, action.astype(jnp.int32), env_params
+                keys[0], state, action.astype(jnp.int32), env_params
             )
             live = ~acc["done"]
             first = live & info["episode_done"]
@@ -87,8 +111,8 @@ def make_eval_fn(
             )
             return (obs, state, acc), None
 
-        keys = jax.random.split(sample_key, max_steps)
-        (_, _, acc), _ = jax.lax.scan(body, (obs, state, acc0), keys)
+        days = jnp.arange(max_steps, dtype=jnp.uint32)
+        (_, _, acc), _ = jax.lax.scan(body, (obs, state, acc0), days)
         return acc
 
     return jax.jit(jax.vmap(one))
@@ -110,7 +134,9 @@ def eval_document(
     """The eval/<window_id>.json document from one seed's per-episode arrays.
 
     `acc` holds the greedy episodes first, then the sampled ones (same seeds). Top-level
-    statistics, histograms, action mix and replay seeds are those of `policy`.
+    statistics, histograms, action mix and replay seeds are those of `policy`; `replays`
+    gives the best, median and worst episode of that policy as scored (seed, return,
+    profit, survived, length) and `sample_key` how its sampled actions were drawn.
     """
     n = len(acc["ret"]) // 2
     halves = {
@@ -134,7 +160,19 @@ def eval_document(
     gs = stats(g)
     done = g["done"]
     order = np.argsort(g["ret"], kind="stable")
-    replay = [int(seeds[order[-1]]), int(seeds[order[len(order) // 2]]), int(seeds[order[0]])]
+    ranked = {"best": order[-1], "median": order[len(order) // 2], "worst": order[0]}
+    replay = [int(seeds[i]) for i in ranked.values()]
+    replays = [
+        {
+            "rank": rank,
+            "seed": int(seeds[i]),
+            "return": finite_or_none(g["ret"][i]) if done[i] else None,
+            "profit": finite_or_none(g["profit"][i]) if done[i] else None,
+            "survived": bool(g["survived"][i]) if done[i] else None,
+            "length": int(g["length"][i]) if done[i] else None,
+        }
+        for rank, i in ranked.items()
+    ]
     kinds = np.sum(g["kinds"], axis=0).astype(np.float64)
     total = max(float(kinds.sum()), 1.0)
     return {
@@ -157,6 +195,8 @@ def eval_document(
         },
         "action_mix": {k: float(c / total) for k, c in zip(KIND_NAMES, kinds, strict=True)},
         "replay_seeds": list(dict.fromkeys(replay)),
+        "replays": replays,
+        "sample_key": {"derivation": SAMPLE_KEY_DERIVATION, "sampler": SAMPLER},
         "sampled": stats(halves["sampled"]),
         "greedy": stats(halves["greedy"]),
     }

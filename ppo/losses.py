@@ -63,7 +63,10 @@ def ppo_loss(
     Advantages are normalised per minibatch; the value loss is clipped like the policy.
     """
     logp_all = jax.nn.log_softmax(logits, axis=-1)
-    logp = jnp.take_along_axis(logp_all, actions[..., None], axis=-1)[..., 0]
+    # One-hot select rather than take_along_axis: the same values, and its gradient is an
+    # elementwise select instead of a scatter.
+    hit = jnp.arange(logp_all.shape[-1], dtype=actions.dtype) == actions[..., None]
+    logp = jnp.sum(jnp.where(hit, logp_all, 0.0), axis=-1)
     log_ratio = logp - old_logp
     ratio = jnp.exp(log_ratio)
     adv = (advantages - advantages.mean()) / (advantages.std() + 1e-8)

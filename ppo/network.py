@@ -30,19 +30,28 @@ class ActorCritic(nn.Module):
                 name=f"trunk_{i}",
             )(x)
             x = nn.relu(x)
-        logits = nn.Dense(
-            self.n_actions,
-            kernel_init=nn.initializers.orthogonal(0.01),
-            bias_init=nn.initializers.zeros,
-            name="pi",
-        )(x)
-        value = nn.Dense(
-            1,
-            kernel_init=nn.initializers.orthogonal(1.0),
-            bias_init=nn.initializers.zeros,
-            name="v",
-        )(x)
-        return logits, value[..., 0]
+        # Both heads in one [hidden, n_actions + 1] matmul: a 1-column value matmul is a
+        # matrix-vector product, memory-bound over the activations in forward and backward.
+        # The parameters keep the layout of two Dense layers named pi and v.
+        k_pi, b_pi = _DenseParams(self.n_actions, 0.01, name="pi")(x.shape[-1])
+        k_v, b_v = _DenseParams(1, 1.0, name="v")(x.shape[-1])
+        out = x @ jnp.concatenate([k_pi, k_v], axis=1) + jnp.concatenate([b_pi, b_v])
+        return out[..., : self.n_actions], out[..., self.n_actions]
+
+
+class _DenseParams(nn.Module):
+    """The kernel [in, features] and bias [features] of a Dense layer, without applying it."""
+
+    features: int
+    scale: float
+
+    @nn.compact
+    def __call__(self, fan_in: int) -> tuple[jax.Array, jax.Array]:
+        kernel = self.param(
+            "kernel", nn.initializers.orthogonal(self.scale), (fan_in, self.features)
+        )
+        bias = self.param("bias", nn.initializers.zeros, (self.features,))
+        return kernel, bias
 
 
 def apply_mask(logits: jax.Array, mask: jax.Array) -> jax.Array:
@@ -62,6 +71,25 @@ def sample_actions(logits: jax.Array, key: jax.Array) -> jax.Array:
     target = u[..., None] * cdf[..., -1:]
     idx = jnp.sum(cdf < target, axis=-1)
     return jnp.minimum(idx, logits.shape[-1] - 1).astype(jnp.int32)
+
+
+def sample_with_logp(logits: jax.Array, key: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(action int32 [...], its log-probability [...]) with one log-softmax per row.
+
+    Same inverse-CDF draw as `sample_actions` (one uniform per row), on exp(log_softmax).
+    """
+    logp_all = jax.nn.log_softmax(logits, axis=-1)
+    cdf = jnp.cumsum(jnp.exp(logp_all), axis=-1)
+    u = 1.0 - jax.random.uniform(key, logits.shape[:-1], dtype=logits.dtype)
+    idx = jnp.sum(cdf < (u[..., None] * cdf[..., -1:]), axis=-1)
+    action = jnp.minimum(idx, logits.shape[-1] - 1).astype(jnp.int32)
+    return action, select_logp(logp_all, action)
+
+
+def select_logp(logp_all: jax.Array, action: jax.Array) -> jax.Array:
+    """logp_all[..., action] by a one-hot select: its gradient is elementwise (no scatter)."""
+    hit = jnp.arange(logp_all.shape[-1], dtype=action.dtype) == action[..., None]
+    return jnp.sum(jnp.where(hit, logp_all, 0.0), axis=-1)
 
 
 def flops_per_forward(obs_dim: int, n_actions: int, hidden: int, layers: int) -> int:

@@ -4,7 +4,8 @@ Each update is a rollout (vmapped `env.step` under `lax.scan`), GAE, then epochs
 minibatches of Adam steps; K updates run under one outer `lax.scan`. Per-step env info is
 reduced to a few sums inside the loop, so the host only ever sees K small metric rows.
 
-Layout: every runner-state leaf has a leading seed axis [S] (`--num-seeds`, vmapped).
+Layout: every runner-state leaf has a leading seed axis [S] (`--num-seeds`, vmapped; with
+one seed the axis is dropped inside the program instead, so XLA sees unbatched dots).
 Env-side leaves (env state, last obs, RNG) then have a device-sharded axis: envs [S, E, ...]
 and RNG keys [S, D, 2], split across the devices of a 1-D mesh with `jax.shard_map`;
 params and optimiser state are replicated and gradients are averaged with `pmean`.
@@ -23,7 +24,7 @@ from jax.sharding import PartitionSpec as P
 
 from ppo.config import Derived, TrainConfig
 from ppo.losses import explained_variance, gae, ppo_loss
-from ppo.network import ActorCritic, apply_mask, sample_actions
+from ppo.network import ActorCritic, apply_mask, sample_with_logp
 
 AXIS = "d"
 N_KINDS = 4  # wait, travel, buy, sell
@@ -38,6 +39,39 @@ class Runner(NamedTuple):
     obs: jax.Array  # [S, E, OBS_DIM], sharded on E
     rng: jax.Array  # [S, D, 2] uint32, one key per device
     update: jax.Array  # [S] int32, global update index of the next update
+
+
+class RolloutAcc(NamedTuple):
+    """Sums of one update's per-step env info: float32 scalars, kind_counts [N_KINDS]."""
+
+    episodes: jax.Array  # episodes that ended
+    return_sum: jax.Array
+    profit_sum: jax.Array
+    survived_sum: jax.Array
+    length_sum: jax.Array
+    invalid_steps: jax.Array
+    kind_counts: jax.Array  # [N_KINDS]: wait, travel, buy, sell
+
+    @classmethod
+    def zeros(cls) -> RolloutAcc:
+        z = jnp.zeros((), jnp.float32)
+        return cls(z, z, z, z, z, z, jnp.zeros((N_KINDS,), jnp.float32))
+
+    def add(self, info: dict[str, jax.Array]) -> RolloutAcc:
+        """Add one batched step's info ([E] leaves)."""
+        ep = info["episode_done"]
+        return RolloutAcc(
+            episodes=self.episodes + ep.astype(jnp.float32).sum(),
+            return_sum=self.return_sum + jnp.where(ep, info["episode_return"], 0.0).sum(),
+            profit_sum=self.profit_sum + jnp.where(ep, info["episode_profit"], 0.0).sum(),
+            survived_sum=self.survived_sum
+            + (ep & info["episode_survived"]).astype(jnp.float32).sum(),
+            length_sum=self.length_sum
+            + jnp.where(ep, info["episode_length"], 0).astype(jnp.float32).sum(),
+            invalid_steps=self.invalid_steps + info["invalid"].astype(jnp.float32).sum(),
+            kind_counts=self.kind_counts
+            + jnp.bincount(info["action_kind"], length=N_KINDS).astype(jnp.float32),
+        )
 
 
 class UpdateStats(NamedTuple):
@@ -87,6 +121,23 @@ def make_optimizer(cfg: TrainConfig, der: Derived) -> optax.GradientTransformati
     )
 
 
+def schedule_count(opt_state: Any) -> jax.Array:
+    """The learning-rate schedule's step count in `make_optimizer`'s state (int32 scalar).
+
+    Found by the state's type, not its position in the chain.
+    """
+    found = [s for s in jax.tree.leaves(opt_state, is_leaf=_is_sched) if _is_sched(s)]
+    if len(found) != 1:
+        raise ValueError(
+            f"expected one ScaleByScheduleState in the optimiser state, got {len(found)}"
+        )
+    return found[0].count
+
+
+def _is_sched(x: Any) -> bool:
+    return isinstance(x, optax.ScaleByScheduleState)
+
+
 def make_mesh(num_devices: int) -> Mesh:
     """1-D mesh over the first `num_devices` devices."""
     return Mesh(jax.devices()[:num_devices], (AXIS,))
@@ -131,19 +182,46 @@ def init_runner(
     return jax.jit(jax.vmap(one_seed), out_shardings=shardings)(jnp.arange(s))
 
 
-def make_window_fn(
-    cfg: TrainConfig,
-    der: Derived,
-    env: Any,
-    env_params: Any,
-    mesh: Mesh,
-    runner: Runner,
-    n_actions: int,
-) -> Callable[[Runner], tuple[Runner, UpdateStats]]:
-    """The jitted window program: Runner -> (Runner, UpdateStats with leaves [S, K, ...]).
+class Parts(NamedTuple):
+    """The pieces of one update, as the window program composes them (timed one by one by
+    `python -m benchmarks.breakdown`). Shapes are per device and per seed: E envs, T steps."""
 
-    The input runner is donated: its buffers are reused for the output.
-    """
+    policy: Callable  # (params, obs [..., OBS]) -> (masked logits [..., A], value [...])
+    act: Callable  # (logits [E, A], key) -> (action int32 [E], logp [E])
+    env_step: Callable  # (key, env_state, action [E]) -> (obs, env_state, reward, done, info)
+    rollout: Callable  # (params, env_state, obs, key) -> ((env_state, obs, RolloutAcc), Traj)
+    advantages: Callable  # (params, traj, last obs) -> (flat batch [T*E, ...], ev)
+    shuffle: Callable  # key -> minibatch index rows int32 [M, T*E/M]
+    gather: Callable  # (flat batch, index row) -> one minibatch
+    grads: Callable  # (params, minibatch) -> ((loss, LossParts), grads)
+    apply: Callable  # (params, opt_state, grads) -> (params, opt_state, grad_norm)
+    update: Callable  # (carry, None) -> (carry, UpdateStats), carry = Carry
+
+
+class Traj(NamedTuple):
+    """One rollout, [T, E, ...] leaves."""
+
+    obs: jax.Array
+    action: jax.Array
+    logp: jax.Array
+    value: jax.Array
+    reward: jax.Array  # scaled by cfg.reward_scale
+    done: jax.Array
+
+
+class Carry(NamedTuple):
+    """What one update passes to the next inside a window."""
+
+    params: Any
+    opt_state: Any
+    env_state: Any
+    obs: jax.Array
+    key: jax.Array
+    update: jax.Array
+
+
+def make_parts(cfg: TrainConfig, der: Derived, env: Any, env_params: Any, n_actions: int) -> Parts:
+    """The update's pieces for one seed on one device (collectives only when sharded)."""
     net = make_network(cfg, n_actions)
     tx = make_optimizer(cfg, der)
     sched = lr_schedule(cfg, der)
@@ -164,36 +242,53 @@ def make_window_fn(
             logits = apply_mask(logits, obs[..., :n_actions] > 0.5)
         return logits, value
 
-    def rollout_step(carry: tuple, _: None) -> tuple[tuple, tuple]:
-        params, env_state, obs, key, acc = carry
-        key, k_act, k_env = jax.random.split(key, 3)
-        logits, value = policy(params, obs)
-        action = sample_actions(logits, k_act)
-        logp = jnp.take_along_axis(jax.nn.log_softmax(logits), action[:, None], axis=-1)[:, 0]
+    def act(logits: jax.Array, key: jax.Array) -> tuple[jax.Array, jax.Array]:
+        return sample_with_logp(logits, key)
+
+    def env_step(key: jax.Array, env_state: Any, action: jax.Array) -> tuple:
         # One step key shared by all envs: Caravan's randomness lives in the env state
         # (per-episode seeds), so per-env keys would only cost threefry work.
         obs2, env_state2, reward, term, trunc, info = jax.vmap(
             env.step, in_axes=(None, 0, 0, None)
-        )(k_env, env_state, action, env_params)
-        done = term | trunc
-        ep = info["episode_done"]
-        epf = ep.astype(jnp.float32)
-        acc = (
-            acc[0] + epf.sum(),
-            acc[1] + jnp.where(ep, info["episode_return"], 0.0).sum(),
-            acc[2] + jnp.where(ep, info["episode_profit"], 0.0).sum(),
-            acc[3] + (ep & info["episode_survived"]).astype(jnp.float32).sum(),
-            acc[4] + jnp.where(ep, info["episode_length"], 0).astype(jnp.float32).sum(),
-            acc[5] + info["invalid"].astype(jnp.float32).sum(),
-            acc[6] + jnp.bincount(info["action_kind"], length=N_KINDS).astype(jnp.float32),
+        )(key, env_state, action, env_params)
+        return obs2, env_state2, reward, term | trunc, info
+
+    def rollout_step(carry: tuple, _: None) -> tuple[tuple, Traj]:
+        params, env_state, obs, key, acc = carry
+        key, k_act, k_env = jax.random.split(key, 3)
+        logits, value = policy(params, obs)
+        action, logp = act(logits, k_act)
+        obs2, env_state2, reward, done, info = env_step(k_env, env_state, action)
+        step = Traj(obs, action, logp, value, reward * cfg.reward_scale, done)
+        return (params, env_state2, obs2, key, acc.add(info)), step
+
+    def rollout(params: Any, env_state: Any, obs: jax.Array, key: jax.Array) -> tuple:
+        (_, env_state, obs, _, acc), traj = jax.lax.scan(
+            rollout_step, (params, env_state, obs, key, RolloutAcc.zeros()), None, length=t_len
         )
-        return (params, env_state2, obs2, key, acc), (
-            obs,
-            action,
-            logp,
-            value,
-            reward * cfg.reward_scale,
-            done,
+        return (env_state, obs, acc), traj
+
+    def advantages(params: Any, traj: Traj, obs: jax.Array) -> tuple[tuple, jax.Array]:
+        _, last_value = policy(params, obs)
+        adv, ret = gae(traj.reward, traj.value, traj.done, last_value, cfg.gamma, cfg.gae_lambda)
+        ev = pmean(explained_variance(traj.value, ret))
+        flat = jax.tree.map(
+            lambda x: x.reshape((t_len * e_loc, *x.shape[2:])),
+            (traj.obs, traj.action, traj.logp, traj.value, adv, ret),
+        )
+        return flat, ev
+
+    def shuffle(key: jax.Array) -> jax.Array:
+        # A uniform random permutation of the batch (ties of 32-bit keys, ~N^2/2^33 pairs,
+        # keep index order), cut into minibatch index rows [M, N/M]. One sort instead of
+        # jax.random.permutation's two rounds; the rows are gathered per minibatch (below),
+        # so the shuffled batch is never materialised as a whole.
+        perm = jnp.argsort(jax.random.bits(key, (t_len * e_loc,), jnp.uint32))
+        return perm.astype(jnp.int32).reshape((n_mb, mb_size))
+
+    def gather(batch: tuple, idx: jax.Array) -> tuple:
+        return jax.tree.map(
+            lambda x: x.at[idx].get(mode="promise_in_bounds", unique_indices=True), batch
         )
 
     def loss_fn(params: Any, mb: tuple) -> tuple[jax.Array, Any]:
@@ -203,41 +298,33 @@ def make_window_fn(
             logits, v, action, logp, value, adv, ret, cfg.clip, cfg.vf_coef, cfg.ent_coef
         )
 
-    def minibatch_step(carry: tuple, mb: tuple) -> tuple[tuple, tuple]:
-        params, opt_state = carry
-        (_, parts), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, mb)
-        grads = pmean(grads)
-        gnorm = optax.tree.norm(grads)
-        updates, opt_state = tx.update(grads, opt_state, params)
-        params = optax.apply_updates(params, updates)
-        return (params, opt_state), (parts, gnorm)
+    def grads(params: Any, mb: tuple) -> tuple:
+        return jax.value_and_grad(loss_fn, has_aux=True)(params, mb)
+
+    def apply(params: Any, opt_state: Any, g: Any) -> tuple[Any, Any, jax.Array]:
+        g = pmean(g)
+        gnorm = optax.tree.norm(g)
+        updates, opt_state = tx.update(g, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, gnorm
 
     def epoch_step(carry: tuple, key: jax.Array) -> tuple[tuple, tuple]:
         params, opt_state, batch = carry
-        perm = jax.random.permutation(key, t_len * e_loc)
-        shuffled = jax.tree.map(
-            lambda x: jnp.take(x, perm, axis=0).reshape((n_mb, mb_size, *x.shape[1:])), batch
-        )
-        (params, opt_state), out = jax.lax.scan(minibatch_step, (params, opt_state), shuffled)
+
+        def minibatch_step(c: tuple, idx: jax.Array) -> tuple[tuple, tuple]:
+            params, opt_state = c
+            (_, parts), g = grads(params, gather(batch, idx))
+            params, opt_state, gnorm = apply(params, opt_state, g)
+            return (params, opt_state), (parts, gnorm)
+
+        (params, opt_state), out = jax.lax.scan(minibatch_step, (params, opt_state), shuffle(key))
         return (params, opt_state, batch), out
 
-    def update_step(carry: tuple, _: None) -> tuple[tuple, UpdateStats]:
-        params, opt_state, env_state, obs, key, update = carry
+    def update(carry: Carry, _: None) -> tuple[Carry, UpdateStats]:
+        params, opt_state, env_state, obs, key, n_update = carry
         key, k_roll, k_epochs = jax.random.split(key, 3)
-        zero = jnp.zeros((), jnp.float32)
-        acc0 = (zero, zero, zero, zero, zero, zero, jnp.zeros((N_KINDS,), jnp.float32))
-        (params, env_state, obs, _, acc), traj = jax.lax.scan(
-            rollout_step, (params, env_state, obs, k_roll, acc0), None, length=t_len
-        )
-        t_obs, t_act, t_logp, t_val, t_rew, t_done = traj
-        _, last_value = policy(params, obs)
-        adv, ret = gae(t_rew, t_val, t_done, last_value, cfg.gamma, cfg.gae_lambda)
-        ev = pmean(explained_variance(t_val, ret))
-        lr = sched(opt_state[2].count)  # the schedule's count before this update's steps
-        flat = jax.tree.map(
-            lambda x: x.reshape((t_len * e_loc, *x.shape[2:])),
-            (t_obs, t_act, t_logp, t_val, adv, ret),
-        )
+        (env_state, obs, acc), traj = rollout(params, env_state, obs, k_roll)
+        flat, ev = advantages(params, traj, obs)
+        lr = sched(schedule_count(opt_state))  # the count before this update's steps
         (params, opt_state, _), (parts, gnorm) = jax.lax.scan(
             epoch_step, (params, opt_state, flat), jax.random.split(k_epochs, cfg.epochs)
         )
@@ -252,29 +339,54 @@ def make_window_fn(
             explained_variance=ev,
             lr=lr,
             grad_norm=gnorm.mean(),
-            episodes=acc[0],
-            return_sum=acc[1],
-            profit_sum=acc[2],
-            survived_sum=acc[3],
-            length_sum=acc[4],
-            invalid_steps=acc[5],
+            episodes=acc.episodes,
+            return_sum=acc.return_sum,
+            profit_sum=acc.profit_sum,
+            survived_sum=acc.survived_sum,
+            length_sum=acc.length_sum,
+            invalid_steps=acc.invalid_steps,
             steps=jnp.float32(der.batch_size),
-            kind_counts=acc[6],
+            kind_counts=acc.kind_counts,
             params_finite=jnp.bool_(True),
         )
-        return (params, opt_state, env_state, obs, key, update + 1), stats
+        return Carry(params, opt_state, env_state, obs, key, n_update + 1), stats
+
+    return Parts(policy, act, env_step, rollout, advantages, shuffle, gather, grads, apply, update)
+
+
+def make_window_fn(
+    cfg: TrainConfig,
+    der: Derived,
+    env: Any,
+    env_params: Any,
+    mesh: Mesh,
+    runner: Runner,
+    n_actions: int,
+) -> Callable[[Runner], tuple[Runner, UpdateStats]]:
+    """The jitted window program: Runner -> (Runner, UpdateStats with leaves [S, K, ...]).
+
+    The input runner is donated: its buffers are reused for the output.
+    """
+    parts = make_parts(cfg, der, env, env_params, n_actions)
 
     def one_seed_window(r: Runner) -> tuple[Runner, UpdateStats]:
-        key = r.rng[0]
-        carry = (r.params, r.opt_state, r.env_state, r.obs, key, r.update)
-        carry, stats = jax.lax.scan(update_step, carry, None, length=cfg.updates_per_window)
-        params, opt_state, env_state, obs, key, update = carry
+        carry = Carry(r.params, r.opt_state, r.env_state, r.obs, r.rng[0], r.update)
+        carry, stats = jax.lax.scan(parts.update, carry, None, length=cfg.updates_per_window)
+        params = carry.params
         finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(params)]))
         stats = stats._replace(params_finite=jnp.broadcast_to(finite, stats.policy.shape))
-        return Runner(params, opt_state, env_state, obs, key[None], update), stats
+        runner = Runner(
+            params, carry.opt_state, carry.env_state, carry.obs, carry.key[None], carry.update
+        )
+        return runner, stats
 
     def local_window(r: Runner) -> tuple[Runner, UpdateStats]:
-        return jax.vmap(one_seed_window)(r)
+        if cfg.num_seeds > 1:
+            return jax.vmap(one_seed_window)(r)
+        # One seed: drop the seed axis rather than vmap over it, so XLA sees plain dots and
+        # gathers instead of batched ones of batch size 1.
+        out = one_seed_window(jax.tree.map(lambda x: x[0], r))
+        return jax.tree.map(lambda x: x[None], out)
 
     specs = runner_specs(runner)
     stat_specs = UpdateStats(*([P()] * len(UpdateStats._fields)))

@@ -79,6 +79,9 @@ def measure(
             "flops_per_call": flops,
             "repeats": reps,
             "flops_per_sec": mm_rates,
+            # Per CPU-second: on a shared machine the wall-clock rate falls with others' load,
+            # this one much less (it still counts hyper-thread and cache contention).
+            "flops_per_cpu_s": flops * reps / mm.cpu_s if mm.cpu_s > 0 else None,
         },
         "copy": {
             "bytes": count * 4,
@@ -86,5 +89,6 @@ def measure(
             "dtype": "float32",
             "repeats": reps,
             "bytes_per_sec": cp_rates,
+            "bytes_per_cpu_s": moved * reps / cp.cpu_s if cp.cpu_s > 0 else None,
         },
     }

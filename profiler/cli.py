@@ -155,6 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="env-only diagnostic: auto-reset (what trainers run, default), "
         "no-reset (step_env: the auto-reset's cost), full-info (costly info on)",
     )
+    p.add_argument(
+        "--vs-peer",
+        action="store_true",
+        help="with --mode trainer: also alternate ppo's compiled window and a textbook PPO loop "
+        "(benchmarks/peer.py) --repeats times each in one process, same sizes; the medians and "
+        "their ratio go to the report's `peer`",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of envs and trainer (default 0)")
     p.add_argument(
         "--run-dir",
@@ -222,6 +229,7 @@ def config_from_args(argv: list[str] | None) -> ProfilerConfig:
         run_dir=a.run_dir,
         trainer_overrides=tuple(parse_override(t) for t in a.set),
         env_variant=a.env_variant,
+        vs_peer=a.vs_peer,
     )
     return validate(cfg)
 
@@ -268,7 +276,7 @@ def _main(argv: list[str] | None) -> int:
     host = host_info()
     load_start = load_average()
     _say(f"load average at start {load_start} on {host['cpu_count_logical']} cores")
-    ceiling, jax_sys, runs, errors = measure_all(cfg, sizes, _say)
+    ceiling, jax_sys, runs, errors, peer = measure_all(cfg, sizes, _say)
     if plan is not None and runs and runs[0]["details"].get("process_id", 0) != 0:
         # process 0 writes the report with every process's figures; this one only says its own
         me = runs[0]["details"]["processes"][runs[0]["details"]["process_id"]]
@@ -315,6 +323,7 @@ def _main(argv: list[str] | None) -> int:
         "checks": checks,
         "passed": all(c["passed"] for c in checks) and not errors,
         "errors": errors,
+        "peer": peer,
         "sweep": None
         if cfg.sweep is None
         else {"key": cfg.sweep.key, "values": list(cfg.sweep.values), "plot": plot},

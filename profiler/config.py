@@ -61,6 +61,7 @@ class ProfilerConfig:
     run_dir: str | None = None
     trainer_overrides: tuple[tuple[str, bool | int | float | str], ...] = ()
     env_variant: str = "auto-reset"
+    vs_peer: bool = False
 
     def to_json(self) -> dict:
         """The config as plain JSON values (the report's `config`)."""
@@ -198,6 +199,10 @@ def validate(cfg: ProfilerConfig) -> ProfilerConfig:
         raise ConfigError("--set: the same key is given twice")
     if cfg.trainer_overrides and not TRAINER_MODES & set(cfg.modes):
         raise ConfigError("--set changes the trainer; select trainer or trainer+eval")
+    if cfg.vs_peer and "trainer" not in cfg.modes:
+        raise ConfigError("--vs-peer times ppo's window against the peer loop; add --mode trainer")
+    if cfg.vs_peer and cfg.sweep is not None:
+        raise ConfigError("--vs-peer runs at one --num-envs; drop --sweep")
     if cfg.sweep is not None and cfg.modes == ("reference",):
         raise ConfigError("--sweep needs a vectorised mode; the reference env is a single env")
     for path_flag, path in (("--out", cfg.out), ("--plot", cfg.plot)):

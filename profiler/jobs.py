@@ -101,8 +101,11 @@ def run_worker(spec: dict, xla_flags: str | None) -> dict:
 
 def measure_all(
     cfg: ProfilerConfig, sizes: dict, say: Callable[[str], None]
-) -> tuple[dict | None, dict | None, list[dict], list[dict]]:
-    """Measure the ceiling and every job; returns (ceiling, jax system info, runs, errors)."""
+) -> tuple[dict | None, dict | None, list[dict], list[dict], dict | None]:
+    """Measure the ceiling and every job.
+
+    Returns (ceiling, jax system info, runs, errors, peer comparison or None).
+    """
     with tempfile.TemporaryDirectory(prefix="profiler-runs-") as scratch:
         run_dir = cfg.run_dir or scratch
         specs = job_specs(cfg, sizes, run_dir)
@@ -131,8 +134,19 @@ def measure_all(
                     {"job": spec["mode"], "num_envs": spec["num_envs"], **error_fields(payload)}
                 )
                 say(f"{spec['mode']} failed: {payload['error']}")
+        peer = None
+        if cfg.vs_peer:
+            trainer = next(s for s in specs if s["mode"] == "trainer")
+            spec = {**trainer, "job": "vs-peer"}
+            say(f"vs-peer: ppo window and peer loop alternated {cfg.repeats}x each")
+            payload = run_worker(spec, cfg.xla_flags)
+            if payload["ok"]:
+                peer = payload["result"]
+                say(f"vs-peer: ppo / peer = {peer['ratio']:.2f}x (medians, one process)")
+            else:
+                errors.append({"job": "vs-peer", **error_fields(payload)})
 
-    return ceiling, jax_sys, runs, errors
+    return ceiling, jax_sys, runs, errors, peer
 
 
 def describe(spec: dict) -> str:

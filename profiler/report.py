@@ -157,6 +157,15 @@ def table(report: dict) -> str:
         lines.append(
             f"eval + checkpoint share of a trainer+eval window: {d['eval_checkpoint_share']:.1%}"
         )
+    peer = report.get("peer")
+    if peer:
+        ppo_p50, peer_p50 = peer["ppo"]["steps_per_sec_p50"], peer["peer"]["steps_per_sec_p50"]
+        per_cpu = peer["ratio_per_cpu_s"] or 0.0
+        lines.append(
+            f"vs peer (benchmarks/peer.py, alternated {peer['repeats']}x in one process): "
+            f"ppo {ppo_p50:,.0f} vs peer {peer_p50:,.0f} steps/s = {peer['ratio']:.2f}x "
+            f"(per CPU-s {per_cpu:.2f}x)"
+        )
     for c in report["checks"]:
         mark = "ok  " if c["passed"] else "MISS"
         lines.append(f"[{mark}] {c['name']}: {c['value']:,.4g} {c['op']} {c['threshold']:,.4g}")

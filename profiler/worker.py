@@ -53,6 +53,10 @@ def run_job(spec: dict) -> dict:
         if launch:
             _merge_processes(result)
             distributed.finish()
+    elif spec["job"] == "vs-peer":
+        from profiler.modes import vs_peer
+
+        result = vs_peer.run(spec, _progress("vs-peer"))
     else:
         raise ValueError(f"unknown job {spec['job']!r}")
     return {"ok": True, "result": result, "system": jax_info()}

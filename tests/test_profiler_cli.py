@@ -202,6 +202,8 @@ def test_committed_reports__match_the_schema() -> None:
         (ARTIFACTS.parent.parent / "docs" / "schemas" / "throughput_report.schema.json").read_text()
     )
     reports = sorted(ARTIFACTS.glob("baseline-*.json")) + sorted(ARTIFACTS.glob("current.json"))
+    reports += sorted(ARTIFACTS.glob("vs-peer*.json"))  # make bench-peer
+    reports += sorted(ARTIFACTS.glob("gpu/h200-*.json"))  # benchmarks/gpu_check_short.sh
     assert reports, "the baseline report is committed"
     for path in reports:
         jsonschema.Draft202012Validator(schema).validate(json.loads(path.read_text()))

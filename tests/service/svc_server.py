@@ -33,7 +33,37 @@ def running_service(
     preexec_fn: Callable[[], None] | None = None,
 ) -> Iterator[str]:
     """Yield the base URL of a live service; its stdout+stderr go to `log_path`
-    (`preexec_fn` runs in the child before exec, e.g. to set resource limits)."""
+    (`preexec_fn` runs in the child before exec, e.g. to set resource limits).
+
+    Another process (other tests run at the same time) may take the free port between
+    finding it and binding it: then a new port is tried, up to three times."""
+    for attempt in range(3):
+        stack = contextlib.ExitStack()
+        try:
+            base = stack.enter_context(
+                _running_service_once(
+                    runs_dir, cache_dir, log_path, env, log_level=log_level, preexec_fn=preexec_fn
+                )
+            )
+        except RuntimeError as exc:
+            if "address already in use" not in str(exc) or attempt == 2:
+                raise
+            continue
+        with stack:
+            yield base
+        return
+
+
+@contextlib.contextmanager
+def _running_service_once(
+    runs_dir: Path,
+    cache_dir: Path,
+    log_path: Path,
+    env: dict[str, str],
+    *,
+    log_level: str,
+    preexec_fn: Callable[[], None] | None,
+) -> Iterator[str]:
     port = free_port()
     full_env = {**os.environ, **env, "ANALYTICS_CACHE_DIR": str(cache_dir)}
     with log_path.open("wb") as log:

@@ -172,6 +172,11 @@ def _meta(path: Path, change) -> None:
 REPLAY_DAMAGE = {
     # (damage, query, close code)
     "run_json_garbage": (lambda p: (p / "run.json").write_text("{garbage"), "", 1011),
+    "run_json_garbage_no_iteration": (
+        lambda p: (p / "run.json").write_text("{garbage"),
+        "no_iteration",
+        1011,
+    ),
     "config_missing": (lambda p: _meta(p, lambda m: m.pop("config")), "", 4422),
     "config_not_object": (lambda p: _meta(p, lambda m: m.update(config=[1])), "", 4422),
     "hidden_none": (lambda p: _meta(p, lambda m: m["config"].update(hidden=None)), "", 4422),
@@ -188,7 +193,9 @@ REPLAY_DAMAGE = {
     ),
     "params_fifo": (lambda p: _fifo(p / "checkpoints/0/params.msgpack"), "", 1011),
     "params_missing": (lambda p: (p / "checkpoints/0/params.msgpack").unlink(), "", 4404),
-    "eval_garbage_no_seed": (lambda p: (p / "eval/0.json").write_text("{x"), "no_seed", 1011),
+    # (a damaged eval record reads as none: no replay seeds, so a seed must be passed)
+    "eval_garbage_no_seed": (lambda p: (p / "eval/0.json").write_text("{x"), "no_seed", 4422),
+    "eval_fifo_no_seed": (lambda p: _fifo(p / "eval/0.json"), "no_seed", 4422),
 }
 
 
@@ -202,7 +209,9 @@ def test_hostile__replay_of_damaged_records_closes_with_a_code(
     os.utime(runs / REAL_RUN / "checkpoints/0/params.msgpack")  # no policy cached from before
     damage(runs / REAL_RUN)
     client = make_client(wandb=False, runs_dir=runs)
-    url = f"/ws/replay/{REAL_RUN}?iteration=0&pace_ms=0" + ("" if query else "&seed=1")
+    url = f"/ws/replay/{REAL_RUN}?pace_ms=0"
+    url += "" if query == "no_iteration" else "&iteration=0"
+    url += "" if query == "no_seed" else "&seed=1"
     try:
         with client.websocket_connect(url) as ws:
             first = ws.receive()

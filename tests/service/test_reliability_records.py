@@ -4,6 +4,8 @@ identical JSON for the same records. Hypothesis writes the record files."""
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
 import json
 import math
@@ -17,7 +19,7 @@ from svc_contract import validate_response
 from svc_env import API_KEY, ENTITY, PROJECT
 from svc_records import write_run
 
-from analytics_service.keys import CONFIG_SUBSET
+from analytics_service.keys import CONFIG_SUBSET, INT_KEYS, STR_KEYS
 from analytics_service.wandb_stub import StubWandb, load_runs
 
 # Every value a JSON parser can hand back, and then some: NaN and ±Infinity (Python's json
@@ -78,6 +80,8 @@ def _rewrite(path: Path, data: st.DataObject, *, structural: bool) -> None:
             rows += data.draw(st.lists(values, max_size=2))  # lines that are not objects
         (path / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
     meta = json.loads((path / "run.json").read_text())
+    if structural:  # the runs table's fields, to be fuzzed below
+        meta.update(group="g", seed_index=0, code_version="abc1234")
     keep_m = () if structural else ("state", "created_at", "updated_at", "name", "config")
     meta = _fuzz_row(data, meta, keep_m)
     config = meta.get("config")
@@ -91,6 +95,12 @@ def _rewrite(path: Path, data: st.DataObject, *, structural: bool) -> None:
     for ev_file in (path / "eval").glob("*.json"):
         ev = json.loads(ev_file.read_text())
         if structural:
+            # the scored replays and the key derivation a replay's label rests on
+            ev["replays"] = [
+                {"rank": r, "seed": 1_000_003, "return": 1.5, "profit": 2.0, "survived": True}
+                for r in ("best", "median", "worst")
+            ]
+            ev["replays"] = [_fuzz_row(data, r, ()) for r in ev["replays"]]
             ev = _fuzz_row(data, ev, ())
             if data.draw(st.booleans()):
                 ev = data.draw(values)  # not even an object
@@ -143,6 +153,25 @@ def test_records__any_value_anywhere_is_never_a_500(make_client, tmp_path: Path,
         r = client.get(url.format(s="local", r="fz"))
         assert r.status_code == 200, (url, r.text)
         validate_response(openapi, "GET", template, 200, r.json())
+    # the runs table's group filter, a keys-filtered min-max history, the replayable list
+    # and the CSV export read the same records
+    for template, url in (
+        ("/api/{source}/runs", "/api/local/runs?group=g"),
+        ("/api/{source}/runs/{run_id}/history", "/api/local/runs/fz/history?keys=sps&max_points=2"),
+        ("/api/{source}/runs/{run_id}/replayable", "/api/local/runs/fz/replayable"),
+    ):
+        r = client.get(url)
+        assert r.status_code == 200, (url, r.text)
+        validate_response(openapi, "GET", template, 200, r.json())
+    r = client.get("/api/local/runs/fz/windows.csv")
+    assert r.status_code == 200, r.text
+    header, *rows = csv.reader(io.StringIO(r.text))
+    for row in rows:  # every number finite, every int an int, unrepresentable ones empty
+        for key, cell in zip(header, row, strict=True):
+            if cell and key in INT_KEYS:
+                int(cell)
+            elif cell and key not in STR_KEYS:
+                assert math.isfinite(float(cell)), (key, cell)
     for w in range(4):
         r = client.get(f"/api/local/runs/fz/iterations/{w}")
         assert r.status_code in (200, 404), r.text

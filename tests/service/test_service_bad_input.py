@@ -40,7 +40,7 @@ def test_bad_input__path_traversal_is_refused(make_client, path: str) -> None:
     "query",
     [
         "limit=0",
-        "limit=51",
+        "limit=201",
         "limit=-1",
         "limit=99999999999999999999999",
         "limit=abc",

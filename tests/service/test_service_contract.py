@@ -143,6 +143,8 @@ def test_wandb__not_configured_is_503_and_health_says_local(make_client) -> None
     health = client.get("/api/health").json()
     assert health["default_source"] == "local"
     assert health["sources"]["wandb"] == {
+        "available": False,
+        "reason": "WANDB_API_KEY, WANDB_ENTITY, WANDB_PROJECT not set",
         "configured": False,
         "reachable": None,
         "detail": "WANDB_API_KEY, WANDB_ENTITY, WANDB_PROJECT not set",

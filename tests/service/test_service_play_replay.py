@@ -48,7 +48,7 @@ def test_play__same_seed_same_game_and_bad_input(make_client) -> None:
     a = client.post("/api/play", json={"seed": 7}).json()
     b = client.post("/api/play", json={"seed": 7}).json()
     assert a["view"] == b["view"] and a["session_id"] != b["session_id"]
-    r = client.post("/api/play", json={})
+    r = client.post("/api/play", json={}, headers={"X-Play-Client": "another-client"})
     assert r.status_code == 503 and r.json()["error"]["code"] == "session_limit"
     for bad in (-1, 69, 1000, "x", 1.5):
         r = client.post(f"/api/play/{a['session_id']}/step", json={"action": bad})
@@ -59,13 +59,23 @@ def test_play__same_seed_same_game_and_bad_input(make_client) -> None:
     assert client.post("/api/play", json={"seed": 2**32}).status_code == 422
 
 
-def test_play__sessions_expire(make_client) -> None:
+def test_play__sessions_expire_after_idle_minutes(make_client) -> None:
     import time
 
-    client = make_client(wandb=False, play_session_ttl_s=0.5)
-    sid = client.post("/api/play", json={"seed": 1}).json()["session_id"]
-    time.sleep(0.7)
-    assert client.get(f"/api/play/{sid}").status_code == 404
+    client = make_client(wandb=False, play_idle_minutes=0.02, play_max_sessions=1)
+    state = client.post("/api/play", json={"seed": 1}).json()
+    assert state["idle_expiry_s"] == 1  # 0.02 min
+    # The only slot frees when the idle session expires: another client's start succeeds
+    # then (polling the session itself would keep it alive).
+    deadline = time.monotonic() + 30
+    other = {"X-Play-Client": "another-client"}
+    while (r := client.post("/api/play", json={}, headers=other)).status_code == 503:
+        assert time.monotonic() < deadline, "the idle session never expired"
+    assert r.status_code == 201
+    r = client.get(f"/api/play/{state['session_id']}")
+    assert r.status_code == 404
+    message = r.json()["error"]["message"]
+    assert "idle" in message and "start a new game" in message
 
 
 async def _replay(url: str) -> tuple[list[dict], int | None, str | None]:
@@ -93,7 +103,7 @@ def test_replay__streams_a_real_checkpoint_over_a_websocket(
         url = f"{ws_base}/ws/replay/{REAL_RUN}?iteration={window}&pace_ms=0"
         msgs, code, _ = asyncio.run(_replay(url))
         assert code == 1000
-        assert msgs[0] == {
+        assert {k: msgs[0][k] for k in ("type", "run_id", "window_id", "seed", "pace_ms")} == {
             "type": "start",
             "run_id": REAL_RUN,
             "window_id": window,

@@ -1,25 +1,11 @@
-"""Pure pieces: downsampling, time spelling, W&B histogram mapping, the shim's marker."""
+"""Pure pieces: time spelling, W&B histogram mapping, the shim's marker."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from hypothesis import given
-from hypothesis import strategies as st
-
 from analytics_service import views
 from analytics_service.wandb_shim import parse_marker
-
-
-@given(n=st.integers(0, 3000), max_points=st.integers(2, 1200))
-def test_views__downsample_keeps_ends_order_and_bound(n: int, max_points: int) -> None:
-    rows = [{"window_id": i} for i in range(n)]
-    out = views.downsample(rows, max_points)
-    ids = [r["window_id"] for r in out]
-    assert len(out) == min(n, max_points)
-    assert ids == sorted(set(ids))
-    if n:
-        assert ids[0] == 0 and ids[-1] == n - 1
 
 
 def test_views__times_from_both_sources_compare_equal() -> None:
@@ -53,3 +39,46 @@ def test_shim__marker_round_trip() -> None:
     assert (f.kind, f.status, f.retry_after_s) == ("rate_limited", 429, 7)
     assert parse_marker("caravan-upstream kind=timeout").kind == "timeout"
     assert parse_marker("giving up after 2 attempt(s)") is None
+
+
+def test_views__runs_table_fields_and_scored_replays_are_typed() -> None:
+    # The runs table's fields and an eval record's scored replays: each value in its type,
+    # null when the record's cannot be represented (as every other record value).
+    info = views.run_info(
+        run_id="r",
+        name="n",
+        state="running",
+        created_at=None,
+        updated_at=None,
+        last_window={"window_id": 2.0, "env_steps": 2**60, "wall_time_s": float("inf")},
+        config={"lr": "0.1", "num_envs": 8.0},
+        kpis={"sps": "NaN", "env_steps": 5},
+        group=["g"],
+        seed_index=True,
+        code_version="\ud800x",
+    )
+    assert (info["window_id"], info["env_steps"], info["duration_s"]) == (2, None, None)
+    assert (info["group"], info["seed_index"], info["code_version"]) == (None, None, "?x")
+    assert info["config"]["lr"] is None and info["config"]["num_envs"] == 8
+    assert info["kpis"]["sps"] is None and info["kpis"]["env_steps"] == 5
+    record = {
+        "policy": ["greedy"],
+        "replays": [
+            {"rank": "best", "seed": 7.0, "return": "1.5", "survived": 1, "length": 1e300},
+            {"rank": "median", "seed": -1, "return": 1.0},  # not an episode seed: left out
+            {"rank": ["worst"], "seed": 3},  # unknown rank: left out
+            "not an object",
+        ],
+    }
+    assert views.replays_from_record(record) == [
+        {
+            "rank": "best",
+            "seed": 7,
+            "return": None,
+            "profit": None,
+            "survived": None,
+            "length": None,
+        }
+    ]
+    assert views.replays_from_record({"replays": {"best": 1}}) == []
+    assert views.eval_from_record(record)["policy"] is None

@@ -1,52 +1,43 @@
 "use client";
-/** /analytics: run picker, KPIs, chosen-iteration panel and whole-run trends, each card failing alone. */
-import { useCallback, useEffect, useMemo, useState } from "react";
+/**
+ * /analytics: source and run pickers, KPIs, the run's details, whole-run trends (one run or
+ * several compared), every logged metric, the chosen iteration and the runs table. Each card
+ * fails alone. Every choice lives in the URL (lib/urlState.ts), and every control shows the
+ * state the page is in.
+ */
+import { useMemo } from "react";
 import { api as defaultApi, type ApiClient } from "@/lib/api";
 import { POLL_MS } from "@/lib/config";
+import { runColor } from "@/lib/palette";
+import { sourceOptions } from "@/lib/sources";
 import type { Source } from "@/lib/types";
 import { useApi, usePoll } from "@/lib/useApi";
+import { useHistories } from "@/lib/useHistories";
+import { useAnalyticsUrl } from "@/lib/urlState";
 import { Card, ErrorNotice, StaleBanner } from "./Card";
 import { IterationPanel } from "./IterationPanel";
 import { IterationSelect } from "./IterationSelect";
 import { KpiCards, kpisFromRow } from "./KpiCards";
+import { MetricCharts } from "./MetricCharts";
+import { RunDetails } from "./RunDetails";
 import { RunPicker } from "./RunPicker";
-import { TrendCharts } from "./TrendCharts";
+import { RunsTable } from "./RunsTable";
+import { ChartSettings, TRENDS, TrendCharts, type RunRows } from "./TrendCharts";
 
-interface UrlState {
-  source: Source | null;
-  run: string | null;
-  iteration: number | null;
-}
-
-function readUrl(): UrlState {
-  const p = new URLSearchParams(window.location.search);
-  const src = p.get("source");
-  const it = p.get("iteration");
-  return {
-    source: src === "local" || src === "wandb" ? src : null,
-    run: p.get("run"),
-    iteration: it !== null && /^\d+$/.test(it) ? Number(it) : null,
-  };
-}
-
-function writeUrl(s: UrlState): void {
-  const p = new URLSearchParams();
-  if (s.source) p.set("source", s.source);
-  if (s.run) p.set("run", s.run);
-  if (s.iteration !== null) p.set("iteration", String(s.iteration));
-  const q = p.toString();
-  window.history.replaceState(null, "", q ? `?${q}` : window.location.pathname);
-}
+/** Runs listed in the runs table (the picker shows the newest 10 of them). */
+const RUNS_LIMIT = 50;
+const TREND_KEYS = ["env_steps", "wall_time_s", ...TRENDS.flatMap((t) => t.keys.map((k) => k.key))];
 
 export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS }: { client?: ApiClient; pollMs?: number }) {
-  const [url, setUrl] = useState<UrlState | null>(null);
-  useEffect(() => setUrl(readUrl()), []);
+  const [url, setUrl] = useAnalyticsUrl();
 
-  const health = useApi(url && !url.source ? "health" : null, () => client.health());
-  const source: Source | null = url?.source ?? (health.data ? health.data.default_source : health.error ? "local" : null);
+  const health = useApi("health", () => client.health());
+  const options = sourceOptions(health.data);
+  const source: Source | null = url.source ?? (health.data ? health.data.default_source : health.error ? "local" : null);
+  const sourceOption = options.find((o) => o.source === source) ?? null;
 
-  const runs = useApi(source ? `runs:${source}` : null, () => client.runs(source as Source, 10));
-  const runId = url?.run ?? runs.data?.runs[0]?.run_id ?? null;
+  const runs = useApi(source ? `runs:${source}` : null, () => client.runs(source as Source, RUNS_LIMIT));
+  const runId = url.run ?? runs.data?.runs[0]?.run_id ?? null;
   const runItem = runs.data?.runs.find((r) => r.run_id === runId) ?? null;
 
   const k = source && runId ? `${source}:${runId}` : null;
@@ -57,9 +48,10 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS }: { 
   usePoll(runs.reload, poll);
   usePoll(summary.reload, poll);
   const iterations = useApi(k, () => client.iterations(source as Source, runId as string, 10), poll);
-  const history = useApi(k, () => client.history(source as Source, runId as string, 1000), poll);
+  // The trend charts' columns only: a small payload, and the finest min-max buckets for them.
+  const history = useApi(k, () => client.history(source as Source, runId as string, 1000, TREND_KEYS), poll);
 
-  const chosen = url?.iteration ?? null;
+  const chosen = url.iteration;
   const latestWindow = iterations.data?.iterations[0]?.window_id ?? summary.data?.kpis.window_id ?? null;
   const windowId = chosen ?? latestWindow;
   // While following the latest window of a running run, the old panel stays until the new one is in.
@@ -70,13 +62,20 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS }: { 
     chosen === null && running && k ? `${k}:` : null,
   );
 
-  const update = useCallback((patch: Partial<UrlState>) => {
-    setUrl((u) => {
-      const next = { ...(u ?? { source: null, run: null, iteration: null }), ...patch };
-      writeUrl(next);
-      return next;
+  // Compared runs: the page's run first (first colour), then the chosen others.
+  const compareIds = useMemo(() => url.compare.filter((id) => id !== runId), [url.compare, runId]);
+  const others = useHistories(client, source, compareIds, TREND_KEYS);
+  const charted = useMemo(() => (runId ? [runId, ...compareIds] : []), [runId, compareIds]);
+  const chartRuns: RunRows[] = useMemo(() => {
+    if (!runId || !history.data) return [];
+    const label = (id: string) => runs.data?.runs.find((r) => r.run_id === id)?.name || id;
+    return charted.flatMap((id, i) => {
+      const rows = id === runId ? history.data!.rows : others.byRun[id]?.rows;
+      return rows ? [{ runId: id, label: id === runId ? label(id) : `${label(id)}`, color: runColor(i), rows }] : [];
     });
-  }, []);
+  }, [charted, runId, history.data, others.byRun, runs.data]);
+
+  const chartRunsMeta = useMemo(() => chartRuns.map(({ runId: id, label, color }) => ({ runId: id, label, color })), [chartRuns]);
 
   const chosenRow = useMemo(() => {
     if (chosen === null) return null;
@@ -84,6 +83,9 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS }: { 
   }, [chosen, iterations.data, iteration.data]);
   const highlightRow = chosenRow ?? iteration.data?.row ?? iterations.data?.iterations[0] ?? null;
   const kpis = chosenRow ? kpisFromRow(chosenRow) : (summary.data?.kpis ?? null);
+  const evalPolicy =
+    (chosen !== null ? iteration.data?.eval?.policy : null) ??
+    (typeof summary.data?.run.full_config?.eval_policy === "string" ? (summary.data.run.full_config.eval_policy as string) : null);
 
   // Until the run is known, cards wait on it (skeletons), unless finding it failed.
   const waiting = k === null && !runs.error && !health.error;
@@ -96,9 +98,10 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS }: { 
   const payloads = [runs.data, summary.data, iterations.data, history.data, iteration.data];
   const stalePayload = payloads.find((p) => p?.stale);
 
-  if (url === null) return <DashboardSkeleton />;
-
   const noRuns = runs.data && runs.data.runs.length === 0;
+  const pickerRuns = runs.data ? runs.data.runs.slice(0, 10).concat(runItem && !runs.data.runs.slice(0, 10).includes(runItem) ? [runItem] : []) : [];
+  const offered = options.filter((o) => o.available || o.source === source);
+  const missing = options.filter((o) => !o.available && health.data);
   return (
     <div className="dashboard">
       {stalePayload ? <StaleBanner fetchedAt={stalePayload.fetched_at} /> : null}
@@ -108,28 +111,45 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS }: { 
           <select
             id="source-select"
             value={source ?? ""}
-            onChange={(e) => update({ source: e.target.value as Source, run: null, iteration: null })}
+            onChange={(e) => setUrl({ source: e.target.value as Source, run: null, iteration: null, compare: null })}
           >
             {source === null ? <option value="">…</option> : null}
-            <option value="local">local run records</option>
-            <option value="wandb">Weights &amp; Biases</option>
+            {offered.map((o) => (
+              <option key={o.source} value={o.source}>
+                {o.label}
+                {o.available ? "" : " (unavailable)"}
+              </option>
+            ))}
           </select>
+          {missing.length > 0 ? (
+            <span className="muted small" data-testid="sources-missing">
+              {missing.map((o) => `${o.label}: ${o.reason ?? "unavailable"}`).join("; ")}
+            </span>
+          ) : null}
         </div>
-        {runs.data && runs.data.runs.length > 0 ? (
-          <RunPicker runs={runs.data.runs} value={runId} onChange={(id) => update({ run: id, iteration: null })} />
+        {pickerRuns.length > 0 ? (
+          <RunPicker runs={pickerRuns} value={runId} onChange={(id) => setUrl({ run: id, iteration: null })} />
         ) : null}
         <IterationSelect
           iterations={iterations.data?.iterations ?? []}
           value={windowId}
-          onChange={(w) => update({ iteration: w === latestWindow && chosen === null ? null : w })}
+          chosen={chosen}
+          // Until the list is in, the control could not show what it would choose from.
+          disabled={iterations.data === null}
+          onChange={(w) => setUrl({ iteration: w === latestWindow && chosen === null ? null : w })}
         />
         {chosen !== null ? (
-          <button type="button" className="btn btn-small" onClick={() => update({ iteration: null })}>
+          <button type="button" className="btn btn-small" onClick={() => setUrl({ iteration: null })}>
             Follow latest
           </button>
         ) : null}
         {runs.error && k !== null ? <ErrorNotice error={runs.error} onRetry={runs.reload} /> : null}
       </div>
+      {sourceOption && !sourceOption.available && health.data ? (
+        <p className="error-notice" role="status">
+          {sourceOption.label} is not available on this service: {sourceOption.reason}.
+        </p>
+      ) : null}
       {noRuns ? (
         <div className="card">
           <h2>No runs yet</h2>
@@ -151,7 +171,36 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS }: { 
               kpis={kpis}
               loading={waiting || summary.loading}
               context={chosen !== null ? `window ${chosen} (chosen)` : "latest window"}
+              evalPolicy={evalPolicy}
             />
+          </Card>
+          <Card
+            title="Whole run"
+            loading={waiting || history.loading}
+            error={history.error ?? upstreamError}
+            onRetry={upstreamError ? retryUpstream : history.reload}
+            hasData={history.data !== null}
+            skeletonLines={8}
+            testId="history-card"
+            actions={
+              history.data ? (
+                <span className="muted">
+                  {history.data.rows.length} of {history.data.total_rows} windows
+                  {history.data.downsampled ? " (downsampled, each bucket's extremes kept)" : ""}
+                  {compareIds.length > 0 ? ` · comparing ${charted.length} runs` : ""}
+                </span>
+              ) : null
+            }
+          >
+            {history.data && runId ? (
+              <div className="trends">
+                <ChartSettings url={url} setUrl={setUrl} csvUrl={source ? client.windowsCsvUrl(source, runId) : null} />
+                {Object.entries(others.errors).map(([id, e]) => (
+                  <ErrorNotice key={id} error={e} />
+                ))}
+                <TrendCharts runs={chartRuns} highlight={highlightRow} url={url} setUrl={setUrl} csvUrl={null} />
+              </div>
+            ) : null}
           </Card>
           <Card
             title={windowId !== null ? `Iteration ${windowId}` : "Iteration"}
@@ -172,23 +221,55 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS }: { 
             {iteration.data ? <IterationPanel data={iteration.data} /> : null}
           </Card>
           <Card
-            title="Whole run"
+            title="Every metric"
             loading={waiting || history.loading}
-            error={history.error ?? upstreamError}
-            onRetry={upstreamError ? retryUpstream : history.reload}
+            error={upstreamError}
+            onRetry={retryUpstream}
             hasData={history.data !== null}
-            skeletonLines={8}
-            testId="history-card"
-            actions={
-              history.data ? (
-                <span className="muted">
-                  {history.data.rows.length} of {history.data.total_rows} windows
-                  {history.data.downsampled ? " (downsampled)" : ""}
-                </span>
-              ) : null
-            }
+            testId="metrics-card"
           >
-            {history.data && runId ? <TrendCharts runId={runId} rows={history.data.rows} highlight={highlightRow} /> : null}
+            {history.data && source ? (
+              <MetricCharts
+                client={client}
+                source={source}
+                runs={chartRunsMeta}
+                highlight={highlightRow}
+                url={url}
+                setUrl={setUrl}
+              />
+            ) : null}
+          </Card>
+          <Card
+            title="Run details"
+            loading={waiting || summary.loading}
+            error={summary.error ?? upstreamError}
+            onRetry={upstreamError ? retryUpstream : summary.reload}
+            hasData={summary.data !== null}
+            testId="run-card"
+          >
+            {summary.data ? <RunDetails run={summary.data.run} /> : null}
+          </Card>
+          <Card
+            title="Compare runs"
+            loading={waiting || runs.loading}
+            error={runs.error ?? health.error ?? null}
+            onRetry={retryUpstream}
+            hasData={runs.data !== null}
+            testId="compare-card"
+          >
+            {runs.data ? (
+              <RunsTable
+                runs={runs.data.runs}
+                charted={charted}
+                onToggle={(id) => setUrl({ compare: url.compare.includes(id) ? url.compare.filter((x) => x !== id) : [...url.compare, id] })}
+                onGroup={(g) => {
+                  const members = runs.data!.runs.filter((r) => r.group === g).map((r) => r.run_id);
+                  setUrl({ run: members.includes(runId ?? "") ? runId : members[0], compare: members, iteration: null });
+                }}
+                sort={url.sort}
+                onSort={(sort) => setUrl({ sort })}
+              />
+            ) : null}
           </Card>
         </>
       )}
@@ -196,7 +277,7 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS }: { 
   );
 }
 
-function DashboardSkeleton() {
+export function DashboardSkeleton() {
   return (
     <div className="dashboard" aria-busy="true">
       <div className="card">

@@ -43,13 +43,13 @@ export function Card({
   );
 }
 
-export function ErrorNotice({ error, onRetry }: { error: unknown; onRetry?: () => void }) {
+export function ErrorNotice({ error, onRetry, retryLabel = "Retry" }: { error: unknown; onRetry?: () => void; retryLabel?: string }) {
   return (
     <div className="error-notice" role="alert">
       <span>{errorMessage(error)}</span>
       {onRetry ? (
         <button type="button" className="btn btn-small" onClick={onRetry}>
-          Retry
+          {retryLabel}
         </button>
       ) : null}
     </div>

@@ -8,11 +8,14 @@ export interface KpiItem {
   key: keyof Kpis;
   label: string;
   format: (v: number | null) => string;
-  hint: string;
+  hint: string | ((policy: string | null) => string);
 }
 
 export const KPI_ITEMS: KpiItem[] = [
-  { key: "eval/return_mean", label: "Eval return", format: (v) => fmtNumber(v, 2), hint: "mean episode return, greedy policy" },
+  { key: "eval/return_mean", label: "Eval return", format: (v) => fmtNumber(v, 2), hint: (p) =>
+      p
+        ? `mean return of the evaluation episodes, ${p} policy (${p === "greedy" ? "argmax actions" : "actions drawn from the policy"})`
+        : "mean return of the evaluation episodes, with the policy the run's eval_policy set" },
   { key: "eval/profit_mean", label: "Eval profit", format: (v) => fmtNumber(v, 1), hint: "mean coins gained per episode" },
   { key: "eval/survival_rate", label: "Survival", format: (v) => fmtPercent(v), hint: "episodes that reached the last day" },
   { key: "eval/invalid_action_rate", label: "Invalid actions", format: (v) => fmtPercent(v, 2), hint: "share of invalid actions in eval" },
@@ -24,14 +27,16 @@ interface KpiCardsProps {
   loading: boolean;
   /** "latest" or the chosen iteration's window id, shown as the cards' context. */
   context: string;
+  /** The policy the evaluation measured ("sampled" | "greedy"), when known. */
+  evalPolicy?: string | null;
 }
 
-export function KpiCards({ kpis, loading, context }: KpiCardsProps) {
+export function KpiCards({ kpis, loading, context, evalPolicy = null }: KpiCardsProps) {
   return (
     <div className="kpis" data-testid="kpi-cards">
       {KPI_ITEMS.map((item) => (
         <div className="kpi" key={item.key} data-testid={`kpi-${item.key}`} data-value={kpis?.[item.key] ?? ""}>
-          <div className="kpi-label" title={item.hint}>
+          <div className="kpi-label" title={typeof item.hint === "string" ? item.hint : item.hint(evalPolicy)}>
             {item.label}
           </div>
           {kpis ? (

@@ -1,15 +1,19 @@
 "use client";
-/** Whole-run trends: return, profit, survival, invalid rate and SPS against env steps or wall time. */
-import { useMemo, useState } from "react";
+/**
+ * Whole-run trends: return, profit, survival, invalid rate and SPS against env steps or wall
+ * time, for one run (eval and train lines) or several compared runs (one colour per run).
+ */
+import { useMemo } from "react";
 import { fmtCompact, fmtDuration, fmtNumber, fmtPercent } from "@/lib/format";
 import { COLORS, faint } from "@/lib/palette";
-import { column, downloadText, num, smooth, toCsv } from "@/lib/series";
-import { field, type WindowRow } from "@/lib/types";
+import { alignRuns, column, num, smooth } from "@/lib/series";
+import { field, type HistoryRow } from "@/lib/types";
+import { toggled, type AnalyticsUrl, type SetAnalyticsUrl, type XMode } from "@/lib/urlState";
 import { LineChart, type LineSeries } from "./LineChart";
 
-export type XMode = "env_steps" | "wall_time_s";
+export type { XMode };
 
-interface TrendSpec {
+export interface ChartSpec {
   id: string;
   title: string;
   keys: { key: string; label: string; color: string }[];
@@ -19,7 +23,7 @@ interface TrendSpec {
 }
 
 /** Fixed scales for rates so charts compare at a glance; colours follow eval/train everywhere. */
-export const TRENDS: TrendSpec[] = [
+export const TRENDS: ChartSpec[] = [
   {
     id: "return",
     title: "Return",
@@ -70,78 +74,121 @@ export const TRENDS: TrendSpec[] = [
   },
 ];
 
-interface TrendChartsProps {
+/** One run's rows as charted: its label and colour (the colour is used when comparing). */
+export interface RunRows {
   runId: string;
-  rows: WindowRow[];
-  /** The chosen iteration's row (drawn as a marker and read out under each chart). */
-  highlight: WindowRow | null;
+  label: string;
+  color: string;
+  rows: HistoryRow[];
 }
 
-export function TrendCharts({ runId, rows, highlight }: TrendChartsProps) {
-  const [xMode, setXMode] = useState<XMode>("env_steps");
-  const [smoothing, setSmoothing] = useState(0.6);
+export interface BuiltChart {
+  spec: ChartSpec;
+  x: number[];
+  series: LineSeries[];
+}
 
-  const x = useMemo(() => rows.map((r) => num(r[xMode]) ?? 0), [rows, xMode]);
-  const charts = useMemo(
-    () =>
-      TRENDS.map((spec) => {
-        const series: LineSeries[] = [];
-        const csvCols: { name: string; values: (number | null)[] }[] = [];
-        for (const k of spec.keys) {
-          const raw = column(rows, k.key);
-          const sm = smooth(raw, smoothing);
-          if (smoothing > 0) series.push({ label: `${k.label} raw`, values: raw, color: faint(k.color), width: 1, quiet: true });
-          series.push({ label: k.label, values: sm, color: k.color, width: 2 });
-          csvCols.push({ name: `${k.key}`, values: raw }, { name: `${k.key} (smoothed)`, values: sm });
-        }
-        return { spec, series, csvCols };
-      }),
-    [rows, smoothing],
+/**
+ * The series of one chart. One run: each key its own colour (eval, train). Several runs: the
+ * chart's first key per run, one colour per run, each run one legend entry (its smoothed and
+ * raw lines toggle together).
+ */
+export function buildChart(spec: ChartSpec, runs: RunRows[], xMode: XMode, smoothing: number): BuiltChart {
+  const compare = runs.length > 1;
+  const keys = compare ? spec.keys.slice(0, 1) : spec.keys;
+  const cols = runs.flatMap((r) =>
+    keys.map((k) => ({ r, k, x: r.rows.map((row) => num(field(row, xMode))), values: column(r.rows, k.key) })),
   );
+  const aligned = compare ? alignRuns(cols) : null;
+  const x = aligned ? aligned.x : cols.length ? cols[0].x.map((v) => v ?? 0) : [];
+  const series: LineSeries[] = [];
+  cols.forEach((c, i) => {
+    const raw = aligned ? aligned.columns[i] : c.values;
+    // Smooth each run along its own windows, then place it on the shared axis.
+    const smOwn = smooth(c.values, smoothing);
+    const smAligned = aligned ? placeOn(x, c.x, smOwn) : smOwn;
+    const label = compare ? c.r.label : c.k.label;
+    const color = compare ? c.r.color : c.k.color;
+    const group = compare ? c.r.runId : c.k.label;
+    const isolated = aligned ? aligned.isolated[i] : undefined;
+    if (smoothing > 0) series.push({ label: `${label} raw`, values: raw, color: faint(color), width: 1, quiet: true, group });
+    series.push({ label, values: smAligned, color, width: 2, raw: smoothing > 0 ? raw : undefined, group, isolated });
+  });
+  return { spec, x, series };
+}
 
-  const formatX = xMode === "env_steps" ? fmtCompact : (v: number) => fmtDuration(v);
-  const xLabel = xMode === "env_steps" ? "env steps" : "wall time";
-  const highlightX = highlight ? num(highlight[xMode]) : null;
+function placeOn(x: number[], ownX: (number | null)[], values: (number | null)[]): (number | null)[] {
+  const at = new Map(x.map((v, i) => [v, i]));
+  const out: (number | null)[] = new Array(x.length).fill(null);
+  ownX.forEach((xv, i) => {
+    if (xv !== null && values[i] !== null) out[at.get(xv)!] = values[i];
+  });
+  return out;
+}
 
-  const downloadCsv = () => {
-    const header = ["window_id", "env_steps", "wall_time_s"];
-    const cols = charts.flatMap((c) => c.csvCols);
-    const body = rows.map((r, i) => [r.window_id, r.env_steps, r.wall_time_s, ...cols.map((c) => c.values[i])]);
-    downloadText(`${runId}-trends.csv`, toCsv([...header, ...cols.map((c) => c.name)], body));
-  };
+interface TrendChartsProps {
+  runs: RunRows[];
+  /** The chosen iteration's row of the first run (drawn as a marker and read out under each chart). */
+  highlight: HistoryRow | null;
+  url: Pick<AnalyticsUrl, "x" | "smooth" | "log" | "auto">;
+  setUrl: SetAnalyticsUrl;
+  /** The service's full-resolution CSV of the first run. */
+  csvUrl: string | null;
+  specs?: ChartSpec[];
+  idPrefix?: string;
+}
+
+export function ChartSettings({ url, setUrl, csvUrl }: Pick<TrendChartsProps, "url" | "setUrl" | "csvUrl">) {
+  return (
+    <div className="controls" role="group" aria-label="Chart controls">
+      <fieldset className="segmented">
+        <legend>x-axis</legend>
+        <label>
+          <input type="radio" name="xmode" value="env_steps" checked={url.x === "env_steps"} onChange={() => setUrl({ x: "env_steps" })} />
+          env steps
+        </label>
+        <label>
+          <input type="radio" name="xmode" value="wall_time_s" checked={url.x === "wall_time_s"} onChange={() => setUrl({ x: "wall_time_s" })} />
+          wall time
+        </label>
+      </fieldset>
+      <label className="slider">
+        Smoothing <output htmlFor="smoothing">{url.smooth.toFixed(2)}</output>
+        <input
+          id="smoothing"
+          type="range"
+          min={0}
+          max={0.99}
+          step={0.01}
+          value={url.smooth}
+          onChange={(e) => setUrl({ smooth: Number(e.target.value) })}
+        />
+      </label>
+      {csvUrl ? (
+        <a className="btn btn-small" href={csvUrl} download title="Every window and every logged metric, at full resolution, from the service">
+          Download CSV
+        </a>
+      ) : null}
+    </div>
+  );
+}
+
+export function TrendCharts({ runs, highlight, url, setUrl, specs = TRENDS, idPrefix = "" }: TrendChartsProps) {
+  const smoothing = Math.min(0.99, Math.max(0, url.smooth));
+  const charts = useMemo(() => specs.map((spec) => buildChart(spec, runs, url.x, smoothing)), [specs, runs, url.x, smoothing]);
+  const formatX = url.x === "env_steps" ? fmtCompact : (v: number) => fmtDuration(v);
+  const xLabel = url.x === "env_steps" ? "env steps" : "wall time";
+  const highlightX = highlight ? num(field(highlight, url.x)) : null;
+  const first = runs[0];
+  const hlIndex = highlight && first ? first.rows.findIndex((r) => r.window_id === highlight.window_id) : -1;
 
   return (
-    <div className="trends">
-      <div className="controls" role="group" aria-label="Chart controls">
-        <fieldset className="segmented">
-          <legend>x-axis</legend>
-          <label>
-            <input type="radio" name="xmode" value="env_steps" checked={xMode === "env_steps"} onChange={() => setXMode("env_steps")} />
-            env steps
-          </label>
-          <label>
-            <input type="radio" name="xmode" value="wall_time_s" checked={xMode === "wall_time_s"} onChange={() => setXMode("wall_time_s")} />
-            wall time
-          </label>
-        </fieldset>
-        <label className="slider">
-          Smoothing <output htmlFor="smoothing">{smoothing.toFixed(2)}</output>
-          <input
-            id="smoothing"
-            type="range"
-            min={0}
-            max={0.99}
-            step={0.01}
-            value={smoothing}
-            onChange={(e) => setSmoothing(Number(e.target.value))}
-          />
-        </label>
-        <button type="button" className="btn btn-small" onClick={downloadCsv} disabled={rows.length === 0}>
-          Download CSV
-        </button>
-      </div>
-      <div className="chart-grid">
-        {charts.map(({ spec, series }) => (
+    <div className="chart-grid">
+      {charts.map(({ spec, x, series }) => {
+        const id = `${idPrefix}${spec.id}`;
+        const log = url.log.includes(id);
+        const auto = url.auto.includes(id);
+        return (
           <div key={spec.id} className="chart-cell">
             <LineChart
               title={spec.title}
@@ -151,24 +198,41 @@ export function TrendCharts({ runId, rows, highlight }: TrendChartsProps) {
               formatX={formatX}
               formatY={spec.formatY}
               formatAxisY={spec.formatAxisY}
-              yRange={spec.yRange}
+              yRange={auto ? undefined : spec.yRange}
+              logY={log}
               highlightX={highlightX}
               syncKey="trend"
+              toggles={series.filter((s) => !s.quiet).length > 1}
             />
+            <div className="chart-toggles" role="group" aria-label={`${spec.title} axis`}>
+              <label>
+                <input type="checkbox" checked={log} onChange={() => setUrl({ log: toggled(url.log, id) })} /> log scale
+              </label>
+              {spec.yRange ? (
+                <label>
+                  <input type="checkbox" checked={auto} onChange={() => setUrl({ auto: toggled(url.auto, id) })} /> auto-scale
+                </label>
+              ) : null}
+            </div>
             {highlight ? (
               <p className="readout" data-testid={`readout-${spec.id}`}>
                 Window {highlight.window_id}:{" "}
-                {spec.keys.map((k, i) => (
-                  <span key={k.key} data-key={k.key} data-value={num(field(highlight, k.key)) ?? ""}>
-                    {i > 0 ? ", " : ""}
-                    {k.label} {spec.formatY(num(field(highlight, k.key)) ?? NaN)}
-                  </span>
-                ))}
+                {spec.keys.map((k, i) => {
+                  const raw = num(field(highlight, k.key));
+                  const sm = hlIndex >= 0 && smoothing > 0 ? smooth(column(first.rows, k.key), smoothing)[hlIndex] : null;
+                  return (
+                    <span key={k.key} data-key={k.key} data-value={raw ?? ""}>
+                      {i > 0 ? "; " : ""}
+                      {k.label} raw {spec.formatY(raw ?? NaN)}
+                      {sm !== null ? ` · smoothed ${spec.formatY(sm)}` : ""}
+                    </span>
+                  );
+                })}
               </p>
             ) : null}
           </div>
-        ))}
-      </div>
+        );
+      })}
     </div>
   );
 }

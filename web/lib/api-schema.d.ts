@@ -24,7 +24,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One row per window, downsampled to at most max_points */
+        /** Window rows over the whole run, min-max downsampled to at most max_points */
         get: operations["getRunHistory"];
         put?: never;
         post?: never;
@@ -68,6 +68,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/{source}/runs/{run_id}/replayable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Windows a replay can play (checkpoint and eval record on this server) */
+        get: operations["listReplayable"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/{source}/runs/{run_id}/summary": {
         parameters: {
             query?: never;
@@ -77,6 +94,23 @@ export interface paths {
         };
         /** Run info, config subset and KPIs */
         get: operations["getRunSummary"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/{source}/runs/{run_id}/windows.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every window and every (or the chosen) key at full resolution, as CSV */
+        get: operations["exportWindowsCsv"];
         put?: never;
         post?: never;
         delete?: never;
@@ -230,8 +264,18 @@ export interface components {
         EvalDetail: {
             action_mix: components["schemas"]["ActionMix"];
             histograms: components["schemas"]["EvalHistograms"];
+            /**
+             * Policy
+             * @description the policy the evaluation measured (null: record predates it)
+             */
+            policy?: ("sampled" | "greedy") | null;
             /** Replay Seeds */
             replay_seeds: number[];
+            /**
+             * Replays
+             * @description the replay seeds' episodes as the evaluation scored
+             */
+            replays?: components["schemas"]["ReplayEpisode"][];
         };
         /** EvalHistograms */
         EvalHistograms: {
@@ -272,6 +316,11 @@ export interface components {
         };
         /** HistoryResponse */
         HistoryResponse: {
+            /**
+             * Buckets
+             * @description min-max buckets over the window index (null: not downsampled)
+             */
+            buckets: number | null;
             /** Downsampled */
             downsampled: boolean;
             /**
@@ -280,8 +329,13 @@ export interface components {
              * @description when the data was read from its source
              */
             fetched_at: string;
+            /**
+             * Keys
+             * @description the keys every row holds, window_id first
+             */
+            keys: string[];
             /** Rows */
-            rows: components["schemas"]["WindowRow"][];
+            rows: components["schemas"]["HistoryRow"][];
             /** Run Id */
             run_id: string;
             /**
@@ -300,6 +354,78 @@ export interface components {
              */
             total_rows: number;
         };
+        /**
+         * HistoryRow
+         * @description A window row restricted to the history's `keys` (window_id always present).
+         */
+        HistoryRow: {
+            /** Actions/Buy */
+            "actions/buy"?: number | null;
+            /** Actions/Sell */
+            "actions/sell"?: number | null;
+            /** Actions/Travel */
+            "actions/travel"?: number | null;
+            /** Actions/Wait */
+            "actions/wait"?: number | null;
+            /** Compile S */
+            compile_s?: number | null;
+            /** Env Steps */
+            env_steps?: number | null;
+            /** Eval/Invalid Action Rate */
+            "eval/invalid_action_rate"?: number | null;
+            /** Eval/Profit Mean */
+            "eval/profit_mean"?: number | null;
+            /** Eval/Return Mean */
+            "eval/return_mean"?: number | null;
+            /** Eval/Return P10 */
+            "eval/return_p10"?: number | null;
+            /** Eval/Return P90 */
+            "eval/return_p90"?: number | null;
+            /** Eval/Survival Rate */
+            "eval/survival_rate"?: number | null;
+            /** First Update */
+            first_update?: number | null;
+            /** Last Update */
+            last_update?: number | null;
+            /** Loss/Approx Kl */
+            "loss/approx_kl"?: number | null;
+            /** Loss/Clip Frac */
+            "loss/clip_frac"?: number | null;
+            /** Loss/Entropy */
+            "loss/entropy"?: number | null;
+            /** Loss/Explained Variance */
+            "loss/explained_variance"?: number | null;
+            /** Loss/Policy */
+            "loss/policy"?: number | null;
+            /** Loss/Value */
+            "loss/value"?: number | null;
+            /** Opt/Grad Norm */
+            "opt/grad_norm"?: number | null;
+            /** Opt/Lr */
+            "opt/lr"?: number | null;
+            /** Sps */
+            sps?: number | null;
+            /** Timestamp */
+            timestamp?: string | null;
+            /** Train/Episode Length Mean */
+            "train/episode_length_mean"?: number | null;
+            /** Train/Episodes */
+            "train/episodes"?: number | null;
+            /** Train/Invalid Action Rate */
+            "train/invalid_action_rate"?: number | null;
+            /** Train/Profit Mean */
+            "train/profit_mean"?: number | null;
+            /** Train/Return Mean */
+            "train/return_mean"?: number | null;
+            /** Train/Survival Rate */
+            "train/survival_rate"?: number | null;
+            /** Wall Time S */
+            wall_time_s?: number | null;
+            /** Window Id */
+            window_id: number | null;
+            /** Window Time S */
+            window_time_s?: number | null;
+        };
         /** IterationResponse */
         IterationResponse: {
             /** @description null when this window has no evaluation */
@@ -310,6 +436,12 @@ export interface components {
              * @description when the data was read from its source
              */
             fetched_at: string;
+            /**
+             * Replayable
+             * @description its checkpoint is on this server
+             * @default false
+             */
+            replayable: boolean;
             row: components["schemas"]["WindowRow"];
             /** Run Id */
             run_id: string;
@@ -374,6 +506,11 @@ export interface components {
         /** PlayStart */
         PlayStart: {
             /**
+             * Replace
+             * @description a session of this client to close first (the game this one replaces)
+             */
+            replace?: string | null;
+            /**
              * Seed
              * @description episode seed (uint32); omitted: random
              */
@@ -387,8 +524,14 @@ export interface components {
             /**
              * Expires At
              * Format: date-time
+             * @description when it expires unless used again
              */
             expires_at: string;
+            /**
+             * Idle Expiry S
+             * @description idle time after which a session expires
+             */
+            idle_expiry_s: number;
             /** Invalid */
             invalid: boolean;
             last_action: components["schemas"]["ActionTaken"] | null;
@@ -414,6 +557,61 @@ export interface components {
              */
             action: number;
         };
+        /** ReplayableResponse */
+        ReplayableResponse: {
+            /**
+             * Fetched At
+             * Format: date-time
+             * @description when the data was read from its source
+             */
+            fetched_at: string;
+            /** Run Id */
+            run_id: string;
+            /**
+             * Source
+             * @enum {string}
+             */
+            source: "wandb" | "local";
+            /**
+             * Stale
+             * @description served from cache after the source failed
+             */
+            stale: boolean;
+            /**
+             * Windows
+             * @description newest first
+             */
+            windows: components["schemas"]["ReplayableWindow"][];
+        };
+        /** ReplayableWindow */
+        ReplayableWindow: {
+            /** Env Steps */
+            env_steps: number | null;
+            /** Policy */
+            policy: ("sampled" | "greedy") | null;
+            /** Replays */
+            replays: components["schemas"]["ReplayEpisode"][];
+            /** Window Id */
+            window_id: number;
+        };
+        /** ReplayEpisode */
+        ReplayEpisode: {
+            /** Length */
+            length: number | null;
+            /** Profit */
+            profit: number | null;
+            /**
+             * Rank
+             * @enum {string}
+             */
+            rank: "best" | "median" | "worst";
+            /** Return */
+            return: number | null;
+            /** Seed */
+            seed: number;
+            /** Survived */
+            survived: boolean | null;
+        };
         /**
          * RunConfig
          * @description The config fields shown with a run (null where the run does not have them).
@@ -438,13 +636,40 @@ export interface components {
         };
         /** RunDetail */
         RunDetail: {
+            /**
+             * Code Version
+             * @description git commit (-dirty) or unknown
+             */
+            code_version?: string | null;
             config: components["schemas"]["RunConfig"];
             /** Created At */
             created_at: string | null;
+            /**
+             * Duration S
+             * @description seconds of training: the last window's wall_time_s
+             */
+            duration_s?: number | null;
+            /**
+             * Full Config
+             * @description the run's whole config as recorded
+             */
+            full_config: {
+                [key: string]: unknown;
+            };
+            /**
+             * Group
+             * @description the run's --num-seeds launch (null: single)
+             */
+            group?: string | null;
             /** Name */
             name: string | null;
             /** Run Id */
             run_id: string;
+            /**
+             * Seed Index
+             * @description this run's index in its group
+             */
+            seed_index?: number | null;
             /**
              * State
              * @description running; stalled (the trainer holds its lock, or is on another host, but has not written a heartbeat within the liveness bound); finished; crashed (the trainer is gone: killed, out of memory, machine lost; W&B 'preempted' too); failed (the trainer stopped on an error); killed (stopped from the W&B UI); unknown (the records say something else). See docs/API.md, 'Run liveness'.
@@ -456,14 +681,36 @@ export interface components {
         };
         /** RunInfo */
         RunInfo: {
+            /**
+             * Code Version
+             * @description git commit (-dirty) or unknown
+             */
+            code_version?: string | null;
+            config: components["schemas"]["RunConfig"];
             /** Created At */
             created_at: string | null;
+            /**
+             * Duration S
+             * @description seconds of training: the last window's wall_time_s
+             */
+            duration_s?: number | null;
             /** Env Steps */
             env_steps: number | null;
+            /**
+             * Group
+             * @description the run's --num-seeds launch (null: single)
+             */
+            group?: string | null;
+            kpis: components["schemas"]["Kpis"];
             /** Name */
             name: string | null;
             /** Run Id */
             run_id: string;
+            /**
+             * Seed Index
+             * @description this run's index in its group
+             */
+            seed_index?: number | null;
             /**
              * State
              * @description running; stalled (the trainer holds its lock, or is on another host, but has not written a heartbeat within the liveness bound); finished; crashed (the trainer is gone: killed, out of memory, machine lost; W&B 'preempted' too); failed (the trainer stopped on an error); killed (stopped from the W&B UI); unknown (the records say something else). See docs/API.md, 'Run liveness'.
@@ -501,6 +748,11 @@ export interface components {
         };
         /** SourceHealth */
         SourceHealth: {
+            /**
+             * Available
+             * @description offer this source: configured and answering
+             */
+            available: boolean;
             /** Configured */
             configured: boolean;
             /** Detail */
@@ -510,6 +762,11 @@ export interface components {
              * @description null when not configured
              */
             reachable: boolean | null;
+            /**
+             * Reason
+             * @description why it is not available (null when it is)
+             */
+            reason: string | null;
         };
         /** SummaryResponse */
         SummaryResponse: {
@@ -656,6 +913,8 @@ export interface operations {
     listRuns: {
         parameters: {
             query?: {
+                /** @description only the runs of this --num-seeds group */
+                group?: string | null;
                 limit?: number;
             };
             header?: never;
@@ -735,6 +994,8 @@ export interface operations {
     getRunHistory: {
         parameters: {
             query?: {
+                /** @description comma-separated window keys (window_id is always included); absent: every window key */
+                keys?: string | null;
                 max_points?: number;
             };
             header?: never;
@@ -975,6 +1236,85 @@ export interface operations {
             };
         };
     };
+    listReplayable: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description run id (also the W&B run id) */
+                run_id: string;
+                /** @description `wandb` or `local` */
+                source: "wandb" | "local";
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplayableResponse"];
+                };
+            };
+            /** @description unknown run or iteration */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description bad parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description this client or W&B is over its rate (Retry-After header) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description W&B answered with an error or garbage */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description W&B not configured */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description W&B did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     getRunSummary: {
         parameters: {
             query?: never;
@@ -996,6 +1336,88 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SummaryResponse"];
+                };
+            };
+            /** @description unknown run or iteration */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description bad parameters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description this client or W&B is over its rate (Retry-After header) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description W&B answered with an error or garbage */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description W&B not configured */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description W&B did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    exportWindowsCsv: {
+        parameters: {
+            query?: {
+                /** @description comma-separated window keys (window_id is always included); absent: every window key */
+                keys?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description run id (also the W&B run id) */
+                run_id: string;
+                /** @description `wandb` or `local` */
+                source: "wandb" | "local";
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description CSV */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
                 };
             };
             /** @description unknown run or iteration */
@@ -1077,7 +1499,10 @@ export interface operations {
     startPlay: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description the client's id (8-64 of A-Za-z0-9_-); absent: its address */
+                "x-play-client"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1132,7 +1557,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description too many live sessions, or no game engine */
+            /** @description every session is in use by other clients, or no game engine */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1199,7 +1624,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description too many live sessions, or no game engine */
+            /** @description every session is in use by other clients, or no game engine */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1270,7 +1695,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description too many live sessions, or no game engine */
+            /** @description every session is in use by other clients, or no game engine */
             503: {
                 headers: {
                     [name: string]: unknown;

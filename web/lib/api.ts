@@ -9,6 +9,7 @@ import type {
   IterationResponse,
   IterationsResponse,
   PlaySession,
+  ReplayableResponse,
   RunsResponse,
   Source,
   SummaryResponse,
@@ -28,16 +29,43 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * Why a fetch failed without an answer the page may read. A CORS refusal and a dead service
+ * look the same to `fetch`; an opaque (no-cors) request to the same service tells them apart:
+ * it succeeds when something answered, and fails only when nothing did.
+ */
+export async function diagnoseUnreachable(base: string): Promise<ApiError> {
+  const origin = typeof window !== "undefined" ? window.location.origin : "this page's origin";
+  try {
+    await fetch(`${base}/api/health`, { mode: "no-cors", cache: "no-store" });
+  } catch {
+    return new ApiError(
+      0,
+      "network_error",
+      `Cannot reach the analytics service at ${base}: nothing answered. Start it (make site starts the service and the site together) or check NEXT_PUBLIC_BACKEND_HTTP_BASE.`,
+    );
+  }
+  return new ApiError(
+    0,
+    "origin_refused",
+    `The analytics service at ${base} answered, but not to this page: its ALLOWED_ORIGINS does not include ${origin}. Restart it with ALLOWED_ORIGINS=${origin} (make site sets it for you).`,
+  );
+}
+
 async function request<T>(path: string, init?: RequestInit, base = BACKEND_HTTP_BASE): Promise<T> {
   let res: Response;
   try {
     res = await fetch(`${base}${path}`, {
       ...init,
-      headers: { Accept: "application/json", ...(init?.body ? { "Content-Type": "application/json" } : {}) },
+      headers: {
+        Accept: "application/json",
+        ...(init?.body ? { "Content-Type": "application/json" } : {}),
+        ...(init?.headers as Record<string, string> | undefined),
+      },
       cache: "no-store",
     });
   } catch {
-    throw new ApiError(0, "network_error", `Cannot reach the analytics service at ${base}.`);
+    throw await diagnoseUnreachable(base);
   }
   let body: unknown = null;
   try {
@@ -60,22 +88,55 @@ async function request<T>(path: string, init?: RequestInit, base = BACKEND_HTTP_
 
 const enc = encodeURIComponent;
 
+const CLIENT_KEY = "caravan.playClient";
+
+/** This browser's play client id (docs/API.md, Play): made once, kept in localStorage. */
+export function playClientId(): string {
+  const make = () => {
+    const bytes = new Uint8Array(12);
+    crypto.getRandomValues(bytes);
+    return `web-${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+  };
+  try {
+    const have = window.localStorage.getItem(CLIENT_KEY);
+    if (have && /^[A-Za-z0-9_-]{8,64}$/.test(have)) return have;
+    const id = make();
+    window.localStorage.setItem(CLIENT_KEY, id);
+    return id;
+  } catch {
+    return make(); // storage blocked: a per-page id still replaces this page's own games
+  }
+}
+
 /** Client bound to one backend base URL (the default comes from NEXT_PUBLIC_BACKEND_HTTP_BASE). */
 export function createClient(base: string = BACKEND_HTTP_BASE) {
   const get = <T>(path: string) => request<T>(path, undefined, base);
-  const post = <T>(path: string, body: unknown) =>
-    request<T>(path, { method: "POST", body: JSON.stringify(body) }, base);
+  const post = <T>(path: string, body: unknown, headers?: Record<string, string>) =>
+    request<T>(path, { method: "POST", body: JSON.stringify(body), headers }, base);
   return {
+    base,
     health: () => get<HealthResponse>("/api/health"),
-    runs: (source: Source, limit = 10) => get<RunsResponse>(`/api/${source}/runs?limit=${limit}`),
+    runs: (source: Source, limit = 10, group?: string) =>
+      get<RunsResponse>(`/api/${source}/runs?limit=${limit}${group ? `&group=${enc(group)}` : ""}`),
     summary: (source: Source, runId: string) => get<SummaryResponse>(`/api/${source}/runs/${enc(runId)}/summary`),
-    history: (source: Source, runId: string, maxPoints = 1000) =>
-      get<HistoryResponse>(`/api/${source}/runs/${enc(runId)}/history?max_points=${maxPoints}`),
+    history: (source: Source, runId: string, maxPoints = 1000, keys?: string[]) =>
+      get<HistoryResponse>(
+        `/api/${source}/runs/${enc(runId)}/history?max_points=${maxPoints}${keys ? `&keys=${keys.map(enc).join(",")}` : ""}`,
+      ),
+    /** Every window and every metric at full resolution, as the service's CSV download. */
+    windowsCsvUrl: (source: Source, runId: string) => `${base}/api/${source}/runs/${enc(runId)}/windows.csv`,
+    replayable: (source: Source, runId: string) => get<ReplayableResponse>(`/api/${source}/runs/${enc(runId)}/replayable`),
     iterations: (source: Source, runId: string, limit = 10) =>
       get<IterationsResponse>(`/api/${source}/runs/${enc(runId)}/iterations?limit=${limit}`),
     iteration: (source: Source, runId: string, windowId: number) =>
       get<IterationResponse>(`/api/${source}/runs/${enc(runId)}/iterations/${windowId}`),
-    newGame: (seed?: number) => post<PlaySession>("/api/play", seed === undefined ? {} : { seed }),
+    /** A new game; `replace` closes this browser's previous session first (docs/API.md, Play). */
+    newGame: (seed?: number, replace?: string | null) =>
+      post<PlaySession>(
+        "/api/play",
+        { ...(seed === undefined ? {} : { seed }), ...(replace ? { replace } : {}) },
+        { "X-Play-Client": playClientId() },
+      ),
     game: (sessionId: string) => get<PlaySession>(`/api/play/${enc(sessionId)}`),
     step: (sessionId: string, action: number) => post<PlaySession>(`/api/play/${enc(sessionId)}/step`, { action }),
   };

@@ -15,9 +15,15 @@ export type Kpis = Schemas["Kpis"];
 export type WindowRow = Schemas["WindowRow"];
 export type UpdateRow = Schemas["UpdateRow"];
 export type HistoryResponse = Schemas["HistoryResponse"];
+/** A /history row: `window_id` plus the keys asked for (every window key by default). */
+export type HistoryRow = Schemas["HistoryRow"];
 export type IterationsResponse = Schemas["IterationsResponse"];
-export type IterationResponse = Schemas["IterationResponse"];
+export type EvalReplay = Schemas["ReplayEpisode"];
 export type IterationEval = Schemas["EvalDetail"];
+export type IterationResponse = Schemas["IterationResponse"];
+export type ReplayableWindow = Schemas["ReplayableWindow"];
+export type ReplayableResponse = Schemas["ReplayableResponse"];
+export type SourceAvailability = Schemas["SourceHealth"];
 export type Histogram = Schemas["Histogram"];
 export type HealthResponse = Schemas["HealthResponse"];
 export type ApiErrorBody = Schemas["ErrorResponse"];
@@ -99,6 +105,16 @@ export interface GameView {
 export type PlaySession = Omit<Schemas["PlayState"], "view"> & { view: GameView };
 
 export type ReplayMessage =
-  | { type: "start"; run_id: string; window_id: number; seed: number; pace_ms: number }
+  | {
+      type: "start";
+      run_id: string;
+      window_id: number;
+      seed: number;
+      pace_ms: number;
+      policy?: string | null;
+      rank?: string | null;
+      eval_return?: number | null;
+      label?: string | null;
+    }
   | { type: "step"; t: number; action: ActionRef; reward: number; view: GameView }
   | { type: "end"; episode: EpisodeMetrics };

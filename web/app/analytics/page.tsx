@@ -1,5 +1,7 @@
 import type { Metadata } from "next";
-import { AnalyticsDashboard } from "@/components/AnalyticsDashboard";
+import { Suspense } from "react";
+import { NuqsAdapter } from "nuqs/adapters/next/app";
+import { AnalyticsDashboard, DashboardSkeleton } from "@/components/AnalyticsDashboard";
 
 export const metadata: Metadata = { title: "Analytics" };
 
@@ -7,7 +9,12 @@ export default function AnalyticsPage() {
   return (
     <main id="main" data-page="analytics">
       <h1>Training analytics</h1>
-      <AnalyticsDashboard />
+      {/* The dashboard reads its state from the URL, known only in the browser for this static page. */}
+      <NuqsAdapter>
+        <Suspense fallback={<DashboardSkeleton />}>
+          <AnalyticsDashboard />
+        </Suspense>
+      </NuqsAdapter>
     </main>
   );
 }

@@ -33,7 +33,10 @@ export function MarketTable({ view, labels, valid, onAction, busy, selectedGood,
   return (
     <div className="table-wrap">
       <table className="market" data-testid="market">
-        <caption>Market at {view.town.name}</caption>
+        <caption>
+          Market at {view.town.name}
+          {onAction ? <span className="phone-only muted small"> · tap a good to trade it</span> : null}
+        </caption>
         <thead>
           <tr>
             <th scope="col">Good</th>

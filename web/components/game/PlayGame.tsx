@@ -1,10 +1,11 @@
 "use client";
 /** Play one episode through the play API, by clicking or with the keyboard. */
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { useCallback, useLayoutEffect, useMemo, useRef, useState } from "react";
 import { actionLabels, buyAction, sellAction, travelAction, validSet, WAIT } from "@/lib/actions";
-import { api as defaultApi, type ApiClient } from "@/lib/api";
+import { api as defaultApi, ApiError, type ApiClient } from "@/lib/api";
 import { fmtNumber } from "@/lib/format";
 import type { PlaySession } from "@/lib/types";
+import { useHydrated } from "@/lib/useHydrated";
 import { ErrorNotice, Skeleton } from "../Card";
 import { EpisodeSummary } from "./EpisodeSummary";
 import { GameMap, dangerColor } from "./GameMap";
@@ -33,6 +34,13 @@ export function PlayGame({ client = defaultApi, keysEnabled = true }: { client?:
   const [selectedGood, setSelectedGood] = useState<number | null>(0);
   const [log, setLog] = useState<{ day: number; label: string; reward: number; invalid: boolean }[]>([]);
   const busyRef = useRef(false);
+  // What the keyboard handler and `act` read: updated in a layout effect, i.e. before the
+  // browser paints the board, so a key pressed as soon as a board shows acts on that board
+  // (a listener re-attached in a passive effect runs after paint, holding the previous state).
+  const sessionRef = useRef<PlaySession | null>(session);
+  useLayoutEffect(() => {
+    sessionRef.current = session;
+  }, [session]);
 
   const start = useCallback(async () => {
     setBusy(true);
@@ -42,7 +50,9 @@ export function PlayGame({ client = defaultApi, keysEnabled = true }: { client?:
       const seed = seedText.trim() === "" ? undefined : Number(seedText);
       if (seed !== undefined && (!Number.isInteger(seed) || seed < 0 || seed > 4294967295))
         throw new Error("The seed must be a whole number from 0 to 4294967295.");
-      setSession(await client.newGame(seed));
+      // A new game replaces this browser's previous one (the service closes it), so pressing
+      // "Start game" again and again never piles up sessions.
+      setSession(await client.newGame(seed, sessionRef.current?.session_id ?? null));
       setLog([]);
     } catch (e) {
       setError(e);
@@ -54,15 +64,16 @@ export function PlayGame({ client = defaultApi, keysEnabled = true }: { client?:
 
   const act = useCallback(
     async (a: number) => {
-      if (!session || session.done || busyRef.current) return;
+      const cur = sessionRef.current;
+      if (!cur || cur.done || busyRef.current) return;
       busyRef.current = true;
       setBusy(true);
       setError(null);
       try {
-        const next = await client.step(session.session_id, a);
+        const next = await client.step(cur.session_id, a);
         setSession(next);
         if (next.last_action)
-          setLog((l) => [{ day: session.view.day, label: next.last_action!.label, reward: next.reward, invalid: next.invalid }, ...l].slice(0, 30));
+          setLog((l) => [{ day: cur.view.day, label: next.last_action!.label, reward: next.reward, invalid: next.invalid }, ...l].slice(0, 30));
       } catch (e) {
         setError(e);
       } finally {
@@ -70,35 +81,45 @@ export function PlayGame({ client = defaultApi, keysEnabled = true }: { client?:
         setBusy(false);
       }
     },
-    [client, session],
+    [client],
   );
 
   const view = session?.view ?? null;
   const labels = useMemo(() => (view ? actionLabels(view) : []), [view]);
   const valid = useMemo(() => (view ? validSet(view) : new Set<number>()), [view]);
 
-  useEffect(() => {
-    if (!keysEnabled) return;
+  const keyState = useRef({ keysEnabled, selectedGood, valid });
+  useLayoutEffect(() => {
+    keyState.current = { keysEnabled, selectedGood, valid };
+  }, [keysEnabled, selectedGood, valid]);
+
+  // One listener for the component's life, attached before the first paint; it reads the
+  // state the user sees from the refs above.
+  useLayoutEffect(() => {
     const onKey = (e: KeyboardEvent) => {
+      const { keysEnabled: on, selectedGood: good, valid: ok } = keyState.current;
+      const cur = sessionRef.current;
+      if (!on || !cur || cur.done) return;
       if (e.ctrlKey || e.metaKey || e.altKey) return;
       const t = e.target as HTMLElement | null;
       if (t && (t.tagName === "INPUT" || t.tagName === "SELECT" || t.tagName === "TEXTAREA")) return;
-      if (!view || session?.done) return;
       if (e.key === "ArrowDown" || e.key === "ArrowUp") {
         e.preventDefault();
-        const n = view.market.length;
+        const n = cur.view.market.length;
         setSelectedGood((g) => ((g ?? 0) + (e.key === "ArrowDown" ? 1 : n - 1)) % n);
         return;
       }
-      const a = keyToAction(e, selectedGood);
+      const a = keyToAction(e, good);
       if (a === null) return;
       if (t && t.tagName === "BUTTON" && e.key === " ") return; // space on a focused button clicks it
       e.preventDefault();
-      if (valid.has(a)) void act(a);
+      if (ok.has(a)) void act(a);
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
-  }, [keysEnabled, view, session?.done, selectedGood, valid, act]);
+  }, [act]);
+
+  const hydrated = useHydrated();
 
   if (!session || !view) {
     return (
@@ -113,8 +134,8 @@ export function PlayGame({ client = defaultApi, keysEnabled = true }: { client?:
           }}
         >
           <label htmlFor="seed">Seed (optional)</label>
-          <input id="seed" inputMode="numeric" value={seedText} onChange={(e) => setSeedText(e.target.value)} placeholder="random" />
-          <button type="submit" className="btn btn-primary" disabled={busy}>
+          <input id="seed" inputMode="numeric" disabled={!hydrated} value={seedText} onChange={(e) => setSeedText(e.target.value)} placeholder="random" />
+          <button type="submit" className="btn btn-primary" disabled={busy || !hydrated}>
             {busy ? "Starting…" : "Start game"}
           </button>
         </form>
@@ -130,9 +151,24 @@ export function PlayGame({ client = defaultApi, keysEnabled = true }: { client?:
         <StatusBar view={view} />
         <div className="muted small">
           Seed {session.seed} · return {fmtNumber(view.episode.return)} · invalid {view.episode.invalid_actions}
+          {!session.done ? (
+            <>
+              {" "}
+              <button type="button" className="btn btn-small" onClick={() => void start()} disabled={busy}>
+                New game
+              </button>
+            </>
+          ) : null}
         </div>
       </div>
-      {error ? <ErrorNotice error={error} onRetry={() => setError(null)} /> : null}
+      {error ? (
+        // An expired session (404) cannot be retried: the way on is a new game.
+        error instanceof ApiError && error.status === 404 ? (
+          <ErrorNotice error={error} onRetry={() => void start()} retryLabel="New game" />
+        ) : (
+          <ErrorNotice error={error} onRetry={() => setError(null)} retryLabel="Dismiss" />
+        )
+      ) : null}
       {session.last_action ? (
         <p className={`last-action ${session.invalid ? "bad" : ""}`} role="status" data-testid="last-action">
           {session.invalid ? "Invalid: " : ""}

@@ -1,6 +1,7 @@
 "use client";
 /** /play: a tab for playing yourself and one for watching a trained agent. */
 import { useRef, useState, type KeyboardEvent } from "react";
+import { useHydrated } from "@/lib/useHydrated";
 import { PlayGame } from "./PlayGame";
 import { ReplayViewer } from "./ReplayViewer";
 
@@ -13,6 +14,8 @@ type Tab = (typeof TABS)[number]["id"];
 export function PlayPage() {
   const [tab, setTab] = useState<Tab>("play");
   const refs = useRef<(HTMLButtonElement | null)[]>([]);
+  // The tabs are in the server HTML: a click before hydration would be lost.
+  const hydrated = useHydrated();
   // WAI-ARIA tabs: arrows move between tabs, Home/End jump to the ends.
   const onKey = (e: KeyboardEvent<HTMLDivElement>) => {
     const i = TABS.findIndex((t) => t.id === tab);
@@ -37,6 +40,7 @@ export function PlayPage() {
             aria-selected={tab === t.id}
             aria-controls={`panel-${t.id}`}
             tabIndex={tab === t.id ? 0 : -1}
+            disabled={!hydrated}
             onClick={() => setTab(t.id)}
           >
             {t.label}

@@ -3,7 +3,7 @@
 import { useEffect, useRef, useState } from "react";
 import { api as defaultApi, type ApiClient } from "@/lib/api";
 import { BACKEND_WS_BASE } from "@/lib/config";
-import { fmtNumber } from "@/lib/format";
+import { fmtInt, fmtNumber } from "@/lib/format";
 import type { ActionRef, EpisodeMetrics, GameView, ReplayMessage, Source } from "@/lib/types";
 import { useApi } from "@/lib/useApi";
 import { ErrorNotice } from "../Card";
@@ -37,18 +37,25 @@ export function ReplayViewer({ client = defaultApi, wsBase = BACKEND_WS_BASE }: 
   const runs = useApi(source ? `runs:${source}` : null, () => client.runs(source as Source, 10));
   const [runId, setRunId] = useState<string | null>(null);
   const run = runId ?? runs.data?.runs[0]?.run_id ?? null;
-  const iterations = useApi(source && run ? `it:${source}:${run}` : null, () =>
-    client.iterations(source as Source, run as string, 10),
-  );
-  const [iteration, setIteration] = useState<number | null>(null);
+  // Only windows whose checkpoint is still on the service can be replayed (others are pruned).
+  const replayable = useApi(source && run ? `rp:${source}:${run}` : null, () => client.replayable(source as Source, run as string));
+  const windows = replayable.data?.windows ?? [];
+  const [chosenWindow, setIteration] = useState<number | null>(null);
+  const iteration = chosenWindow ?? windows[0]?.window_id ?? null;
+  const win = windows.find((w) => w.window_id === iteration) ?? null;
+  const [rank, setRank] = useState<string>("best");
+  const episodeToPlay = win?.replays.find((r) => r.rank === rank) ?? win?.replays[0] ?? null;
   const [speed, setSpeed] = useState(2);
   const [status, setStatus] = useState<Status>("idle");
   const [view, setView] = useState<GameView | null>(null);
   const [step, setStep] = useState<{ t: number; action: ActionRef; reward: number } | null>(null);
-  const [meta, setMeta] = useState<{ window_id: number; seed: number } | null>(null);
+  const [meta, setMeta] = useState<{ window_id: number; seed: number; label: string; evalReturn: number | null } | null>(null);
   const [episode, setEpisode] = useState<EpisodeMetrics | null>(null);
   const [error, setError] = useState<string | null>(null);
   const wsRef = useRef<WebSocket | null>(null);
+  // The pace the control shows; a change made while the socket is still connecting cannot be
+  // sent yet, so it is sent on open (else the page would show one speed and play another).
+  const paceRef = useRef(SPEEDS[speed].paceMs);
 
   useEffect(() => () => wsRef.current?.close(), []);
 
@@ -61,8 +68,12 @@ export function ReplayViewer({ client = defaultApi, wsBase = BACKEND_WS_BASE }: 
     setStep(null);
     setMeta(null);
     setStatus("connecting");
-    const ws = new WebSocket(replayUrl(wsBase, run, iteration, null, SPEEDS[speed].paceMs));
+    const openPace = paceRef.current;
+    const ws = new WebSocket(replayUrl(wsBase, run, iteration, episodeToPlay?.seed ?? null, openPace));
     wsRef.current = ws;
+    ws.onopen = () => {
+      if (paceRef.current !== openPace) ws.send(JSON.stringify({ pace_ms: paceRef.current }));
+    };
     let ended = false;
     ws.onmessage = (ev) => {
       let msg: ReplayMessage;
@@ -72,7 +83,12 @@ export function ReplayViewer({ client = defaultApi, wsBase = BACKEND_WS_BASE }: 
         return;
       }
       if (msg.type === "start") {
-        setMeta({ window_id: msg.window_id, seed: msg.seed });
+        setMeta({
+          window_id: msg.window_id,
+          seed: msg.seed,
+          label: msg.label ?? `${msg.policy ? `${msg.policy} policy, ` : ""}seed ${msg.seed}`,
+          evalReturn: msg.eval_return ?? null,
+        });
         setStatus("playing");
       } else if (msg.type === "step") {
         setView(msg.view);
@@ -109,6 +125,7 @@ export function ReplayViewer({ client = defaultApi, wsBase = BACKEND_WS_BASE }: 
   };
   const changeSpeed = (i: number) => {
     setSpeed(i);
+    paceRef.current = SPEEDS[i].paceMs;
     send({ pace_ms: SPEEDS[i].paceMs });
   };
 
@@ -140,16 +157,29 @@ export function ReplayViewer({ client = defaultApi, wsBase = BACKEND_WS_BASE }: 
           <select
             id="replay-iteration"
             value={iteration ?? ""}
-            onChange={(e) => setIteration(e.target.value === "" ? null : Number(e.target.value))}
+            disabled={windows.length === 0}
+            onChange={(e) => setIteration(Number(e.target.value))}
           >
-            <option value="">last checkpoint</option>
-            {(iterations.data?.iterations ?? []).slice(0, 10).map((r) => (
-              <option key={r.window_id} value={r.window_id ?? ""}>
-                Window {r.window_id}
+            {windows.length === 0 ? <option value="">{replayable.loading ? "…" : "no replayable window"}</option> : null}
+            {windows.map((w) => (
+              <option key={w.window_id} value={w.window_id}>
+                {`Window ${w.window_id} · ${fmtInt(w.env_steps)} steps`}
               </option>
             ))}
           </select>
         </div>
+        {win && win.replays.length > 0 ? (
+          <div>
+            <label htmlFor="replay-episode">Episode</label>
+            <select id="replay-episode" value={episodeToPlay?.rank ?? ""} onChange={(e) => setRank(e.target.value)}>
+              {win.replays.map((r) => (
+                <option key={r.rank} value={r.rank}>
+                  {`${r.rank} of the evaluation: seed ${r.seed}, return ${fmtNumber(r.return)}`}
+                </option>
+              ))}
+            </select>
+          </div>
+        ) : null}
         <div>
           <label htmlFor="replay-speed">Speed</label>
           <select id="replay-speed" value={speed} onChange={(e) => changeSpeed(Number(e.target.value))}>
@@ -160,7 +190,7 @@ export function ReplayViewer({ client = defaultApi, wsBase = BACKEND_WS_BASE }: 
             ))}
           </select>
         </div>
-        <button type="button" className="btn btn-primary" onClick={start} disabled={!run || status === "connecting"}>
+        <button type="button" className="btn btn-primary" onClick={start} disabled={!run || iteration === null || status === "connecting"}>
           {status === "idle" ? "Watch" : "Restart"}
         </button>
         <button type="button" className="btn" onClick={togglePause} disabled={status !== "playing" && status !== "paused"}>
@@ -168,11 +198,18 @@ export function ReplayViewer({ client = defaultApi, wsBase = BACKEND_WS_BASE }: 
         </button>
       </div>
       {runs.error ? <ErrorNotice error={runs.error} onRetry={runs.reload} /> : null}
+      {replayable.error ? <ErrorNotice error={replayable.error} onRetry={replayable.reload} /> : null}
+      {replayable.data && windows.length === 0 ? (
+        <p className="muted">
+          No window of this run has a checkpoint on the service (replays read local checkpoints; training keeps the
+          last few and the best).
+        </p>
+      ) : null}
       {noRuns ? <p className="card">No runs to replay yet.</p> : null}
       {error ? <div className="error-notice" role="alert">{error}</div> : null}
       {meta ? (
-        <p className="muted" data-testid="replay-meta" role="status">
-          Window {meta.window_id} · seed {meta.seed} · {status}
+        <p className="muted" data-testid="replay-meta" role="status" data-seed={meta.seed} data-eval-return={meta.evalReturn ?? ""}>
+          Window {meta.window_id} · {meta.label} · {status}
           {step ? ` · day ${step.t + 1}: ${step.action.label} (${fmtNumber(step.reward, 3)})` : ""}
         </p>
       ) : null}

@@ -12,21 +12,39 @@ export function env(name: string): string {
 
 export const web = (p: string) => `${env("E2E_WEB_BASE")}${p}`;
 
+/**
+ * fetch for the test process's own requests. Node keeps connections alive between requests;
+ * when the server closes an idle one (uvicorn after 5 s) just as the next request goes out on
+ * it, that request fails with "other side closed" without having been handled. A request is
+ * resent once in exactly that case (what HTTP clients do for a stale keep-alive connection,
+ * RFC 9112 §9.3.1); any other failure, and any answer, is returned as it is.
+ */
+export async function testFetch(url: string, init?: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (e) {
+    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+    const stale = cause?.code === "UND_ERR_SOCKET" || cause?.code === "ECONNRESET" || /other side closed/.test(cause?.message ?? "");
+    if (!stale) throw e;
+    return await fetch(url, init);
+  }
+}
+
 /** GET a JSON path from the live service, failing the test on a non-2xx answer. */
 export async function apiGet<T = any>(p: string): Promise<T> {
-  const res = await fetch(`${env("E2E_API_BASE")}${p}`);
+  const res = await testFetch(`${env("E2E_API_BASE")}${p}`);
   if (!res.ok) throw new Error(`GET ${p} -> ${res.status}: ${await res.text()}`);
   return (await res.json()) as T;
 }
 
 export async function apiStatus(p: string): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${env("E2E_API_BASE")}${p}`);
+  const res = await testFetch(`${env("E2E_API_BASE")}${p}`);
   return { status: res.status, body: await res.json().catch(() => null) };
 }
 
 /** Switch a fault on the stub W&B server (null turns faults off). */
 export async function stubFault(mode: string | null): Promise<void> {
-  const res = await fetch(`${env("E2E_STUB_BASE")}/_stub/fault`, {
+  const res = await testFetch(`${env("E2E_STUB_BASE")}/_stub/fault`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify(mode ? { mode } : { mode: null }),

@@ -6,7 +6,7 @@ import { IterationSelect } from "@/components/IterationSelect";
 import { KpiCards, kpisFromRow } from "@/components/KpiCards";
 import { RunPicker } from "@/components/RunPicker";
 import { ApiError } from "@/lib/api";
-import { makeIteration, windowRow } from "./fixtures";
+import { KPIS0, makeIteration, windowRow } from "./fixtures";
 
 describe("KpiCards", () => {
   it("test_KpiCards__shows_formatted_values", () => {
@@ -81,7 +81,7 @@ describe("RunPicker", () => {
     const now = new Date(Date.now() - 5000).toISOString();
     render(
       <RunPicker
-        runs={[{ run_id: "r1", name: "r1", state: "running", created_at: now, updated_at: now, window_id: 1, env_steps: 10 }]}
+        runs={[{ run_id: "r1", name: "r1", state: "running", created_at: now, updated_at: now, window_id: 1, env_steps: 10, config: {}, kpis: KPIS0 }]}
         value="r1"
         onChange={() => {}}
       />,

@@ -39,6 +39,7 @@ export function makeIteration(runId: string, w: number, withEval = true): Iterat
     stale: false,
     run_id: runId,
     window_id: w,
+    replayable: true,
     row: windowRow(w),
     updates: [0, 1, 2, 3].map((u) => ({
       window_id: w,
@@ -70,6 +71,16 @@ export interface FakeOptions {
   failHistory?: ApiError | null;
 }
 
+export const KPIS0 = {
+  "eval/return_mean": null,
+  "eval/profit_mean": null,
+  "eval/survival_rate": null,
+  "eval/invalid_action_rate": null,
+  sps: null,
+  env_steps: null,
+  window_id: null,
+};
+
 export function fakeClient(opts: FakeOptions = {}) {
   const n = opts.windows ?? 15;
   const rows = Array.from({ length: n }, (_, i) => windowRow(i));
@@ -78,8 +89,8 @@ export function fakeClient(opts: FakeOptions = {}) {
   const runs: RunsResponse = {
     ...env,
     runs: [
-      { run_id: "run-b", name: "run-b", state: opts.state ?? "finished", created_at: T0, updated_at: T0, window_id: n - 1, env_steps: n * 4096 },
-      { run_id: "run-a", name: "older", state: "crashed", created_at: T0, updated_at: T0, window_id: 3, env_steps: 4 * 4096 },
+      { run_id: "run-b", name: "run-b", state: opts.state ?? "finished", created_at: T0, updated_at: T0, window_id: n - 1, env_steps: n * 4096, config: {}, kpis: KPIS0 },
+      { run_id: "run-a", name: "older", state: "crashed", created_at: T0, updated_at: T0, window_id: 3, env_steps: 4 * 4096, config: {}, kpis: KPIS0 },
     ],
   };
   const last = rows[n - 1];
@@ -90,7 +101,15 @@ export function fakeClient(opts: FakeOptions = {}) {
   const client = {
     health: async () => {
       calls.push("health");
-      return { status: "ok", fetched_at: T0, sources: {}, default_source: "local" as const };
+      return {
+        status: "ok",
+        fetched_at: T0,
+        sources: {
+          local: { available: true, reason: null, configured: true, reachable: true, detail: "runs" },
+          wandb: { available: false, reason: "WANDB_API_KEY is not set", configured: false, reachable: null, detail: "WANDB_API_KEY not set" },
+        },
+        default_source: "local" as const,
+      };
     },
     runs: async () => {
       calls.push("runs");
@@ -112,8 +131,8 @@ export function fakeClient(opts: FakeOptions = {}) {
         },
       };
     },
-    history: async (_s: string, runId: string) => {
-      calls.push(`history:${runId}`);
+    history: async (_s: string, runId: string, maxPoints = 1000, keys?: string[]) => {
+      calls.push(`history:${runId}:${maxPoints}:${keys ? keys.join(",") : "all"}`);
       if (state.failHistory) throw state.failHistory;
       return { ...env, run_id: runId, total_rows: n, downsampled: false, rows };
     },
@@ -126,6 +145,25 @@ export function fakeClient(opts: FakeOptions = {}) {
       if (state.failIteration) throw state.failIteration;
       return { ...makeIteration(runId, w), ...env };
     },
+    windowsCsvUrl: (source: string, runId: string) => `http://svc.test/api/${source}/runs/${runId}/windows.csv`,
+    // Checkpoints kept: windows 14, 12 and 10 (the others were pruned).
+    replayable: async (_s: string, runId: string) => ({
+      ...env,
+      run_id: runId,
+      windows: [14, 12, 10].map((w) => ({
+        window_id: w,
+        env_steps: (w + 1) * 4096,
+        policy: "sampled" as const,
+        replays: (["best", "median", "worst"] as const).map((rank, i) => ({
+          rank,
+          seed: 1000000 + w * 10 + i,
+          return: 5 - i,
+          profit: 100 - i,
+          survived: true,
+          length: 360,
+        })),
+      })),
+    }),
     newGame: async () => {
       throw new Error("not used");
     },
@@ -185,6 +223,7 @@ export function session(day: number, done = false, valid?: number[]): PlaySessio
     session_id: "s1",
     seed: 7,
     expires_at: T0,
+    idle_expiry_s: 600,
     done,
     reward: 0.01,
     last_action: day > 0 ? { action: 0, label: "Wait" } : null,

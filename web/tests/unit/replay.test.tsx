@@ -8,6 +8,7 @@ class FakeSocket {
   static OPEN = 1;
   readyState = 1;
   sent: string[] = [];
+  onopen: (() => void) | null = null;
   onmessage: ((ev: { data: string }) => void) | null = null;
   onerror: (() => void) | null = null;
   onclose: ((ev: { code: number; reason: string }) => void) | null = null;
@@ -38,14 +39,27 @@ describe("ReplayViewer", () => {
     const { client } = fakeClient();
     render(<ReplayViewer client={client} wsBase="ws://api" />);
     await waitFor(() => expect(screen.getByLabelText("Run")).toHaveValue("run-b"));
-    await waitFor(() => expect(screen.getAllByRole("option", { name: /^Window/ }).length).toBe(10));
+    // only the windows whose checkpoint is kept are offered
+    await waitFor(() => expect(screen.getAllByRole("option", { name: /^Window/ }).map((o) => o.getAttribute("value"))).toEqual(["14", "12", "10"]));
     fireEvent.change(screen.getByLabelText("Iteration"), { target: { value: "12" } });
+    fireEvent.change(screen.getByLabelText("Episode"), { target: { value: "median" } });
     fireEvent.click(screen.getByRole("button", { name: "Watch" }));
     const ws = FakeSocket.last!;
-    expect(ws.url).toBe("ws://api/ws/replay/run-b?iteration=12&pace_ms=100");
-    ws.emit({ type: "start", run_id: "run-b", window_id: 12, seed: 1000003, pace_ms: 100 });
+    // the evaluation's median episode of window 12: its seed (the server plays the eval policy)
+    expect(ws.url).toBe("ws://api/ws/replay/run-b?iteration=12&seed=1000121&pace_ms=100");
+    ws.emit({
+      type: "start",
+      run_id: "run-b",
+      window_id: 12,
+      seed: 1000121,
+      pace_ms: 100,
+      policy: "sampled",
+      rank: "median",
+      eval_return: 4,
+      label: "sampled policy, seed 1000121, eval return 4.0",
+    });
     ws.emit({ type: "step", t: 0, action: { action: 0, label: "Wait" }, reward: 0.5, view: gameView(1) });
-    expect(screen.getByTestId("replay-meta")).toHaveTextContent("Window 12 · seed 1000003 · playing · day 1: Wait");
+    expect(screen.getByTestId("replay-meta")).toHaveTextContent("Window 12 · sampled policy, seed 1000121, eval return 4.0 · playing · day 1: Wait");
     expect(screen.getByTestId("status-day")).toHaveTextContent("1 / 360");
 
     fireEvent.click(screen.getByRole("button", { name: "Pause" }));
@@ -65,9 +79,25 @@ describe("ReplayViewer", () => {
   it("test_ReplayViewer__close_code_reason_is_shown", async () => {
     const { client } = fakeClient();
     render(<ReplayViewer client={client} wsBase="ws://api" />);
-    await waitFor(() => expect(screen.getByLabelText("Run")).toHaveValue("run-b"));
+    await waitFor(() => expect(screen.getByLabelText("Iteration")).toHaveValue("14"));
     fireEvent.click(screen.getByRole("button", { name: "Watch" }));
     act(() => FakeSocket.last!.onclose?.({ code: 4404, reason: "no checkpoint for window 3" }));
     expect(screen.getByRole("alert")).toHaveTextContent("no checkpoint for window 3 (code 4404)");
+  });
+});
+
+describe("ReplayViewer while connecting", () => {
+  it("test_ReplayViewer__speed_changed_before_open_is_sent_on_open", async () => {
+    const { client } = fakeClient();
+    render(<ReplayViewer client={client} wsBase="ws://api" />);
+    await waitFor(() => expect(screen.getByLabelText("Iteration")).toHaveValue("14"));
+    fireEvent.click(screen.getByRole("button", { name: "Watch" }));
+    const ws = FakeSocket.last!;
+    ws.readyState = 0; // CONNECTING: nothing can be sent yet
+    fireEvent.change(screen.getByLabelText("Speed"), { target: { value: "5" } });
+    expect(ws.sent).toEqual([]);
+    ws.readyState = 1;
+    act(() => ws.onopen?.());
+    expect(ws.sent).toEqual([JSON.stringify({ pace_ms: 0 })]);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { smooth, toCsv } from "@/lib/series";
+import { alignRuns, isolatedIndices, smooth, toCsv } from "@/lib/series";
 import { fmtAgo, fmtCompact, fmtPercent } from "@/lib/format";
 import { actionLabels, buyAction, sellAction, travelAction } from "@/lib/actions";
 import { gameView } from "./fixtures";
@@ -44,5 +44,39 @@ describe("action layout", () => {
     expect(labels[sellAction(1, "1")]).toBe("Sell 1 Salt");
     expect(labels[sellAction(1, "10")]).toBe("Sell 10 Salt");
     expect(labels[sellAction(11, "all")]).toBe("Sell all Gems");
+  });
+});
+
+describe("isolatedIndices", () => {
+  it("test_isolated__one_value_is_isolated", () => {
+    expect(isolatedIndices([3])).toEqual([0]);
+  });
+  it("test_isolated__values_between_nulls_and_at_ends", () => {
+    expect(isolatedIndices([1, null, 2, null, null, 4, 5, null, 6])).toEqual([0, 2, 8]);
+  });
+  it("test_isolated__a_line_has_none", () => {
+    expect(isolatedIndices([1, 2, 3])).toEqual([]);
+    expect(isolatedIndices([null, null])).toEqual([]);
+  });
+});
+
+describe("alignRuns", () => {
+  it("test_align__union_of_x_with_nulls_elsewhere", () => {
+    const a = alignRuns([
+      { x: [0, 10, 20], values: [1, 2, 3] },
+      { x: [5, 10], values: [7, null] },
+    ]);
+    expect(a.x).toEqual([0, 5, 10, 20]);
+    expect(a.columns).toEqual([
+      [1, null, 2, 3],
+      [null, 7, null, null],
+    ]);
+  });
+  it("test_align__isolation_is_judged_in_each_runs_own_data", () => {
+    const a = alignRuns([
+      { x: [0, 10, 20], values: [1, 2, 3] },
+      { x: [5], values: [4] },
+    ]);
+    expect(a.isolated).toEqual([[], [1]]);
   });
 });

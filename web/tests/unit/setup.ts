@@ -1,8 +1,11 @@
 import "@testing-library/jest-dom/vitest";
-import { cleanup } from "@testing-library/react";
+import { cleanup, configure } from "@testing-library/react";
 import { afterEach, vi } from "vitest";
 
 afterEach(() => cleanup());
+// findBy/waitFor wait on a condition; on a loaded 2-core box a full dashboard render can take
+// over the 1 s default, which would fail a correct page.
+configure({ asyncUtilTimeout: 15_000 });
 
 // jsdom has no ResizeObserver or canvas; charts are checked through a recording uPlot stub.
 class RO {
@@ -25,6 +28,8 @@ vi.mock("uplot", () => {
       this.rec.redraws += 1;
     }
     setSize() {}
+    setSeries() {}
+    setScale() {}
     destroy() {}
   }
   return { default: FakePlot };

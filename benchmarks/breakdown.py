@@ -1,0 +1,416 @@
+"""Where one PPO update's time goes: ppo.window's own pieces (`ppo.window.make_parts`), each
+jitted and timed alone at the run's sizes, next to the machine's matmul and copy ceilings
+measured in the same process.
+
+    python -m benchmarks.breakdown --num-envs 8192 [--set epochs=1 --set hidden=64]
+        [--repeats 3] [--out artifacts/throughput/breakdown.json]
+
+Each phase is one compiled program that runs the piece as often as one update does (T env
+steps, E minibatches...), with inputs taken from a real rollout (never zeros), compiled
+first, run once untimed, then timed `--repeats` times with `block_until_ready`; medians are
+reported. FLOPs and bytes are XLA's cost analysis of one call of the piece times the calls
+per update (XLA counts a loop body once, so loops are analysed by their body). "dense FLOPs"
+are the network's matmul FLOPs in the phase (2 * in * out per sample and layer; backward =
+2 x forward). `matmul-bound s` = dense FLOPs / measured matmul ceiling: the time the phase
+would take if only its matmuls cost anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def _cost(compiled: Any) -> tuple[float | None, float | None]:
+    try:
+        ca = compiled.cost_analysis()
+    except Exception:  # optional per backend
+        return None, None
+    if isinstance(ca, list):
+        ca = ca[0] if ca else {}
+    ca = dict(ca or {})
+    return ca.get("flops"), ca.get("bytes accessed")
+
+
+def _time(fn: Callable[[], Any], repeats: int) -> tuple[list[float], list[float]]:
+    """(wall seconds, process CPU seconds) of each timed call, after one untimed call."""
+    import jax
+
+    jax.block_until_ready(fn())  # untimed: first-run allocations
+    walls, cpus = [], []
+    for _ in range(repeats):
+        c0, t0 = time.process_time(), time.perf_counter()
+        jax.block_until_ready(fn())
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    return walls, cpus
+
+
+def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
+    """Time every phase of one update at TrainConfig `tc`; returns the breakdown dict."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from envjax import N_ACTIONS, OBS_DIM, CaravanEnv
+    from ppo.window import Carry, init_runner, make_mesh, make_parts
+    from profiler import ceiling as ceiling_mod
+
+    say("ceiling")
+    ceil = ceiling_mod.measure("full", repeats)
+    # Per CPU-second ceilings: the phases are compared with them in CPU time, which a
+    # shared machine's load moves much less than wall-clock time.
+    peak_flops = ceil["matmul"]["flops_per_cpu_s"]
+    peak_bytes = ceil["copy"]["bytes_per_cpu_s"]
+
+    der = tc.derived(1)
+    if der.num_devices != 1 or tc.num_seeds != 1:
+        raise SystemExit("breakdown: one device and one seed only")
+    env = CaravanEnv()
+    mesh = make_mesh(1)
+    runner = init_runner(tc, der, env, env.default_params, mesh, OBS_DIM, N_ACTIONS)
+    one = jax.tree.map(lambda x: x[0], runner)
+    parts = make_parts(tc, der, env, env.default_params, N_ACTIONS)
+    t_len, n_mb, epochs = tc.rollout_steps, tc.minibatches, tc.epochs
+    key = jax.random.PRNGKey(7)
+
+    # Real inputs: a few updates first, so params, obs and env states are not initial.
+    carry = Carry(one.params, one.opt_state, one.env_state, one.obs, one.rng[0], one.update)
+    warm = jax.jit(lambda c: jax.lax.scan(parts.update, c, None, length=2)[0])
+    say("warming: 2 updates")
+    carry = jax.block_until_ready(warm(carry))
+    params, opt_state = carry.params, carry.opt_state
+    (_, _, _), traj = jax.jit(parts.rollout)(params, carry.env_state, carry.obs, key)
+    flat, _ = jax.jit(parts.advantages)(params, traj, carry.obs)
+    idx = jax.jit(parts.shuffle)(key)
+    mbs = jax.jit(jax.vmap(parts.gather, in_axes=(None, 0)))(flat, idx)
+    logits_t = jax.jit(jax.vmap(lambda o: parts.policy(params, o)[0]))(traj.obs)
+    (_, _), g = jax.jit(parts.grads)(params, jax.tree.map(lambda x: x[0], mbs))
+    keys_t = jax.random.split(key, t_len)
+
+    def scan_sum(body: Callable, xs: Any) -> Callable:
+        """Run body over xs under lax.scan, keeping a float sum of outputs alive."""
+
+        def run(xs):
+            def step(c, x):
+                out = body(x)
+                return c + sum(jnp.sum(y.astype(jnp.float32)) for y in jax.tree.leaves(out)), None
+
+            return jax.lax.scan(step, jnp.float32(0), xs)[0]
+
+        return run
+
+    phases: list[dict] = []
+    net_f = _dense_flops(params)  # forward matmul FLOPs per sample
+    e, batch = tc.num_envs, tc.num_envs * t_len
+
+    def phase(
+        name: str,
+        group: str,
+        whole: Callable,
+        args: tuple,
+        body: Callable | None,
+        body_args: tuple,
+        calls: int,
+        dense: float,
+        scale: int = 1,
+    ) -> None:
+        """`whole(*args)` runs the piece as one update does (x `scale`); `body` is one call."""
+        say(f"phase {name}")
+        compiled = jax.jit(whole).lower(*args).compile()
+        secs, cpus = _time(lambda: compiled(*args), repeats)
+        f1, b1 = _cost(jax.jit(body).lower(*body_args).compile()) if body else _cost(compiled)
+        flops = None if f1 is None else f1 * calls
+        nbytes = None if b1 is None else b1 * calls
+        s = statistics.median(secs) * scale
+        phases.append(
+            {
+                "phase": name,
+                "group": group,
+                "seconds_per_update": s,
+                "cpu_seconds_per_update": statistics.median(cpus) * scale,
+                "samples_s": [x * scale for x in secs],
+                "xla_flops": None if flops is None else flops * scale,
+                "xla_bytes": None if nbytes is None else nbytes * scale,
+                "dense_flops": dense * scale,
+                "matmul_bound_cpu_s": dense * scale / peak_flops,
+                "copy_bound_cpu_s": None if nbytes is None else nbytes * scale / peak_bytes,
+            }
+        )
+
+    env_state0, obs0 = carry.env_state, carry.obs
+    actions = traj.action
+
+    # --- rollout pieces (T calls each) ---
+    def env_only(state, acts):
+        def step(st, xs):
+            k, a = xs
+            _o, st, r, d, _info = parts.env_step(k, st, a)
+            return st, jnp.sum(r) + jnp.sum(d)
+
+        return jax.lax.scan(step, state, (keys_t, acts))
+
+    phase(
+        "rollout: env step (+ auto-reset, obs)",
+        "rollout",
+        env_only,
+        (env_state0, actions),
+        lambda st, a: parts.env_step(key, st, a),
+        (env_state0, actions[0]),
+        t_len,
+        0.0,
+    )
+    phase(
+        "rollout: policy forward (+ mask)",
+        "rollout",
+        scan_sum(lambda o: parts.policy(params, o), traj.obs),
+        (traj.obs,),
+        lambda o: parts.policy(params, o),
+        (traj.obs[0],),
+        t_len,
+        net_f * e * t_len,
+    )
+    phase(
+        "rollout: sampling + log-prob",
+        "rollout",
+        scan_sum(lambda xs: parts.act(xs[0], xs[1]), (logits_t, keys_t)),
+        ((logits_t, keys_t),),
+        lambda lg, k: parts.act(lg, k),
+        (logits_t[0], key),
+        t_len,
+        0.0,
+    )
+    phase(
+        "rollout: whole (as in the window)",
+        "rollout-total",
+        lambda p, st, o, k: parts.rollout(p, st, o, k),
+        (params, env_state0, obs0, key),
+        None,
+        (),
+        1,
+        net_f * e * t_len,
+    )
+    # --- GAE ---
+    phase(
+        "GAE (+ bootstrap value, flatten)",
+        "gae",
+        lambda p, tr, o: parts.advantages(p, tr, o),
+        (params, traj, obs0),
+        None,
+        (),
+        1,
+        net_f * e,
+    )
+    # --- update pieces (x epochs) ---
+    phase(
+        "update: shuffle (permutation)",
+        "update",
+        lambda k: parts.shuffle(k),
+        (key,),
+        None,
+        (),
+        1,
+        0.0,
+        scale=epochs,
+    )
+    phase(
+        "update: gather minibatches",
+        "update",
+        scan_sum(lambda i: parts.gather(flat, i), idx),
+        (idx,),
+        lambda i: parts.gather(flat, i),
+        (idx[0],),
+        n_mb,
+        0.0,
+        scale=epochs,
+    )
+
+    def fwd_bwd(p, mb):
+        def step(c, x):
+            (_, _parts), gr = parts.grads(p, x)
+            return c + sum(jnp.sum(y) for y in jax.tree.leaves(gr)), None
+
+        return jax.lax.scan(step, jnp.float32(0), mb)[0]
+
+    phase(
+        "update: forward + backward",
+        "update",
+        fwd_bwd,
+        (params, mbs),
+        lambda p, mb: parts.grads(p, mb),
+        (params, jax.tree.map(lambda x: x[0], mbs)),
+        n_mb,
+        3.0 * net_f * batch,
+        scale=epochs,
+    )
+
+    def optimiser(p, s, gr):
+        def step(c, _):
+            p, s = c
+            p, s, _n = parts.apply(p, s, gr)
+            return (p, s), None
+
+        return jax.lax.scan(step, (p, s), None, length=n_mb)[0]
+
+    phase(
+        "update: optimiser (clip + Adam)",
+        "update",
+        optimiser,
+        (params, opt_state, g),
+        lambda p, s, gr: parts.apply(p, s, gr),
+        (params, opt_state, g),
+        n_mb,
+        0.0,
+        scale=epochs,
+    )
+    # --- the whole update, as the window runs it ---
+    phase(
+        "whole update (as in the window)",
+        "total",
+        lambda c: parts.update(c, None),
+        (carry,),
+        None,
+        (),
+        1,
+        net_f * (e * t_len + e + 3 * epochs * batch),
+    )
+    # --- host: what ppo.train fetches per window ---
+    say("phase host")
+    host_stats = _time(lambda: jax.device_get(runner.update), repeats)[0]
+    host_runner = _time(lambda: jax.tree.map(np.asarray, jax.device_get(runner)), repeats)[0]
+    runner_bytes = sum(x.nbytes for x in jax.tree.leaves(runner))
+
+    whole = next(p for p in phases if p["group"] == "total")
+    roll = next(p for p in phases if p["group"] == "rollout-total")
+    parts_sum = sum(
+        p["cpu_seconds_per_update"] for p in phases if p["group"] in ("rollout", "gae", "update")
+    )
+    for p in phases:
+        p["share_of_update"] = p["cpu_seconds_per_update"] / whole["cpu_seconds_per_update"]
+    nonmatmul = 1.0 - whole["matmul_bound_cpu_s"] / whole["cpu_seconds_per_update"]
+    return {
+        "config": {
+            k: getattr(tc, k)
+            for k in (
+                "num_envs",
+                "rollout_steps",
+                "epochs",
+                "minibatches",
+                "hidden",
+                "layers",
+                "action_masking",
+            )
+        },
+        "backend": jax.default_backend(),
+        "load_average_start": list(os.getloadavg()),
+        "ceiling": ceil,
+        "phases": phases,
+        "rollout_pieces_sum_cpu_s": sum(
+            p["cpu_seconds_per_update"] for p in phases if p["group"] == "rollout"
+        ),
+        "rollout_whole_cpu_s": roll["cpu_seconds_per_update"],
+        "pieces_sum_cpu_s": parts_sum,
+        "update_cpu_s": whole["cpu_seconds_per_update"],
+        "update_s": whole["seconds_per_update"],
+        "env_steps_per_s": batch / whole["seconds_per_update"],
+        "env_steps_per_cpu_s": batch / whole["cpu_seconds_per_update"],
+        "non_matmul_share": nonmatmul,
+        "host": {
+            "stats_fetch_s": statistics.median(host_stats),
+            "runner_fetch_s_per_window": statistics.median(host_runner),
+            "runner_bytes": runner_bytes,
+        },
+    }
+
+
+def _dense_flops(params: Any) -> float:
+    import jax
+
+    total = 0.0
+    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
+        if str(getattr(path[-1], "key", "")) == "kernel":
+            total += 2.0 * leaf.shape[-2] * leaf.shape[-1]
+    return total
+
+
+def table(b: dict) -> str:
+    """The breakdown as a Markdown table (CPU milliseconds per update) plus summary lines."""
+    c = b["ceiling"]
+    mm, cp = c["matmul"]["flops_per_cpu_s"], c["copy"]["bytes_per_cpu_s"]
+
+    def g(x: float | None) -> str:
+        return "-" if x is None else f"{x / 1e9:,.2f}"
+
+    def ms(x: float | None) -> str:
+        return "-" if x is None else f"{x * 1e3:,.0f}"
+
+    lines = [
+        f"ceilings (same run): matmul {c['matmul']['flops_per_sec']['p50'] / 1e9:.1f} GFLOP/s "
+        f"wall, {mm / 1e9:.1f} GFLOP per CPU-s; copy {c['copy']['bytes_per_sec']['p50'] / 1e9:.1f}"
+        f" GB/s wall, {cp / 1e9:.1f} GB per CPU-s; load {b['load_average_start'][0]:.1f}; "
+        f"config {b['config']}",
+        "",
+        "| phase | CPU ms / update | share | wall ms | dense GFLOP | matmul-bound CPU ms "
+        "| XLA GFLOP | XLA GB | copy-bound CPU ms |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for p in b["phases"]:
+        lines.append(
+            f"| {p['phase']} | {ms(p['cpu_seconds_per_update'])} | {p['share_of_update']:.1%} | "
+            f"{ms(p['seconds_per_update'])} | {g(p['dense_flops'])} | "
+            f"{ms(p['matmul_bound_cpu_s'])} | {g(p['xla_flops'])} | {g(p['xla_bytes'])} | "
+            f"{ms(p['copy_bound_cpu_s'])} |"
+        )
+    h = b["host"]
+    lines += [
+        "",
+        f"CPU time: rollout pieces sum {ms(b['rollout_pieces_sum_cpu_s'])} ms vs whole rollout "
+        f"{ms(b['rollout_whole_cpu_s'])} ms; all pieces {ms(b['pieces_sum_cpu_s'])} ms vs whole "
+        f"update {ms(b['update_cpu_s'])} ms; {b['env_steps_per_cpu_s']:,.0f} env steps per "
+        f"CPU-s ({b['env_steps_per_s']:,.0f} per wall s); non-matmul share of the update "
+        f"{b['non_matmul_share']:.0%}",
+        f"host per window: stats fetch {h['stats_fetch_s'] * 1e3:.2f} ms; full runner fetch "
+        f"{h['runner_fetch_s_per_window'] * 1e3:.1f} ms ({h['runner_bytes'] / 1e6:.0f} MB)",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ppo.config import TrainConfig
+
+    p = argparse.ArgumentParser(prog="python -m benchmarks.breakdown", description=__doc__)
+    p.add_argument("--num-envs", type=int, default=8192)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--out", default=None, help="also write the breakdown as JSON here")
+    a = p.parse_args(argv)
+    tc = TrainConfig(num_envs=a.num_envs, **parse_sets(a.set))
+    b = measure(tc, a.repeats, lambda m: print(f"breakdown: {m}", file=sys.stderr, flush=True))
+    print(table(b))
+    if a.out:
+        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.out).write_text(json.dumps(b, indent=1) + "\n")
+    return 0
+
+
+def parse_sets(items: list[str]) -> dict[str, Any]:
+    """`KEY=VALUE` TrainConfig overrides, typed like the field's default."""
+    from ppo.config import TrainConfig
+
+    kw: dict[str, Any] = {}
+    for item in items:
+        k, _, v = item.partition("=")
+        default = getattr(TrainConfig, k)
+        kw[k] = v.lower() == "true" if isinstance(default, bool) else type(default)(v)
+    return kw
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,44 @@
+"use client";
+/** Whole-run histories of several runs at once (the compared runs), one request per run. */
+import { useEffect, useState } from "react";
+import type { ApiClient } from "./api";
+import type { HistoryResponse, Source } from "./types";
+
+export interface Histories {
+  byRun: Record<string, HistoryResponse>;
+  errors: Record<string, unknown>;
+  loading: boolean;
+}
+
+export function useHistories(client: ApiClient, source: Source | null, runIds: string[], keys?: string[]): Histories {
+  const key = source && runIds.length ? `${source}|${runIds.join(",")}|${keys?.join(",") ?? ""}` : null;
+  const [state, setState] = useState<{ key: string | null } & Histories>({ key: null, byRun: {}, errors: {}, loading: false });
+  useEffect(() => {
+    if (key === null || source === null) return;
+    let cancelled = false;
+    setState((s) => ({ ...s, key, loading: true }));
+    void Promise.all(
+      runIds.map((id) =>
+        client.history(source, id, 1000, keys).then(
+          (h) => ({ id, h, e: null as unknown }),
+          (e: unknown) => ({ id, h: null, e }),
+        ),
+      ),
+    ).then((results) => {
+      if (cancelled) return;
+      const byRun: Record<string, HistoryResponse> = {};
+      const errors: Record<string, unknown> = {};
+      for (const r of results) {
+        if (r.h) byRun[r.id] = r.h;
+        else errors[r.id] = r.e;
+      }
+      setState({ key, byRun, errors, loading: false });
+    });
+    return () => {
+      cancelled = true;
+    };
+    // runIds and keys are captured through `key`
+  }, [key, client, source]); // eslint-disable-line react-hooks/exhaustive-deps
+  if (key === null) return { byRun: {}, errors: {}, loading: false };
+  return state.key === key ? state : { byRun: state.byRun, errors: {}, loading: true };
+}

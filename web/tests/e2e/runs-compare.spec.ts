@@ -1,0 +1,81 @@
+/**
+ * Issue 14 item 9: compare runs. A real `--num-seeds 2` group is trained here; one click on
+ * its group button overlays both seeds on every chart (one colour per run, a legend that
+ * toggles each), the runs table sorts by any column, and the whole view is in the URL.
+ */
+import { spawn } from "node:child_process";
+import path from "node:path";
+import { apiGet, env, expect, test, web } from "./fixtures";
+import { trainArgs } from "./train-config";
+
+const GROUP = "e2e-grp";
+
+function trainGroup(): Promise<number | null> {
+  const args = trainArgs(env("E2E_RUNS_DIR_USED")).map((a) => (a === "e2e-run" ? GROUP : a));
+  args[args.indexOf("--total-steps") + 1] = String(16 * 16 * 2 * 3); // 3 windows
+  args.push("--num-seeds", "2");
+  const python = process.env.PYTHON || path.resolve(__dirname, "../../../.venv/bin/python");
+  const p = spawn(python, ["-m", "ppo.train", ...args], {
+    cwd: path.resolve(__dirname, "../../.."),
+    env: { ...process.env, WANDB_MODE: "disabled", PYTHONUNBUFFERED: "1" },
+    stdio: "ignore",
+  });
+  return new Promise((r) => p.on("exit", (c) => r(c)));
+}
+
+test("9: a --num-seeds 2 group compared in one click, on every chart, shareable by URL", async ({ page }) => {
+  test.setTimeout(300_000);
+  expect(await trainGroup()).toBe(0);
+  const list = await apiGet(`/api/local/runs?limit=50&group=${GROUP}`);
+  const ids = list.runs.map((r: { run_id: string }) => r.run_id).sort();
+  expect(ids).toEqual([`${GROUP}-s0`, `${GROUP}-s1`]);
+
+  await page.goto(web("/analytics?source=local"));
+  const table = page.getByTestId("runs-table");
+  await table.getByRole("button", { name: new RegExp(`^Compare group ${GROUP} \\(2 runs\\)`) }).click();
+  await expect(page).toHaveURL(/compare=/);
+  const url = new URL(page.url());
+  const charted = [url.searchParams.get("run"), ...(url.searchParams.get("compare") ?? "").split(",")];
+  expect(new Set(charted)).toEqual(new Set(ids));
+
+  // every trend chart and every metric chart: one legend entry (and colour) per run
+  const hist0 = await apiGet(`/api/local/runs/${ids[0]}/history?max_points=1000`);
+  for (const title of ["Return", "Profit (coins)", "Survival rate", "Invalid-action rate", "Env steps per second", "loss/value"]) {
+    const chart = page.getByTestId(`chart-${title}`);
+    const legend = chart.locator("figcaption").getByRole("button", { pressed: true });
+    await expect(legend).toHaveCount(2);
+    const colours = await legend.locator(".swatch").evaluateAll((ss) => ss.map((s) => getComputedStyle(s).backgroundColor));
+    expect(new Set(colours).size).toBe(2);
+  }
+  // both seeds ran the same steps: the shared x-axis has one point per window
+  await expect(page.getByTestId("chart-Return")).toHaveAttribute("data-points", String(hist0.total_rows));
+  // the legend toggles a run's series
+  const first = page.getByTestId("chart-Return").locator("figcaption").getByRole("button").first();
+  await first.click();
+  await expect(first).toHaveAttribute("aria-pressed", "false");
+  await first.click();
+  await expect(first).toHaveAttribute("aria-pressed", "true");
+
+  // sortable runs table with config columns, state, duration and final KPIs
+  for (const col of ["Envs", "LR", "Hidden", "Seed", "State", "Duration", "Eval return", "Survival"])
+    await expect(table.getByRole("columnheader", { name: new RegExp(`^${col}`) })).toBeVisible();
+  await table.getByRole("button", { name: /^Eval return/ }).click();
+  await expect(page).toHaveURL(/sort=eval%2Freturn_mean|sort=eval\/return_mean/);
+  const vals = async () =>
+    (await table.locator("td[data-col='eval/return_mean']").evaluateAll((tds) => tds.map((t) => t.getAttribute("data-value"))))
+      .filter((v) => v !== "")
+      .map(Number);
+  const asc = await vals();
+  expect(asc).toEqual([...asc].sort((a, b) => a - b));
+  await table.getByRole("button", { name: /^Eval return/ }).click();
+  const desc = await vals();
+  expect(desc).toEqual([...asc].sort((a, b) => b - a));
+
+  // the URL alone restores the view
+  const shared = page.url();
+  const other = await page.context().newPage();
+  await other.goto(shared);
+  await expect(other.getByTestId("chart-Return").locator("figcaption").getByRole("button")).toHaveCount(2);
+  await expect(other.getByTestId("runs-table").locator("th[aria-sort=descending]")).toContainText("Eval return");
+  await other.close();
+});
