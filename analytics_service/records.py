@@ -9,6 +9,7 @@ Run directories are found by validated id only, so a request cannot name another
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -17,8 +18,10 @@ import stat
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from analytics_service.keys import RUN_ID_PATTERN
 from analytics_service.views import as_int
@@ -73,30 +76,41 @@ def _parse_int(text: str) -> int | None:
     return int(text) if len(text) <= 4000 else None
 
 
-def _loads(data: bytes | str) -> Any:
+def loads(data: bytes | str) -> Any:
+    """A record's JSON: NaN/Infinity read as floats, an integer past Python's digit limit
+    as null, nesting too deep for the parser a ValueError (never a RecursionError)."""
     try:
         return json.loads(data, parse_int=_parse_int)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
 
 
-def read_regular(path: Path, limit: int | None = None) -> bytes:
-    """The bytes of the regular file at `path` (at most `limit` of them). Anything else put
-    in a record's place (a FIFO, a device such as /dev/zero, a directory) raises OSError
-    instead of blocking or reading without end; the check is on the opened file, so a file
-    swapped after a stat cannot slip through."""
+@contextmanager
+def open_regular(path: Path) -> Iterator[BinaryIO]:
+    """The regular file at `path`, opened for binary reading. Anything else put in a
+    record's place (a FIFO, a device such as /dev/zero, a directory) raises OSError instead
+    of blocking or reading without end; the check is on the opened file, so a file swapped
+    after a stat cannot slip through."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(f"{path.name} is not a regular file")
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            return f.read() if limit is None else f.read(limit)
-    finally:
+            raise OSError(errno.EINVAL, f"{path.name} is not a regular file")
+        f = os.fdopen(fd, "rb")
+    except BaseException:
         os.close(fd)
+        raise
+    with f:
+        yield f
+
+
+def read_regular(path: Path, limit: int | None = None) -> bytes:
+    """The bytes of the regular file at `path` (at most `limit` of them); see `open_regular`."""
+    with open_regular(path) as f:
+        return f.read() if limit is None else f.read(limit)
 
 
 def _parse_json(path: Path) -> Any:
-    return _loads(read_regular(path))
+    return loads(read_regular(path))
 
 
 def _parse_object(path: Path) -> dict:
@@ -119,7 +133,7 @@ def _own_parse_jsonl(path: Path) -> list[Any]:
         if not line.strip():
             continue
         try:
-            row = _loads(line)
+            row = loads(line)
         except ValueError:  # JSONDecodeError, or bytes that are not UTF-8
             # A torn last line is a crash mid-write: expected, ignored. Elsewhere: corrupt.
             if any(x.strip() for x in lines[i + 1 :]):

@@ -268,7 +268,13 @@ async def _columns(svc: Services, source: str, run_id: str) -> tuple[columns.Col
 
 def _json(request: Request, payload: dict) -> Response:
     # orjson and a fast gzip level: a 1,000-row history is about 1 MB of JSON.
-    body = orjson.dumps(payload, default=_default, option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC)
+    try:
+        body = orjson.dumps(
+            payload, default=_default, option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
+        )
+    except orjson.JSONEncodeError:  # a value the views let through (an int past 64 bits)
+        degraded.report("shape:json", "a response held a value JSON cannot carry; answering 502")
+        raise UpstreamError("the source answered data the service cannot represent") from None
     headers = {"Vary": "Accept-Encoding"}
     if len(body) >= _GZIP_MIN and "gzip" in request.headers.get("accept-encoding", ""):
         body = gzip.compress(body, compresslevel=1)

@@ -264,3 +264,58 @@ def test_hostile__a_record_rewritten_with_its_old_size_and_mtime_is_read_again(
     os.utime(run_json, ns=(old.st_atime_ns, old.st_mtime_ns))
     assert run_json.stat().st_size == old.st_size
     assert client.get("/api/local/runs/r/summary").json()["run"]["name"] == "after!"
+
+
+def _append(path: Path, name: str, data: bytes) -> None:
+    with (path / name).open("ab") as f:
+        f.write(data)
+
+
+DEEP = b"[" * 5000 + b"]" * 5000
+COLUMN_STORE_DAMAGE = {
+    # the column store, the updates index and the replayable list (dashsvc's new readers)
+    "windows_fifo": lambda p: _fifo(p / "windows.jsonl"),
+    "windows_dev_zero": lambda p: _to_dev_zero(p / "windows.jsonl"),
+    "windows_too_deep": lambda p: _append(
+        p, "windows.jsonl", b'{"window_id": 3, "x": ' + DEEP + b'}\n{"window_id": 4}\n'
+    ),
+    "windows_5000_digits": lambda p: _append(
+        p, "windows.jsonl", b'{"window_id": 3, "sps": 1' + b"0" * 5000 + b"}\n"
+    ),
+    "updates_fifo": lambda p: _fifo(p / "updates.jsonl"),
+    "updates_5000_digit_window_id": lambda p: _append(
+        p, "updates.jsonl", b'{"window_id": ' + b"1" * 5000 + b', "update": 1}\n'
+    ),
+    "checkpoint_dir_superscript_two": lambda p: (p / "checkpoints" / "\u00b2").mkdir(),
+    "checkpoints_symlink_loop": lambda p: (
+        shutil.rmtree(p / "checkpoints"),
+        (p / "checkpoints").symlink_to(p / "checkpoints"),
+    ),
+    "eval_env_steps_past_64_bits": lambda p: (p / "eval/0.json").write_text(
+        json.dumps({"env_steps": 2**80, "replay_seeds": [1]})
+    ),
+}
+
+
+@pytest.mark.parametrize("member", sorted(COLUMN_STORE_DAMAGE))
+def test_hostile__history_csv_replayable_never_a_500(
+    make_client, tmp_path: Path, member: str
+) -> None:
+    runs = tmp_path / "runs"
+    path = write_run(runs, "r", windows=3)
+    (path / "checkpoints" / "0").mkdir(parents=True)
+    (path / "checkpoints" / "0" / "meta.json").write_text("{}")
+    COLUMN_STORE_DAMAGE[member](path)
+    client = make_client(wandb=False, runs_dir=runs, local_memo_s=0)
+    for url in (
+        "/api/local/runs/r/history",
+        "/api/local/runs/r/history?keys=sps,env_steps&max_points=2",
+        "/api/local/runs/r/windows.csv",
+        "/api/local/runs/r/replayable",
+        "/api/local/runs/r/iterations/0",
+    ):
+        r = _get(client, url)
+        assert r.status_code in (200, 502), (url, r.status_code, r.text[:200])
+    if member.startswith(("checkpoint", "eval")):
+        windows = _get(client, "/api/local/runs/r/replayable").json()["windows"]
+        assert [w["window_id"] for w in windows] == ([] if "loop" in member else [0])
