@@ -16,7 +16,7 @@ from starlette.websockets import WebSocketDisconnect
 from svc_env import API_KEY, ENTITY, PROJECT, REAL_RUN
 from svc_records import write_run
 
-from analytics_service.wandb_stub import StubWandb, load_runs
+from tools.wandb_stub import StubWandb, load_runs
 
 ENDPOINTS = [
     "/api/local/runs",
