@@ -27,6 +27,16 @@ def _port(text: str) -> int:
     return port
 
 
+def _nonempty(kind):
+    # "" would become "." (a path) or every interface (a host): a mistake, never a choice.
+    def parse(text: str):
+        if not text.strip():
+            raise argparse.ArgumentTypeError("must not be empty")
+        return kind(text)
+
+    return parse
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         _fail([message])  # one line, no usage block (`--help` shows that)
@@ -34,17 +44,17 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     ap = _Parser(prog=PROG, description=__doc__)
-    ap.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    ap.add_argument("--host", type=_nonempty(str), default="127.0.0.1", help="address to listen on")
     ap.add_argument("--port", type=_port, default=8000, help="TCP port, 1-65535")
     ap.add_argument(
         "--runs-dir",
-        type=Path,
+        type=_nonempty(Path),
         default=None,
         help="run records to serve (default: ANALYTICS_RUNS_DIR or runs)",
     )
     ap.add_argument(
         "--cache-dir",
-        type=Path,
+        type=_nonempty(Path),
         default=None,
         help="W&B response cache (default: ANALYTICS_CACHE_DIR or .cache/analytics)",
     )

@@ -7,7 +7,6 @@ size, mtime): an append parses only the new complete lines; any other change reb
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -21,7 +20,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from analytics_service import views
+from analytics_service import records, views
 from analytics_service.keys import INT_KEYS, STR_KEYS, WINDOW_KEYS
 
 NUMERIC_KEYS: tuple[str, ...] = tuple(k for k in WINDOW_KEYS if k not in STR_KEYS)
@@ -227,7 +226,7 @@ def _continues(path: Path, st: os.stat_result, ino: int, offset: int) -> bool:
         return False
     if offset == 0:
         return True
-    with open(path, "rb") as f:
+    with records.open_regular(path) as f:
         f.seek(offset - 1)
         return f.read(1) == b"\n"
 
@@ -242,12 +241,12 @@ def _loads(line: bytes) -> Any:
     try:
         return orjson.loads(line)
     except orjson.JSONDecodeError:
-        return json.loads(line)
+        return records.loads(line)  # (too deep or too long an integer: ValueError or null)
 
 
 def _read_lines(path: Path, offset: int) -> tuple[list[dict], int]:
     """API-shaped rows of the complete lines from byte `offset`, and the bytes consumed."""
-    with open(path, "rb") as f:
+    with records.open_regular(path) as f:
         f.seek(offset)
         data = f.read()
     end = data.rfind(b"\n") + 1  # a last line without its newline is still being written
@@ -262,7 +261,7 @@ def _read_lines(path: Path, offset: int) -> tuple[list[dict], int]:
     if tail.strip():
         # A torn tail is skipped; but if it parses, it is a complete last line lacking "\n".
         try:
-            row = json.loads(tail)
+            row = records.loads(tail)
         except ValueError:
             row = None
         if isinstance(row, dict):
@@ -303,7 +302,9 @@ rows_store = RowsColumns()
 
 # ---- local runs: updates.jsonl indexed by window, read one window at a time ---------------
 
-_WINDOW_ID = re.compile(rb'"window_id"\s*:\s*(\d+)')
+# (at most 18 digits: a longer id is no addressable window, and int() of one over 4300
+# digits would raise)
+_WINDOW_ID = re.compile(rb'"window_id"\s*:\s*(\d{1,18})(?!\d)')
 
 
 @dataclass
@@ -345,7 +346,7 @@ class UpdateIndexStore:
                 self._items.popitem(last=False)
             spans = list(entry.spans.get(int(window_id), ()))
         out = []
-        with open(path, "rb") as f:
+        with records.open_regular(path) as f:
             for start, end in spans:
                 f.seek(start)
                 row = _loads(f.read(end - start))
@@ -356,7 +357,7 @@ class UpdateIndexStore:
 
 def _index_lines(path: Path, entry: _UpdatesIndex) -> None:
     # Index the complete lines after entry.offset (a torn last line waits for its newline).
-    with open(path, "rb") as f:
+    with records.open_regular(path) as f:
         f.seek(entry.offset)
         data = f.read()
     end = data.rfind(b"\n") + 1

@@ -28,9 +28,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from analytics_service.records import read_regular
 from analytics_service.views import as_float, as_str, parse_time
 
 LOCK_FILE = "lock"
+LOCK_MAX_BYTES = 64 * 1024  # a trainer's lock JSON is ~100 bytes; more is not one
 FLOOR_S = 120.0
 FLOOR_BEFORE_FIRST_WINDOW_S = 600.0
 WINDOWS_PER_BOUND = 5.0
@@ -62,10 +64,10 @@ def heartbeat_stale(heartbeat: Any, bound: float, now: datetime) -> bool:
 def _lock_holder(path: Path) -> tuple[bool, str | None]:
     """(exists, hostname) of a run's lock file; hostname None when unreadable."""
     try:
-        text = path.read_bytes()
+        text = read_regular(path, LOCK_MAX_BYTES)
     except FileNotFoundError:
         return False, None
-    except OSError:
+    except OSError:  # unreadable, or no regular file (a FIFO, /dev/zero): never block on it
         return True, None
     try:
         meta = json.loads(text)

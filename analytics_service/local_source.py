@@ -81,7 +81,18 @@ class LocalSource:
     def list_runs(self, limit: int, group: str | None = None) -> list[dict]:
         """The newest `limit` runs (of `group` only, when given)."""
         infos = []
-        for run_id in records.list_run_ids(self.runs_dir):
+        try:
+            run_ids = records.list_run_ids(self.runs_dir)
+        except OSError as exc:
+            # The directory itself (not a run in it) cannot be read: the source is failing.
+            degraded.report(
+                "records:runs_dir",
+                f"runs dir {self.runs_dir} unreadable ({exc.strerror or type(exc).__name__}); "
+                "answering 502 until it reads again",
+            )
+            raise UpstreamError("the run records directory cannot be read") from None
+        degraded.clear("records:runs_dir", f"runs dir {self.runs_dir} readable again")
+        for run_id in run_ids:
             try:
                 infos.append(self._info(run_id, self.runs_dir / run_id))
             except (OSError, ValueError, TypeError, KeyError) as exc:

@@ -9,6 +9,8 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+_MAX_RETRY_S = 24 * 3600.0
+
 
 class TokenBuckets:
     """One token bucket per client: `rate` tokens/s refill, `burst` capacity."""
@@ -94,7 +96,7 @@ class RateLimitMiddleware:
 
             await self.app(scope, receive, send_with_limits if scope["type"] == "http" else send)
             return
-        retry = max(1, math.ceil(wait))
+        retry = max(1, math.ceil(min(wait, _MAX_RETRY_S)))  # (a finite header, always)
         if scope["type"] == "websocket":
             # Accept, then close with a reason: a browser cannot read a refused handshake.
             message = await receive()

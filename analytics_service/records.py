@@ -10,14 +10,19 @@ Run directories are found by validated id only, so a request cannot name another
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
 import re
+import stat
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from analytics_service.keys import RUN_ID_PATTERN
 from analytics_service.views import as_int
@@ -27,27 +32,39 @@ log = logging.getLogger("analytics_service.records")
 _RUN_ID = re.compile(RUN_ID_PATTERN)
 
 
+_RACY_NS = 2_000_000_000  # file times are coarse (a kernel tick): trust no newer stamp
+
+
 class _FileMemo:
-    """A small LRU of parsed files keyed by path and (mtime_ns, size)."""
+    """A small LRU of parsed files keyed by path and a stamp: (inode, size, mtime, ctime).
+
+    The inode catches a file replaced by rename, the ctime a rewrite that restored the old
+    mtime (`cp -p`, `rsync -t`). A stamp younger than `_RACY_NS` when read is not trusted
+    (as git's "racily clean" entries): a same-size rewrite within one clock tick keeps
+    every field equal, so such an entry is parsed again until its file has settled."""
 
     def __init__(self, capacity: int = 256) -> None:
-        self._items: OrderedDict[str, tuple[tuple[int, int], Any]] = OrderedDict()
+        self._items: OrderedDict[str, tuple[tuple[int, ...], Any]] = OrderedDict()
         self._lock = threading.Lock()
         self._capacity = capacity
 
     def get(self, path: Path, parse) -> Any:
         st = path.stat()
-        stamp = (st.st_mtime_ns, st.st_size)
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
         key = str(path)
         with self._lock:
             hit = self._items.get(key)
             if hit is not None and hit[0] == stamp:
                 self._items.move_to_end(key)
                 return hit[1]
-        value = parse(path)
+        value = parse(path)  # (read after the stat: never older than its stamp)
+        settled = time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > _RACY_NS
         with self._lock:
-            self._items[key] = (stamp, value)
-            self._items.move_to_end(key)
+            if settled:
+                self._items[key] = (stamp, value)
+                self._items.move_to_end(key)
+            else:
+                self._items.pop(key, None)
             while len(self._items) > self._capacity:
                 self._items.popitem(last=False)
         return value
@@ -61,16 +78,41 @@ def _parse_int(text: str) -> int | None:
     return int(text) if len(text) <= 4000 else None
 
 
-def _loads(data: bytes | str) -> Any:
+def loads(data: bytes | str) -> Any:
+    """A record's JSON: NaN/Infinity read as floats, an integer past Python's digit limit
+    as null, nesting too deep for the parser a ValueError (never a RecursionError)."""
     try:
         return json.loads(data, parse_int=_parse_int)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
 
 
+@contextmanager
+def open_regular(path: Path) -> Iterator[BinaryIO]:
+    """The regular file at `path`, opened for binary reading. Anything else put in a
+    record's place (a FIFO, a device such as /dev/zero, a directory) raises OSError instead
+    of blocking or reading without end; the check is on the opened file, so a file swapped
+    after a stat cannot slip through."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, f"{path.name} is not a regular file")
+        f = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    with f:
+        yield f
+
+
+def read_regular(path: Path, limit: int | None = None) -> bytes:
+    """The bytes of the regular file at `path` (at most `limit` of them); see `open_regular`."""
+    with open_regular(path) as f:
+        return f.read() if limit is None else f.read(limit)
+
+
 def _parse_json(path: Path) -> Any:
-    with path.open("rb") as f:
-        return _loads(f.read())
+    return loads(read_regular(path))
 
 
 def _parse_object(path: Path) -> dict:
@@ -81,7 +123,7 @@ def _parse_object(path: Path) -> dict:
 
 
 def _parse_jsonl(path: Path) -> list[dict]:
-    rows = read_jsonl(path, loads=_loads)
+    rows = read_jsonl(path, loads=loads, read=read_regular)
     # A line that is valid JSON but not an object is no row (and no reason to fail the run).
     return [row for row in rows if isinstance(row, dict)]
 
@@ -100,16 +142,21 @@ def run_dir(runs_dir: Path, run_id: str) -> Path | None:
 
 
 def list_run_ids(runs_dir: Path) -> list[str]:
-    """Ids of the runs under `runs_dir` (any order)."""
+    """Ids of the runs under `runs_dir` (any order); none when it does not exist. An entry
+    that cannot be checked (a symlink loop, no permission) is no run. Raises OSError when
+    `runs_dir` itself cannot be read (not a directory, no permission)."""
     try:
         entries = list(os.scandir(runs_dir))
     except FileNotFoundError:
         return []
-    return [
-        e.name
-        for e in entries
-        if e.is_dir() and is_run_id(e.name) and os.path.isfile(os.path.join(e.path, "run.json"))
-    ]
+    return [e.name for e in entries if is_run_id(e.name) and _is_run_entry(e)]
+
+
+def _is_run_entry(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir() and os.path.isfile(os.path.join(entry.path, "run.json"))
+    except OSError:  # ELOOP, EACCES: os.DirEntry.is_dir raises those
+        return False
 
 
 def read_run(path: Path) -> dict:

@@ -14,9 +14,21 @@ def complete_checkpoints(run_dir: Path) -> list[int]:
     root = run_dir / "checkpoints"
     try:
         entries = list(root.iterdir())
-    except (FileNotFoundError, NotADirectoryError):
+    except OSError:  # none, not a directory, a symlink loop, no permission: no checkpoints
         return []
-    return sorted(int(p.name) for p in entries if p.name.isdigit() and (p / "meta.json").is_file())
+    # (ASCII digits only: "²".isdigit() is True and int() of it fails; at most 18 of them)
+    return sorted(
+        int(p.name)
+        for p in entries
+        if p.name.isascii() and p.name.isdigit() and len(p.name) <= 18 and _complete(p)
+    )
+
+
+def _complete(checkpoint: Path) -> bool:
+    try:
+        return (checkpoint / "meta.json").is_file()
+    except OSError:
+        return False
 
 
 def windows(run_dir: Path) -> list[dict]:
@@ -36,7 +48,7 @@ def windows(run_dir: Path) -> list[dict]:
         out.append(
             {
                 "window_id": wid,
-                "env_steps": env_steps if isinstance(env_steps, int) else None,
+                "env_steps": views.as_int(env_steps),  # (2**80 is no JSON a browser reads)
                 "policy": policy if policy in ("sampled", "greedy") else None,
                 "replays": views.replays_from_record(record),
             }

@@ -13,10 +13,10 @@ import numpy as np
 import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from starlette.concurrency import iterate_in_threadpool
 
-from analytics_service import columns, records, replayable, views
+from analytics_service import columns, degraded, records, replayable, views
 from analytics_service.cache import Cached
 from analytics_service.errors import InvalidRequest, NotConfigured, NotFound, UpstreamError
 from analytics_service.fastpath import fast_store
@@ -119,7 +119,7 @@ def _respond(
     key = (*what, got.fetched_at, got.stale)
     bodies = svc.bodies.get(key)
     if bodies is None:
-        body = model.model_validate(payload()).model_dump_json(by_alias=True).encode()
+        body = _validated(model, payload(), what).model_dump_json(by_alias=True).encode()
         zipped = gzip.compress(body, compresslevel=5) if len(body) >= _GZIP_MIN else None
         bodies = (body, zipped)
         svc.bodies.put(key, bodies)
@@ -135,6 +135,26 @@ def _respond(
 
 
 _GZIP_MIN = 4096
+
+
+def _validated(model: type[BaseModel], payload: dict, what: tuple) -> BaseModel:
+    """`payload` as `model`. The views type every value from a source (null when it cannot
+    be represented); should a source still hand over something the response model refuses,
+    that is the source answering garbage (a 502 and one log line naming the fields, never
+    their values), not a 500."""
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        where = sorted({".".join(map(str, e.get("loc", ()))) for e in exc.errors()})[:5]
+        source = what[1] if len(what) > 1 else "?"
+        degraded.report(
+            f"shape:{source}:{what[0]}",
+            f"{source} {what[0]}: data the API cannot represent at {', '.join(where)}; "
+            "answering 502",
+        )
+        raise UpstreamError(
+            f"the {source} source answered data the service cannot represent"
+        ) from None
 
 
 def _envelope(source: str, got: Cached) -> dict:
@@ -248,7 +268,13 @@ async def _columns(svc: Services, source: str, run_id: str) -> tuple[columns.Col
 
 def _json(request: Request, payload: dict) -> Response:
     # orjson and a fast gzip level: a 1,000-row history is about 1 MB of JSON.
-    body = orjson.dumps(payload, default=_default, option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC)
+    try:
+        body = orjson.dumps(
+            payload, default=_default, option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
+        )
+    except orjson.JSONEncodeError:  # a value the views let through (an int past 64 bits)
+        degraded.report("shape:json", "a response held a value JSON cannot carry; answering 502")
+        raise UpstreamError("the source answered data the service cannot represent") from None
     headers = {"Vary": "Accept-Encoding"}
     if len(body) >= _GZIP_MIN and "gzip" in request.headers.get("accept-encoding", ""):
         body = gzip.compress(body, compresslevel=1)

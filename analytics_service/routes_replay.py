@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import json
+import stat
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from analytics_service import records, replayable, views
+from analytics_service import degraded, records, replayable, views
 from analytics_service.episode import Episode
 from analytics_service.errors import ApiError
 from analytics_service.state import Services
@@ -26,7 +27,7 @@ CLOSE_INVALID = 4422
 CLOSE_BUSY = 1013  # "try again later"
 MAX_PACE_MS = 5000
 
-_policies: OrderedDict[tuple[str, int, int, bool], Any] = OrderedDict()
+_policies: OrderedDict[tuple[str, int, int, int, bool], Any] = OrderedDict()
 POLICIES = views.POLICIES
 _policies_lock = threading.Lock()
 
@@ -50,12 +51,42 @@ def _int_param(params, name: str, lo: int, hi: int) -> int | None:
     return value
 
 
+def _params_bytes(config: dict) -> int | None:
+    """float32 bytes of the network that `config` (run.json's) describes, or None when its
+    `hidden`/`layers` are no positive integers (ppo.network.ActorCritic's shapes)."""
+    hidden, layers = views.as_int(config.get("hidden")), views.as_int(config.get("layers"))
+    if hidden is None or layers is None or hidden < 1 or layers < 1:
+        return None
+    obs, actions = 260, 69
+    trunk = obs * hidden + hidden + (layers - 1) * (hidden * hidden + hidden)
+    return 4 * (trunk + hidden * actions + actions + hidden + 1)
+
+
 def _load_policy(run_dir: Path, window_id: int, greedy: bool) -> Any:
-    """The greedy or sampling policy of one checkpoint (a few kept in memory)."""
+    """The greedy or sampling policy of one checkpoint (a few kept in memory). The run's
+    records and checkpoint are any bytes: each way they fail is a close code, never an
+    exception or an unbounded allocation."""
     from ppo import policy  # lazily: loading JAX waits for the first replay
 
-    stamp = int((run_dir / "run.json").stat().st_mtime_ns)
-    key = (str(run_dir), window_id, stamp, greedy)
+    params = run_dir / "checkpoints" / str(window_id) / "params.msgpack"
+    try:
+        config = records.read_run(run_dir).get("config")
+        st = params.stat()
+    except FileNotFoundError:
+        raise _ReplayError(CLOSE_NOT_FOUND, f"no checkpoint for window {window_id}") from None
+    except (OSError, ValueError) as exc:
+        raise _unreadable(run_dir, window_id, exc) from None
+    # The network is built from run.json's config before the checkpoint is read into it:
+    # a config that does not match the file (hidden: 10**9) must not allocate without bound.
+    if not stat.S_ISREG(st.st_mode):  # a FIFO or a device would block or read without end
+        raise _unreadable(run_dir, window_id, OSError("params.msgpack is no regular file"))
+    need = _params_bytes(config if isinstance(config, dict) else {})
+    if need is None or need > 2 * st.st_size + 65536:
+        raise _ReplayError(
+            CLOSE_INVALID, f"checkpoint for window {window_id} does not match the run's config"
+        )
+    # (a resumed run rewrites a checkpoint: the file's own stamp is part of the key)
+    key = (str(run_dir), window_id, st.st_mtime_ns, st.st_size, greedy)
     with _policies_lock:
         if key in _policies:
             _policies.move_to_end(key)
@@ -64,11 +95,25 @@ def _load_policy(run_dir: Path, window_id: int, greedy: bool) -> Any:
         act = policy.load(run_dir, window_id, greedy=greedy)
     except FileNotFoundError:
         raise _ReplayError(CLOSE_NOT_FOUND, f"no checkpoint for window {window_id}") from None
+    except Exception as exc:  # msgpack, flax, a config value of any type: all the file's fault
+        raise _unreadable(run_dir, window_id, exc) from None
     with _policies_lock:
         _policies[key] = act
         while len(_policies) > 8:
             _policies.popitem(last=False)
     return act
+
+
+def _unreadable(run_dir: Path, window_id: int | None, exc: BaseException) -> _ReplayError:
+    what = "its records" if window_id is None else f"checkpoint {window_id} or its records"
+    degraded.report(
+        f"replay:{run_dir.name}:{window_id}",
+        f"run {run_dir.name}: {what} unreadable ({type(exc).__name__}); "
+        "replays of it close with 1011",
+    )
+    if window_id is None:
+        return _ReplayError(1011, "the run's records cannot be read")
+    return _ReplayError(1011, f"the checkpoint of window {window_id} cannot be read")
 
 
 def _dict(value: Any) -> dict:
@@ -105,7 +150,10 @@ def _prepare(runs_dir: Path, run_id: str, params) -> dict:
         raise _ReplayError(
             CLOSE_NOT_FOUND, f"no checkpoint for window {iteration} (pruned?); see /replayable"
         )
-    ev = records.read_eval(run_dir, iteration)
+    try:
+        ev = records.read_eval(run_dir, iteration)
+    except (OSError, ValueError):  # unparsable, or no regular file
+        ev = None
     ev = ev if isinstance(ev, dict) else {}  # a damaged record: as if there were none
     policy = asked_policy or (ev.get("policy") if ev.get("policy") in POLICIES else "sampled")
     act = _load_policy(run_dir, iteration, greedy=policy == "greedy")

@@ -90,7 +90,11 @@ class Settings(BaseSettings):
 
     # Per-client rate limit (token bucket: `rate_limit_per_s` refill, `rate_limit_burst` size)
     rate_limit_per_s: float = Field(
-        20, gt=0, le=1_000_000, validation_alias=_alias("ANALYTICS_RATE_LIMIT_PER_S")
+        # (at least one request per 1000 s: a rate of 1e-320/s makes the wait infinite)
+        20,
+        ge=0.001,
+        le=1_000_000,
+        validation_alias=_alias("ANALYTICS_RATE_LIMIT_PER_S"),
     )
     rate_limit_burst: int = Field(
         60, ge=1, le=1_000_000, validation_alias=_alias("ANALYTICS_RATE_LIMIT_BURST")
@@ -128,6 +132,26 @@ class Settings(BaseSettings):
             return [o.strip().rstrip("/") for o in text.split(",") if o.strip()]
         return value
 
+    @field_validator("allowed_origins")
+    @classmethod
+    def _check_origins(cls, value: list[str]) -> list[str]:
+        # An origin is scheme://host[:port] and nothing more ("*": any); anything else would
+        # never match a browser's Origin header, silently.
+        from urllib.parse import urlsplit
+
+        for origin in value:
+            if origin == "*":
+                continue
+            try:
+                parts = urlsplit(origin)
+                ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+                ok = ok and not (parts.path or parts.query or parts.fragment) and _port_ok(parts)
+            except ValueError:
+                ok = False
+            if not ok:
+                raise ValueError(f"{origin!r} is not an origin such as http://localhost:3000")
+        return value
+
     @field_validator("allowed_origin_regex")
     @classmethod
     def _check_regex(cls, value: str | None) -> str | None:
@@ -146,22 +170,39 @@ class Settings(BaseSettings):
     def _check_url(cls, value: str) -> str:
         from urllib.parse import urlsplit
 
-        parts = urlsplit(value.strip())
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        text = value.strip()
+        parts = urlsplit(text)
+        printable = all(" " < c < "\x7f" for c in text)
+        if parts.scheme not in ("http", "https") or not parts.hostname or not printable:
             raise ValueError("must be an http(s) URL such as https://api.wandb.ai")
-        return value.strip()
+        if not _port_ok(parts):
+            raise ValueError("its port must be 1-65535")
+        return text
+
+    @field_validator("runs_dir", "cache_dir", mode="before")
+    @classmethod
+    def _path_not_empty(cls, value: object) -> object:
+        # Path("") is the current directory: an unset-by-mistake variable, not a choice.
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("must not be empty (use . for the current directory)")
+        return value
 
     @field_validator("runs_dir")
     @classmethod
     def _runs_dir_is_a_directory(cls, value: Path) -> Path:
-        # A missing directory is fine (no runs yet); a file in its place is a mistake.
-        if value.exists() and not value.is_dir():
-            raise ValueError(f"{value} is not a directory")
+        # A missing directory is fine (no runs yet); a file in its place, or above it, is a
+        # mistake (the directory could never be created there).
+        for path in (value, *value.absolute().parents):
+            if path.exists():
+                if not path.is_dir():
+                    raise ValueError(f"{path} is not a directory")
+                break
         return value
 
-    @field_validator("wandb_api_key", mode="before")
+    @field_validator("wandb_api_key", "wandb_entity", "wandb_project", mode="before")
     @classmethod
-    def _empty_key_is_none(cls, value: object) -> object:
+    def _blank_is_none(cls, value: object) -> object:
+        # A blank value is an unset one (reported as missing), not a name W&B would refuse.
         return None if isinstance(value, str) and not value.strip() else value
 
     @cached_property
@@ -182,3 +223,12 @@ class Settings(BaseSettings):
             if not value
         ]
         return f"{', '.join(missing)} not set" if missing else ""
+
+
+def _port_ok(parts: object) -> bool:
+    """False when a parsed URL names a port outside 1-65535 (urlsplit raises on access)."""
+    try:
+        port = parts.port  # type: ignore[attr-defined]
+    except ValueError:
+        return False
+    return port is None or 1 <= port <= 65535

@@ -75,11 +75,16 @@ def append_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
         os.fsync(f.fileno())
 
 
-def read_jsonl(path: Path, loads: Callable[[bytes], Any] = json.loads) -> list[dict[str, Any]]:
+def read_jsonl(
+    path: Path,
+    loads: Callable[[bytes], Any] = json.loads,
+    read: Callable[[Path], bytes] = Path.read_bytes,
+) -> list[dict[str, Any]]:
     """Rows of a UTF-8 JSON-lines file, in file order; [] when the file does not exist.
 
     The project's one reader (the trainer's readers and `analytics_service.records` use it;
-    the service passes a more tolerant `loads`, which must raise `ValueError` on a bad line).
+    the service passes a more tolerant `loads`, which must raise `ValueError` on a bad line,
+    and a `read` that refuses files that are not regular: a FIFO would block).
     Rule: a crash mid-append tears at most the last line, so an unparsable last non-blank
     line (cut inside a value or inside a UTF-8 character) is ignored; an unparsable line
     before it means a corrupt file and raises `ValueError` (`json.JSONDecodeError` or
@@ -88,7 +93,7 @@ def read_jsonl(path: Path, loads: Callable[[bytes], Any] = json.loads) -> list[d
     if not path.exists():
         return []
     # Bytes, not text: a torn multi-byte character must spoil only its own line.
-    lines = path.read_bytes().split(b"\n")
+    lines = read(path).split(b"\n")
     last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
     rows = []
     for i, line in enumerate(lines):

@@ -282,6 +282,11 @@ def _check_trainer_sizes(cfg: ProfilerConfig) -> None:
         if not TRAINER_MODES & set(cfg.modes):
             # env-only still holds num_envs env states: the trainer's estimate bounds it
             tc = dataclasses.replace(tc, rollout_steps=1, minibatches=1, eval_episodes=0)
+        # A profiled run is a few windows (the modes set total_steps); one window here, so the
+        # trainer's window-count bound does not judge its default total_steps.
+        tc = dataclasses.replace(
+            tc, total_steps=tc.num_envs * tc.rollout_steps * tc.updates_per_window
+        )
         try:
             validate_static(tc)
         except TrainConfigError as e:

@@ -146,7 +146,9 @@ def test_product__wheel_and_image_carry_no_test_or_development_code() -> None:
 
 
 # Imported by product code only behind a guard that skips the feature (dev dependencies).
-_OPTIONAL_IMPORTS = {"jsonschema"}
+# Imported lazily and optional: jsonschema (report validation, dev only) and the checkout's
+# benchmarks/ folder (profiler --vs-peer names it in its error when it is absent).
+_OPTIONAL_IMPORTS = {"jsonschema", "benchmarks"}
 
 
 def test_product__every_third_party_import_is_a_runtime_dependency() -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import math
 import re
 import threading
 import time
@@ -32,6 +33,22 @@ __all__ = ["FAULT_MODES", "StubRun", "StubWandb", "load_runs", "main"]
 
 FAULT_MODES = ("rate_limit", "server_error", "slow", "malformed", "auth")
 _OP = re.compile(r"\b(?:query|mutation)\s+(\w+)")
+
+
+def _strict_json(obj: Any) -> str:
+    """JSON that W&B's own (Go) client can read: it has no NaN or Infinity, so a non-finite
+    number travels as null, as the run records write it (docs/RUN_RECORDS.md)."""
+
+    def clean(x: Any) -> Any:
+        if isinstance(x, float) and not math.isfinite(x):
+            return None
+        if isinstance(x, dict):
+            return {k: clean(v) for k, v in x.items()}
+        if isinstance(x, list | tuple):
+            return [clean(v) for v in x]
+        return x
+
+    return json.dumps(clean(obj), allow_nan=False)
 
 
 class StubWandb:
@@ -156,10 +173,10 @@ class StubWandb:
             "user": {"name": "stub", "username": "stub"},
         }
         if full:
-            node["config"] = json.dumps(
+            node["config"] = _strict_json(
                 {k: {"value": v, "desc": None} for k, v in run.config.items()}
             )
-            node["summaryMetrics"] = json.dumps(run.summary)
+            node["summaryMetrics"] = _strict_json(run.summary)
             node["systemMetrics"] = "{}"
             node["historyKeys"] = {"lastStep": run.last_step}
         return node
@@ -244,7 +261,7 @@ class StubWandb:
         if run is None:
             return {"project": {"run": None}}
         lo, hi = int(variables.get("minStep", 0)), int(variables.get("maxStep", 1 << 62))
-        rows = [json.dumps(r) for r in run.history if lo <= r["_step"] < hi]
+        rows = [_strict_json(r) for r in run.history if lo <= r["_step"] < hi]
         return {"project": {"run": {"history": rows}}}
 
     def _sampled(self, run: StubRun, spec: dict) -> list[dict]:
@@ -278,7 +295,9 @@ class StubWandb:
         run = self._run(variables)
         if run is None:
             return {"project": {"run": None}}
-        return {"project": {"run": {"history": [json.dumps(r) for r in run.history], "events": []}}}
+        return {
+            "project": {"run": {"history": [_strict_json(r) for r in run.history], "events": []}}
+        }
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -298,7 +317,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
-        self._send(status, json.dumps(obj).encode(), headers)
+        self._send(status, _strict_json(obj).encode(), headers)
 
     def _read_body(self) -> bytes:
         n = int(self.headers.get("Content-Length") or 0)

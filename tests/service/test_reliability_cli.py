@@ -34,6 +34,21 @@ CASES = [
     ([], {"ALLOWED_ORIGIN_REGEX": "("}, "ALLOWED_ORIGIN_REGEX"),
     ([], {"WANDB_BASE_URL": "api.wandb.ai"}, "WANDB_BASE_URL"),
     ([], {"ANALYTICS_TRUST_FORWARDED_FOR": "maybe"}, "ANALYTICS_TRUST_FORWARDED_FOR"),
+    # found by break13: empty strings (Path("") is the cwd, host "" every interface), a path
+    # under a file, URLs and origins that parse but can never work, a rate whose wait is inf
+    (["--runs-dir", ""], {}, "--runs-dir"),
+    (["--cache-dir", ""], {}, "--cache-dir"),
+    (["--host", ""], {}, "--host"),
+    (["--runs-dir", "{file}/sub"], {}, "--runs-dir"),
+    ([], {"ANALYTICS_RUNS_DIR": ""}, "ANALYTICS_RUNS_DIR"),
+    ([], {"ANALYTICS_CACHE_DIR": ""}, "ANALYTICS_CACHE_DIR"),
+    ([], {"ANALYTICS_RUNS_DIR": "{file}/sub"}, "ANALYTICS_RUNS_DIR"),
+    ([], {"WANDB_BASE_URL": "http://api.wandb.ai:99999"}, "WANDB_BASE_URL"),
+    ([], {"WANDB_BASE_URL": "http://api\x01wandb.ai"}, "WANDB_BASE_URL"),
+    ([], {"ALLOWED_ORIGINS": "localhost:3000"}, "ALLOWED_ORIGINS"),
+    ([], {"ALLOWED_ORIGINS": "http://localhost:3000/app"}, "ALLOWED_ORIGINS"),
+    ([], {"ALLOWED_ORIGINS": '["an origin"]'}, "ALLOWED_ORIGINS"),
+    ([], {"ANALYTICS_RATE_LIMIT_PER_S": "5e-324"}, "ANALYTICS_RATE_LIMIT_PER_S"),
 ]
 
 
