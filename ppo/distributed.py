@@ -211,12 +211,10 @@ def _leave() -> None:
     if wd is not None:
         wd.stop()
     client = _client()
-    if plan.process_id != 0:  # tell the service now rather than by missed heartbeats
-        t = threading.Thread(target=client.shutdown, daemon=True)
-        t.start()
-        # On a loaded host the disconnect can take seconds; leaving before it is done lets
-        # process 0's exit abort this process (SIGABRT) after its line was printed.
-        t.join(plan.peer_timeout_s)
+    if plan.process_id != 0:
+        # Leave without disconnecting: a disconnect in flight when process 0 exits makes
+        # JAX's error-polling thread abort this process (SIGABRT) after its line is out.
+        # Process 0 learns of the exit from the missed heartbeats (--peer-timeout-s).
         return
     everyone = list(range(plan.num_processes or 1))
     deadline = time.monotonic() + plan.peer_timeout_s + 1
