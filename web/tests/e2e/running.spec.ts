@@ -42,8 +42,12 @@ test("a running run is polled live, and polling stops when it ends", async ({ pa
 
     trainer.kill("SIGTERM");
     expect(await exited).not.toBeNull();
-    const state = (await apiGet(`/api/local/runs/${LIVE_RUN}/summary`)).run.state;
-    expect(state).not.toBe("running");
+    // the service may answer from its short local memo (ANALYTICS_LOCAL_MEMO_S, 1 s) for a
+    // moment after the trainer's last write: wait for the record's new state
+    let state = "running";
+    await expect
+      .poll(async () => (state = (await apiGet(`/api/local/runs/${LIVE_RUN}/summary`)).run.state), { timeout: 15_000, intervals: [250] })
+      .not.toBe("running");
     await expect(page.getByTestId("state-badge")).toHaveText(state, { timeout: 20_000 });
     // polling has stopped: no summary request for longer than two poll periods
     const before = summaries.length;
