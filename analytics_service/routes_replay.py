@@ -18,7 +18,7 @@ from analytics_service import degraded, records, replayable, views
 from analytics_service.episode import Episode
 from analytics_service.errors import ApiError
 from analytics_service.state import Services
-from envjax.constants import action_mask_from_obs
+from envjax.constants import N_ACTIONS, OBS_DIM, action_mask_from_obs
 
 router = APIRouter()
 
@@ -57,7 +57,7 @@ def _params_bytes(config: dict) -> int | None:
     hidden, layers = views.as_int(config.get("hidden")), views.as_int(config.get("layers"))
     if hidden is None or layers is None or hidden < 1 or layers < 1:
         return None
-    obs, actions = 260, 69
+    obs, actions = OBS_DIM, N_ACTIONS
     trunk = obs * hidden + hidden + (layers - 1) * (hidden * hidden + hidden)
     return 4 * (trunk + hidden * actions + actions + hidden + 1)
 
