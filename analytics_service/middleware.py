@@ -28,6 +28,26 @@ def request_id(scope: Scope) -> str:
     return scope.get("state", {}).get("request_id", "-")
 
 
+async def send_json_error(
+    send: Send, status: int, error: dict, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    """Answer `{"error": error}` with `status` straight through ASGI (docs/API.md's error
+    body), for middleware that answers before or instead of the app."""
+    body = json.dumps({"error": error}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 class RequestIdMiddleware:
     """Adds `X-Request-ID` to every HTTP answer (kept from the request when sane)."""
 
@@ -88,23 +108,12 @@ class CatchAllMiddleware:
             )
             if started:
                 raise
-            body = json.dumps(
+            await send_json_error(
+                send,
+                500,
                 {
-                    "error": {
-                        "code": "internal_error",
-                        "message": "internal error; the service "
-                        f"logged it (request {request_id(scope)})",
-                    }
-                }
-            ).encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 500,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode()),
-                    ],
-                }
+                    "code": "internal_error",
+                    "message": "internal error; the service "
+                    f"logged it (request {request_id(scope)})",
+                },
             )
-            await send({"type": "http.response.body", "body": body})

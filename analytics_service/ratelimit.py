@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from analytics_service.middleware import send_json_error
 
 _MAX_RETRY_S = 24 * 3600.0
 
@@ -110,25 +111,13 @@ class RateLimitMiddleware:
                     }
                 )
             return
-        body = json.dumps(
+        await send_json_error(
+            send,
+            429,
             {
-                "error": {
-                    "code": "rate_limited",
-                    "message": "too many requests from this client",
-                    "retry_after_s": retry,
-                }
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 429,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"retry-after", str(retry).encode()),
-                    *limit_headers,
-                ],
-            }
+                "code": "rate_limited",
+                "message": "too many requests from this client",
+                "retry_after_s": retry,
+            },
+            [(b"retry-after", str(retry).encode()), *limit_headers],
         )
-        await send({"type": "http.response.body", "body": body})
