@@ -34,6 +34,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The newest runs' history is prepared in the background (never awaited here).
+        services.warmer.request_newest(
+            settings.warm_runs, lambda n: [r["run_id"] for r in services.local.list_runs(n)]
+        )
         try:
             yield
         finally:

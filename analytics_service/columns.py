@@ -7,6 +7,7 @@ size, mtime): an append parses only the new complete lines; any other change reb
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import re
@@ -24,6 +25,7 @@ from analytics_service import records, views
 from analytics_service.keys import INT_KEYS, STR_KEYS, WINDOW_KEYS
 
 NUMERIC_KEYS: tuple[str, ...] = tuple(k for k in WINDOW_KEYS if k not in STR_KEYS)
+_versions = itertools.count(1)
 
 
 @dataclass
@@ -39,6 +41,9 @@ class Columns:
     text: dict[str, list[str | None]] = field(default_factory=dict)
     # When these rows were last read from their source (set by the stores).
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # Unique per content: a new object, or an append, takes a new one. Encoded bodies
+    # built from these rows are cached under it (routes_data), so they never go stale.
+    version: int = field(default_factory=lambda: next(_versions))
 
     @classmethod
     def from_rows(cls, rows: list[dict]) -> Columns:
@@ -57,6 +62,7 @@ class Columns:
         for k in STR_KEYS:
             self.text[k].extend(r.get(k) for r in rows)
         self.n += len(rows)
+        self.version = next(_versions)
         self.__dict__.pop("_mono", None)
         self.__dict__.pop("_lists", None)
         wid = self.num["window_id"]
@@ -98,8 +104,11 @@ class Columns:
     def rows(self, keys: list[str], idx: np.ndarray | None = None) -> list[dict[str, Any]]:
         """Rows holding exactly `keys` (at the positions `idx`, default all)."""
         cols = [self._list(k) for k in keys]
-        positions = range(self.n) if idx is None else idx.tolist()
-        return [{k: c[i] for k, c in zip(keys, cols, strict=True)} for i in positions]
+        if idx is not None:
+            positions = idx.tolist()
+            cols = [[c[i] for i in positions] for c in cols]
+        # (dict(zip()) over columns picked first: about 2.5x faster than a comprehension)
+        return [dict(zip(keys, t, strict=True)) for t in zip(*cols, strict=True)]
 
 
 def _minmax_candidates(lo: np.ndarray, hi: np.ndarray, buckets: int) -> np.ndarray:
@@ -180,12 +189,30 @@ class _FileColumns:
 
 
 class ColumnStore:
-    """Columns of local runs' windows.jsonl, by path (an LRU of `capacity` runs)."""
+    """Columns of local runs' windows.jsonl, by path (an LRU of `capacity` runs).
+
+    One lock per file: a long run being parsed (about 1 s for 10,000 windows) holds back
+    only requests for that run, and a second request for it waits for the first's
+    columns instead of parsing again. `builds` / `appends` count whole-file parses and
+    incremental reads (a public metric: tests and the warm-up check them)."""
 
     def __init__(self, capacity: int = 16) -> None:
         self._items: OrderedDict[str, _FileColumns] = OrderedDict()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _items and _file_locks
+        self._file_locks: dict[str, threading.Lock] = {}
         self._capacity = capacity
+        self.builds = 0
+        self.appends = 0
+
+    def cached(self, path: Path) -> bool:
+        """True when the columns of `path` are held and match the file as it is now."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            return False
+        with self._lock:
+            hit = self._items.get(str(path))
+        return hit is not None and hit.ino == st.st_ino and hit.stamp == _stamp(st)
 
     def get(self, path: Path) -> Columns:
         """The columns of windows.jsonl at `path` (empty when there is no such file).
@@ -193,30 +220,42 @@ class ColumnStore:
         Raises ValueError for a corrupt line that is not the last (a torn last line, the
         trainer mid-write or crashed, is not read until it is complete).
         """
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            return Columns.from_rows([])
-        stamp = (st.st_size, st.st_mtime_ns)
         key = str(path)
         with self._lock:
-            hit = self._items.get(key)
-            if hit is not None:
-                self._items.move_to_end(key)
-                if hit.stamp == stamp and hit.ino == st.st_ino:
-                    return hit.cols
+            file_lock = self._file_locks.setdefault(key, threading.Lock())
+        with file_lock:
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                return Columns.from_rows([])
+            stamp = _stamp(st)
+            with self._lock:
+                hit = self._items.get(key)
+                if hit is not None:
+                    self._items.move_to_end(key)
+                    if hit.stamp == stamp and hit.ino == st.st_ino:
+                        return hit.cols
             if hit is not None and _continues(path, st, hit.ino, hit.offset):
                 rows, consumed = _read_lines(path, hit.offset)
                 cols = _copy(hit.cols)
                 cols.append(rows)
                 entry = _FileColumns(st.st_ino, hit.offset + consumed, stamp, cols)
+                self.appends += 1
             else:
                 rows, consumed = _read_lines(path, 0)
                 entry = _FileColumns(st.st_ino, consumed, stamp, Columns.from_rows(rows))
-            self._items[key] = entry
-            while len(self._items) > self._capacity:
-                self._items.popitem(last=False)
+                self.builds += 1
+            with self._lock:
+                self._items[key] = entry
+                self._items.move_to_end(key)
+                while len(self._items) > self._capacity:
+                    old, _ = self._items.popitem(last=False)
+                    self._file_locks.pop(old, None)
             return entry.cols
+
+
+def _stamp(st: os.stat_result) -> tuple[int, int]:
+    return (st.st_size, st.st_mtime_ns)
 
 
 def _continues(path: Path, st: os.stat_result, ino: int, offset: int) -> bool:

@@ -87,8 +87,21 @@ def _describe_validation(exc: RequestValidationError) -> str:
     parts = []
     for item in exc.errors()[:5]:
         where = ".".join(str(p) for p in item.get("loc", ()) if p not in ("body",))
-        parts.append(f"{where}: {item.get('msg', 'invalid')}")
+        msg = item.get("msg", "invalid")
+        if str(item.get("type", "")).endswith("_type") and "input" in item:
+            # a wrong JSON type (strict bodies): say which one came, never the value
+            msg += f" (got {_json_type(item['input'])})"
+        parts.append(f"{where}: {msg}")
     return "; ".join(parts) or "invalid request"
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    for typ, name in ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string")):
+        if isinstance(value, typ):
+            return name
+    return "array" if isinstance(value, list) else "object"
 
 
 def install_error_handlers(app: FastAPI) -> None:

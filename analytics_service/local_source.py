@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,6 +39,15 @@ def _guarded(method):
     return wrapper
 
 
+@dataclass
+class _Listed:
+    stamp: tuple  # file_stamp of run.json and of windows.jsonl
+    meta: dict  # run.json as parsed
+    state: str  # run.json's state (liveness applied when listed)
+    info: dict  # views.run_info, with that state
+    window_times: list  # window_time_s of every row (kept for a running run only)
+
+
 class LocalSource:
     """Reads run records; every method is blocking file IO (call it from a thread)."""
 
@@ -44,6 +55,10 @@ class LocalSource:
 
     def __init__(self, runs_dir: Path) -> None:
         self.runs_dir = Path(runs_dir)
+        # run id -> its runs-list row, keyed by its files' stamps (one entry per run: a
+        # listing of 10,000 runs re-reads only the runs that changed)
+        self._listing: dict[str, _Listed] = {}
+        self._listing_lock = threading.Lock()  # listings run in worker threads
 
     def _dir(self, run_id: str) -> Path:
         path = records.run_dir(self.runs_dir, run_id)
@@ -62,12 +77,34 @@ class LocalSource:
         )
 
     def _info(self, run_id: str, path: Path) -> dict:
-        meta = records.read_run(path)
+        """The run's row of the runs list; from the listing memo while run.json and
+        windows.jsonl are unchanged (only a `running` run's liveness is checked anew)."""
+        stamp = (
+            records.file_stamp(path / "run.json"),
+            records.file_stamp(path / "windows.jsonl"),
+        )
+        hit = self._listing.get(run_id)
+        if hit is None or hit.stamp != stamp:
+            # (run.json unchanged, as when only a window was appended: its parse is reused)
+            meta = hit.meta if hit is not None and hit.stamp[0] == stamp[0] else None
+            hit = self._listing_entry(run_id, path, stamp, meta)
+        if hit.state != "running":
+            return hit.info
+        state = liveness.effective_state(
+            "running", path, hit.meta.get("updated_at"), hit.window_times, datetime.now(UTC)
+        )
+        return {**hit.info, "state": state}
+
+    def _listing_entry(
+        self, run_id: str, path: Path, stamp: tuple, meta: dict | None = None
+    ) -> _Listed:
+        meta = records.read_run(path) if meta is None else meta
         rows = _windows(path)
-        return views.run_info(
+        state = views.run_state(meta.get("state"))
+        info = views.run_info(
             run_id=run_id,
             name=meta.get("name"),
-            state=self._state(path, meta, rows),
+            state=state,
             created_at=meta.get("created_at"),
             updated_at=meta.get("updated_at"),
             last_window=rows[-1] if rows else None,
@@ -77,9 +114,24 @@ class LocalSource:
             seed_index=views.seed_index_of(meta),
             code_version=meta.get("code_version"),
         )
+        times = [r.get("window_time_s") for r in rows] if state == "running" else []
+        entry = _Listed(stamp, meta, state, info, times)
+        # (a stamp younger than a clock tick may not change with its content: not kept)
+        if all(records.is_settled_stamp(s) for s in stamp if s is not None):
+            self._listing[run_id] = entry
+        return entry
 
     def list_runs(self, limit: int, group: str | None = None) -> list[dict]:
-        """The newest `limit` runs (of `group` only, when given)."""
+        """The newest `limit` runs (of `group` only, when given). A run whose run.json and
+        windows.jsonl are unchanged since the last listing is not read again (two stats)."""
+        with self._listing_lock:
+            infos = self._list_infos()
+        if group is not None:
+            infos = [r for r in infos if r["group"] == group]
+        infos.sort(key=lambda r: (r["created_at"] or _EPOCH, r["run_id"]), reverse=True)
+        return infos[:limit]
+
+    def _list_infos(self) -> list[dict]:
         infos = []
         try:
             run_ids = records.list_run_ids(self.runs_dir)
@@ -92,21 +144,21 @@ class LocalSource:
             )
             raise UpstreamError("the run records directory cannot be read") from None
         degraded.clear("records:runs_dir", f"runs dir {self.runs_dir} readable again")
+        for gone in self._listing.keys() - set(run_ids):
+            self._listing.pop(gone, None)
         for run_id in run_ids:
             try:
                 infos.append(self._info(run_id, self.runs_dir / run_id))
             except (OSError, ValueError, TypeError, KeyError) as exc:
                 # a run being created or a broken run.json: not listed
+                self._listing.pop(run_id, None)
                 degraded.report(
                     f"records:{run_id}",
                     f"run {run_id}: records unreadable ({type(exc).__name__}); answering 502 "
                     "and leaving it out of the runs list until they read again",
                 )
                 continue
-        if group is not None:
-            infos = [r for r in infos if r["group"] == group]
-        infos.sort(key=lambda r: (r["created_at"] or _EPOCH, r["run_id"]), reverse=True)
-        return infos[:limit]
+        return infos
 
     @_guarded
     def summary(self, run_id: str) -> dict:

@@ -262,7 +262,13 @@ class HealthResponse(_Model):
 # ---- play and replay -------------------------------------------------------------------
 
 
-class PlayStart(_Model):
+class _Request(_Model):
+    # Request bodies are strict: `{"action": "1"}`, `1.0` or `true` for an int is a 422
+    # that names the field, not a silent coercion; unknown fields are refused too.
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", strict=True)
+
+
+class PlayStart(_Request):
     seed: int | None = Field(
         None, ge=0, le=2**32 - 1, description="episode seed (uint32); omitted: random"
     )
@@ -273,8 +279,15 @@ class PlayStart(_Model):
     )
 
 
-class PlayStep(_Model):
+class PlayStep(_Request):
     action: int = Field(..., ge=0, le=68, description="action index (docs/INTERFACES.md §3)")
+
+
+class ReplayControl(_Request):
+    """A replay client's control message (`WS /ws/replay`): JSON text, these fields only."""
+
+    pace_ms: int | None = Field(None, ge=0, le=5000, description="ms between steps")
+    pause: bool | None = Field(None, description="true pauses, false resumes")
 
 
 class ActionTaken(_Model):

@@ -10,13 +10,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import numpy as np
-import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import iterate_in_threadpool
 
-from analytics_service import columns, degraded, records, replayable, views
+from analytics_service import bodies, columns, degraded, history, records, replayable, views
 from analytics_service.cache import Cached
 from analytics_service.errors import InvalidRequest, NotConfigured, NotFound, UpstreamError
 from analytics_service.fastpath import fast_store
@@ -117,13 +116,13 @@ def _respond(
     """The validated JSON body, built (and gzipped, when large) once per (endpoint, params,
     fetch) and reused: a cache hit then costs no validation, serialisation or compression."""
     key = (*what, got.fetched_at, got.stale)
-    bodies = svc.bodies.get(key)
-    if bodies is None:
+    kept = svc.bodies.get(key)
+    if kept is None:
         body = _validated(model, payload(), what).model_dump_json(by_alias=True).encode()
-        zipped = gzip.compress(body, compresslevel=5) if len(body) >= _GZIP_MIN else None
-        bodies = (body, zipped)
-        svc.bodies.put(key, bodies)
-    body, zipped = bodies
+        zipped = gzip.compress(body, compresslevel=5) if len(body) >= bodies.GZIP_MIN else None
+        kept = (body, zipped)
+        svc.bodies.put(key, kept)
+    body, zipped = kept
     gz = zipped is not None and "gzip" in request.headers.get("accept-encoding", "")
     headers = {"Vary": "Accept-Encoding"} if zipped is not None else {}
     if gz:
@@ -132,9 +131,6 @@ def _respond(
     if got.expires is not None and not got.stale:
         fast_store(svc.fast, request.scope, content, headers, got.expires)
     return Response(content, media_type="application/json", headers=headers)
-
-
-_GZIP_MIN = 4096
 
 
 def _validated(model: type[BaseModel], payload: dict, what: tuple) -> BaseModel:
@@ -186,6 +182,9 @@ async def list_runs(
         lambda src: src.list_runs(limit, group),
         lambda _: svc.settings.ttl_runs_s,
     )
+    if source == "local":
+        # A listed run is likely opened next: prepare its history in the background.
+        svc.warmer.request(r["run_id"] for r in got.value)
     return _respond(
         request,
         svc,
@@ -268,24 +267,20 @@ async def _columns(svc: Services, source: str, run_id: str) -> tuple[columns.Col
 
 def _json(request: Request, payload: dict) -> Response:
     # orjson and a fast gzip level: a 1,000-row history is about 1 MB of JSON.
-    try:
-        body = orjson.dumps(
-            payload, default=_default, option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
-        )
-    except orjson.JSONEncodeError:  # a value the views let through (an int past 64 bits)
-        degraded.report("shape:json", "a response held a value JSON cannot carry; answering 502")
-        raise UpstreamError("the source answered data the service cannot represent") from None
+    return _send(request, bodies.Body(history.encode_or_502(payload)))
+
+
+def _wants_gzip(request: Request) -> bool:
+    return "gzip" in request.headers.get("accept-encoding", "")
+
+
+def _send(request: Request, body: bodies.Body) -> Response:
     headers = {"Vary": "Accept-Encoding"}
-    if len(body) >= _GZIP_MIN and "gzip" in request.headers.get("accept-encoding", ""):
-        body = gzip.compress(body, compresslevel=1)
+    content = body.raw
+    if len(content) >= bodies.GZIP_MIN and _wants_gzip(request):
+        content = body.gzipped()
         headers["Content-Encoding"] = "gzip"
-    return Response(body, media_type="application/json", headers=headers)
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    raise TypeError(type(value).__name__)
+    return Response(content, media_type="application/json", headers=headers)
 
 
 @router.get(
@@ -305,20 +300,15 @@ async def run_history(
     svc = _services(request)
     wanted = _parse_keys(keys)
     cols, got = await _columns(svc, source, run_id)
-
-    def build() -> dict:
-        idx, buckets = columns.minmax_downsample(cols, wanted, max_points)
-        return {
-            **_envelope(source, got),
-            "run_id": run_id,
-            "total_rows": cols.n,
-            "downsampled": buckets is not None,
-            "buckets": buckets,
-            "keys": wanted,
-            "rows": cols.rows(wanted, idx if buckets is not None else None),
-        }
-
-    return _json(request, await asyncio.to_thread(build))
+    body = await asyncio.to_thread(
+        history.cached_body,
+        history.history_key(source, run_id, cols, got.fetched_at, got.stale, wanted, max_points),
+        lambda: history.payload(
+            source, run_id, cols, got.fetched_at, got.stale, wanted, max_points
+        ),
+        _wants_gzip(request),
+    )
+    return _send(request, body)
 
 
 def _csv_field(value: Any) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
+import re
 import stat
 import threading
 from collections import OrderedDict
@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
 
 from analytics_service import degraded, records, replayable, views
 from analytics_service.episode import Episode
 from analytics_service.errors import ApiError
+from analytics_service.models import ReplayControl
 from analytics_service.state import Services
 from envjax.constants import N_ACTIONS, OBS_DIM, action_mask_from_obs
 
@@ -25,7 +27,11 @@ router = APIRouter()
 CLOSE_NOT_FOUND = 4404
 CLOSE_INVALID = 4422
 CLOSE_BUSY = 1013  # "try again later"
+CLOSE_UNSUPPORTED = 1003  # a binary frame: control messages are JSON text
+CLOSE_TOO_BIG = 1009
 MAX_PACE_MS = 5000
+MAX_CONTROL_BYTES = 1024  # a control message is a few bytes: `{"pace_ms": 50}`
+_UINT = re.compile(r"[0-9]{1,10}")
 
 _policies: OrderedDict[tuple[str, int, int, int, bool], Any] = OrderedDict()
 POLICIES = views.POLICIES
@@ -42,10 +48,11 @@ def _int_param(params, name: str, lo: int, hi: int) -> int | None:
     raw = params.get(name)
     if raw is None or raw == "":
         return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise _ReplayError(CLOSE_INVALID, f"{name} must be an integer") from None
+    # Digits only: int() would also take " 7", "+7", "7_000" and "٧" (strictly typed, as the
+    # play bodies are).
+    if not _UINT.fullmatch(raw):
+        raise _ReplayError(CLOSE_INVALID, f"{name} must be a non-negative integer")
+    value = int(raw)
     if not lo <= value <= hi:
         raise _ReplayError(CLOSE_INVALID, f"{name} must be in [{lo}, {hi}]")
     return value
@@ -241,63 +248,95 @@ async def _stream(ws: WebSocket, svc: Services, run_id: str) -> None:
         return
     control = {"pace_ms": plan["pace_ms"], "paused": False}
     wake = asyncio.Event()
-
-    async def read_control() -> None:
-        while True:
-            text = await ws.receive_text()
-            try:
-                msg = json.loads(text)
-            except ValueError:
-                continue
-            if not isinstance(msg, dict):
-                continue
-            pace = msg.get("pace_ms")
-            if isinstance(pace, int) and 0 <= pace <= MAX_PACE_MS:
-                control["pace_ms"] = pace
-            if isinstance(msg.get("pause"), bool):
-                control["paused"] = msg["pause"]
-            wake.set()
-
-    reader = asyncio.create_task(read_control())
+    reader = asyncio.create_task(_read_control(ws, control, wake))
     try:
+        await _play(ws, run_id, plan, episode, control, wake, reader)
+    finally:
+        # The reader's outcome is always retrieved (no "exception never retrieved").
+        if not reader.done():
+            reader.cancel()
+        outcome = (await asyncio.gather(reader, return_exceptions=True))[0]
+    if isinstance(outcome, tuple):  # the client sent something that is no control message
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+            await ws.close(*outcome)
+
+
+async def _read_control(ws: WebSocket, control: dict, wake: asyncio.Event) -> tuple | None:
+    """Apply the client's control messages until it leaves (None) or sends a frame that is
+    not one: a binary frame (1003), one over `MAX_CONTROL_BYTES` (1009), or text that is not
+    a `ReplayControl` object (4422); then (close code, reason)."""
+    try:
+        while True:
+            msg = await ws.receive()
+            if msg["type"] == "websocket.disconnect":
+                return None
+            text = msg.get("text")
+            if text is None:
+                return CLOSE_UNSUPPORTED, "binary frames are not accepted; send JSON text"
+            if len(text.encode()) > MAX_CONTROL_BYTES:
+                return CLOSE_TOO_BIG, f"a control message is at most {MAX_CONTROL_BYTES} bytes"
+            try:
+                ctl = ReplayControl.model_validate_json(text)
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                where = ".".join(map(str, err.get("loc", ()))) or "message"
+                return CLOSE_INVALID, f"{where}: {err.get('msg', 'invalid')}"[:120]
+            if ctl.pace_ms is not None:
+                control["pace_ms"] = ctl.pace_ms
+            if ctl.pause is not None:
+                control["paused"] = ctl.pause
+            wake.set()
+    finally:
+        wake.set()  # a paced or paused stream notices at once
+
+
+async def _play(
+    ws: WebSocket,
+    run_id: str,
+    plan: dict,
+    episode: Episode,
+    control: dict,
+    wake: asyncio.Event,
+    reader: asyncio.Task,
+) -> None:
+    await ws.send_json(
+        {
+            "type": "start",
+            "run_id": run_id,
+            "window_id": plan["window_id"],
+            "seed": plan["seed"],
+            "pace_ms": control["pace_ms"],
+            "policy": plan["policy"],
+            "rank": plan["rank"],
+            "eval_return": plan["eval_return"],
+            "label": plan["label"],
+        }
+    )
+    t = 0
+    while not episode.done:
+        if reader.done():
+            return  # the client went away, or sent a bad frame
+        while control["paused"] and not reader.done():
+            wake.clear()
+            await wake.wait()
+        if reader.done():
+            return
+        action, reward = await asyncio.to_thread(_policy_step, episode, plan, t)
+        view = await asyncio.to_thread(episode.view)
         await ws.send_json(
             {
-                "type": "start",
-                "run_id": run_id,
-                "window_id": plan["window_id"],
-                "seed": plan["seed"],
-                "pace_ms": control["pace_ms"],
-                "policy": plan["policy"],
-                "rank": plan["rank"],
-                "eval_return": plan["eval_return"],
-                "label": plan["label"],
+                "type": "step",
+                "t": t,
+                "action": {"action": action, "label": episode.label(action)},
+                "reward": reward,
+                "view": view,
             }
         )
-        t = 0
-        while not episode.done:
-            if reader.done():
-                return  # the client went away
-            while control["paused"] and not reader.done():
-                wake.clear()
-                await wake.wait()
-            action, reward = await asyncio.to_thread(_policy_step, episode, plan, t)
-            view = await asyncio.to_thread(episode.view)
-            await ws.send_json(
-                {
-                    "type": "step",
-                    "t": t,
-                    "action": {"action": action, "label": episode.label(action)},
-                    "reward": reward,
-                    "view": view,
-                }
-            )
-            t += 1
-            if control["pace_ms"]:
-                wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), control["pace_ms"] / 1000)
-        view = await asyncio.to_thread(episode.view)
-        await ws.send_json({"type": "end", "episode": episode.metrics(view)})
-        await ws.close(1000)
-    finally:
-        reader.cancel()
+        t += 1
+        if control["pace_ms"]:
+            wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), control["pace_ms"] / 1000)
+    view = await asyncio.to_thread(episode.view)
+    await ws.send_json({"type": "end", "episode": episode.metrics(view)})
+    await ws.close(1000)

@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     # Local run records, and how long a read of them is reused (0: read on every request)
     runs_dir: Path = Field(Path("runs"), validation_alias=_alias("ANALYTICS_RUNS_DIR"))
     local_memo_s: float = Field(1.0, ge=0, le=60, validation_alias=_alias("ANALYTICS_LOCAL_MEMO_S"))
+    # Newest local runs whose columns are built in the background at start-up (0: none)
+    warm_runs: int = Field(4, ge=0, le=16, validation_alias=_alias("ANALYTICS_WARM_RUNS"))
 
     # Cache
     cache_dir: Path = Field(

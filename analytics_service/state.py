@@ -11,6 +11,7 @@ from analytics_service.cache import ResponseCache
 from analytics_service.local_source import LocalSource
 from analytics_service.settings import Settings
 from analytics_service.wandb_source import WandbSource
+from analytics_service.warmup import Warmer
 
 
 class LRU:
@@ -40,6 +41,7 @@ class Services:
     wandb: WandbSource | None
     cache: ResponseCache
     executor: ThreadPoolExecutor
+    warmer: Warmer
     health: dict[str, Any] = field(default_factory=dict)  # {"at": ts, "value": ...}
     bodies: LRU = field(default_factory=lambda: LRU(256))  # serialised response bodies
     local_memo: LRU = field(default_factory=lambda: LRU(1024))  # short memo of local reads
@@ -62,9 +64,11 @@ class Services:
             executor=ThreadPoolExecutor(
                 max_workers=settings.wandb_max_concurrency, thread_name_prefix="wandb"
             ),
+            warmer=Warmer(settings.runs_dir),
         )
 
     def close(self) -> None:
+        self.warmer.close()
         self.executor.shutdown(wait=False, cancel_futures=True)
         if self.wandb is not None:
             self.wandb.close()

@@ -1,0 +1,77 @@
+"""The `/history` answer: min-max downsampled rows of a run's columns, encoded once per
+records version (`bodies.store`) and shared by the route and the background warm-up."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import orjson
+
+from analytics_service import bodies, columns, degraded
+from analytics_service.errors import UpstreamError
+
+DEFAULT_MAX_POINTS = 1000
+
+
+def encode_or_502(payload: dict) -> bytes:
+    """`payload` as JSON bytes; a value JSON cannot carry is the source's garbage: 502."""
+    try:
+        return bodies.encode(payload)
+    except orjson.JSONEncodeError:  # a value the views let through (an int past 64 bits)
+        degraded.report("shape:json", "a response held a value JSON cannot carry; answering 502")
+        raise UpstreamError("the source answered data the service cannot represent") from None
+
+
+def cached_body(key: tuple, build: Callable[[], dict], gz: bool) -> bodies.Body:
+    """The encoded body under `key` (which must hold the records' version), built with
+    `build()` when not kept; gzipped too when `gz` (blocking: call it from a thread)."""
+    body = bodies.store.get(key)
+    if body is None:
+        body = bodies.Body(encode_or_502(build()))
+        if gz and len(body.raw) >= bodies.GZIP_MIN:
+            body.gzipped()
+        bodies.store.put(key, body)
+    elif gz and body.gz is None and len(body.raw) >= bodies.GZIP_MIN:
+        before = body.size
+        body.gzipped()
+        bodies.store.resize(key, before)
+    return body
+
+
+def payload(
+    source: str,
+    run_id: str,
+    cols: columns.Columns,
+    fetched_at: datetime,
+    stale: bool,
+    wanted: list[str],
+    max_points: int,
+) -> dict:
+    """The `/history` answer for `wanted` keys of `cols` (see docs/API.md)."""
+    idx, buckets = columns.minmax_downsample(cols, wanted, max_points)
+    return {
+        "source": source,
+        "fetched_at": fetched_at,
+        "stale": stale,
+        "run_id": run_id,
+        "total_rows": cols.n,
+        "downsampled": buckets is not None,
+        "buckets": buckets,
+        "keys": wanted,
+        "rows": cols.rows(wanted, idx if buckets is not None else None),
+    }
+
+
+def history_key(
+    source: str,
+    run_id: str,
+    cols: columns.Columns,
+    fetched_at: datetime,
+    stale: bool,
+    wanted: list[str],
+    max_points: int,
+) -> tuple:
+    """The body cache key of a history answer. The columns' version changes with every
+    refresh of the records, so a kept body is never stale."""
+    return ("history", source, run_id, cols.version, fetched_at, stale, tuple(wanted), max_points)
