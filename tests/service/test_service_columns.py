@@ -109,3 +109,37 @@ def test_update_index__reads_one_windows_lines_and_follows_appends(tmp_path: Pat
     assert index.rows(path, 2) == [{"window_id": 2, "update": 4, "loss/policy": 0.4}]
     path.write_text(line(5, 9))  # rewritten: indexed afresh
     assert [r["update"] for r in index.rows(path, 5)] == [9] and index.rows(path, 0) == []
+
+
+def test_store__an_append_extends_the_values_already_built_exactly_as_a_rebuild(
+    tmp_path: Path,
+) -> None:
+    # A live run: the Python values built for a request are extended by an append (not
+    # rebuilt); they must equal what a fresh parse gives, nulls and ints included, and the
+    # old columns' values must stay as they were.
+    path = tmp_path / "windows.jsonl"
+
+    def line(i: int) -> str:
+        sps = None if i % 3 == 0 else i * 1.5
+        return json.dumps({"window_id": i, "env_steps": i * 10, "sps": sps, "timestamp": str(i)})
+
+    path.write_text("".join(line(i) + "\n" for i in range(4)))
+    store = columns.ColumnStore()
+    first = store.get(path)
+    keys = ["window_id", "env_steps", "sps", "timestamp"]
+    before = first.rows(keys)
+    assert store.builds == 1
+    with path.open("a") as f:
+        f.write("".join(line(i) + "\n" for i in range(4, 7)))
+    grown = store.get(path)
+    assert store.builds == 1 and store.appends == 1 and grown.version != first.version
+    assert grown.rows(keys) == columns.ColumnStore().get(path).rows(keys)
+    assert grown.rows(keys)[-1] == {"window_id": 6, "env_steps": 60, "sps": None, "timestamp": "6"}
+    assert all(type(r["env_steps"]) is int for r in grown.rows(keys))  # (60.0 == 60 in Python)
+    assert first.rows(keys) == before and first.n == 4
+    # out of order: the columns are re-sorted and the values rebuilt
+    with path.open("a") as f:
+        f.write(line(5).replace('"window_id": 5', '"window_id": 3') + "\n")
+    again = store.get(path)
+    assert again.values("window_id") == [0, 1, 2, 3, 3, 4, 5, 6]
+    assert again.rows(keys) == columns.ColumnStore().get(path).rows(keys)
