@@ -75,8 +75,9 @@ class Columns:
             # Appended in order (a live run): extend the Python values already built
             # instead of converting every column again on the next request.
             for k, vals in lists.items():
-                lists[k] = self.text[k] if k in self.text else vals
-                if k not in self.text:
+                if k in self.text:
+                    lists[k] = self.text[k]  # (the text columns are their own values)
+                else:
                     vals.extend(_pylist(k, self.num[k][old_n:]))
             self.__dict__["_lists"] = lists
 
