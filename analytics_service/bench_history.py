@@ -160,10 +160,12 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _series(name: str, urls: list[str], gzip_ok: bool, pid: int) -> None:
+def _series(name: str, urls: list[str], gzip_ok: bool, pid: int, before=None) -> None:
     cpu0 = _cpu_s(pid)
     times, size = [], 0
     for url in urls:
+        if before is not None:
+            before()
         ms, size = _get(url, gzip_ok)
         times.append(ms)
     n = len(urls)
@@ -236,9 +238,16 @@ def main(argv: list[str] | None = None) -> int:
             _series("/history?max_points=~1000, new body (identity)", fresh, False, proc.pid)
             _series("/history?max_points=1000 (gzip)", [hist] * n, True, proc.pid)
             _series("/history?max_points=1000 (identity)", [hist] * n, False, proc.pid)
-            few = [f"{hist}&keys=eval/return_mean,eval/survival_rate,sps&max_points={999 - i}"
-                   for i in range(n)]  # fmt: skip
+            few = [f"{at}{999 - i}&keys=eval/return_mean,eval/survival_rate,sps" for i in range(n)]
             _series("/history 3 keys, new body (gzip)", few, True, proc.pid)
+            # a live run: one window appended before each request (a new records version)
+            _series(
+                "/history?max_points=1000, live: +1 window (gzip)",
+                [hist] * n,
+                True,
+                proc.pid,
+                before=_appender(path / "windows.jsonl"),
+            )
             csv_url = f"{base}/api/local/runs/{run_id}/windows.csv"
             _series("/windows.csv (every window, every key)", [csv_url] * max(3, n // 8), True,
                     proc.pid)  # fmt: skip
@@ -253,6 +262,18 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             _stop(proc)
     return 0
+
+
+def _appender(windows: Path):
+    lines = windows.read_text().splitlines()
+    last = json.loads(lines[-1])
+
+    def append() -> None:
+        last["window_id"] += 1
+        with windows.open("a") as f:
+            f.write(json.dumps(last) + "\n")
+
+    return append
 
 
 def _free_port() -> int:

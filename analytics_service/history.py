@@ -23,12 +23,13 @@ def encode_or_502(payload: dict) -> bytes:
         raise UpstreamError("the source answered data the service cannot represent") from None
 
 
-def cached_body(key: tuple, build: Callable[[], dict], gz: bool) -> bodies.Body:
+def cached_body(key: tuple, build: Callable[[], bytes], gz: bool) -> bodies.Body:
     """The encoded body under `key` (which must hold the records' version), built with
-    `build()` when not kept; gzipped too when `gz` (blocking: call it from a thread)."""
+    `build()` (JSON bytes, see `encoded`) when not kept; gzipped too when `gz`
+    (blocking: call it from a thread)."""
     body = bodies.store.get(key)
     if body is None:
-        body = bodies.Body(encode_or_502(build()))
+        body = bodies.Body(build())
         if gz and len(body.raw) >= bodies.GZIP_MIN:
             body.gzipped()
         bodies.store.put(key, body)
@@ -61,6 +62,20 @@ def payload(
         "keys": wanted,
         "rows": cols.rows(wanted, idx if buckets is not None else None),
     }
+
+
+def encoded(
+    source: str,
+    run_id: str,
+    cols: columns.Columns,
+    fetched_at: datetime,
+    stale: bool,
+    wanted: list[str],
+    max_points: int,
+) -> bytes:
+    """`payload(...)` as JSON bytes (a value JSON cannot carry: UpstreamError, 502). Most
+    of the cost is formatting the floats (about 33,000 for 1,000 rows of every key)."""
+    return encode_or_502(payload(source, run_id, cols, fetched_at, stale, wanted, max_points))
 
 
 def history_key(

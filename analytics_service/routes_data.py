@@ -303,7 +303,7 @@ async def run_history(
     body = await asyncio.to_thread(
         history.cached_body,
         history.history_key(source, run_id, cols, got.fetched_at, got.stale, wanted, max_points),
-        lambda: history.payload(
+        lambda: history.encoded(
             source, run_id, cols, got.fetched_at, got.stale, wanted, max_points
         ),
         _wants_gzip(request),

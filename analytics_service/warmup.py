@@ -118,7 +118,7 @@ class Warmer:
         key = history.history_key("local", run_id, cols, cols.loaded_at, False, wanted, mp)
         history.cached_body(
             key,
-            lambda: history.payload("local", run_id, cols, cols.loaded_at, False, wanted, mp),
+            lambda: history.encoded("local", run_id, cols, cols.loaded_at, False, wanted, mp),
             gz=True,
         )
         self.warmed += 1

@@ -143,3 +143,15 @@ def test_store__an_append_extends_the_values_already_built_exactly_as_a_rebuild(
     again = store.get(path)
     assert again.values("window_id") == [0, 1, 2, 3, 3, 4, 5, 6]
     assert again.rows(keys) == columns.ColumnStore().get(path).rows(keys)
+
+
+def test_history_body__equals_the_payload_it_encodes(tmp_path: Path) -> None:
+    from analytics_service import bodies, history
+    from analytics_service.bench_history import write_synthetic_run
+    from analytics_service.keys import WINDOW_KEYS
+
+    path = write_synthetic_run(tmp_path, "r", 700)
+    cols = columns.ColumnStore().get(path / "windows.jsonl")
+    for keys, max_points in ((list(WINDOW_KEYS), 300), (["window_id", "sps"], 1000)):
+        args = ("local", "r", cols, cols.loaded_at, False, keys, max_points)
+        assert history.encoded(*args) == bodies.encode(history.payload(*args))
