@@ -12,7 +12,7 @@ from __future__ import annotations
 import gzip
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -64,6 +64,7 @@ class BodyCache:
         self._lock = threading.Lock()
         self._max = max_bytes
         self._bytes = 0
+        self._building: dict[Hashable, threading.Lock] = {}
         self.hits = 0
         self.misses = 0
 
@@ -76,6 +77,27 @@ class BodyCache:
             self._items.move_to_end(key)
             self.hits += 1
             return body
+
+    def get_or_build(self, key: Hashable, build: Callable[[], Body]) -> Body:
+        """The body under `key`, else `build()`'s, kept. Concurrent callers for one key
+        build it once: the others wait for it (a live run polled by several pages, or a
+        request arriving while the warm-up builds the same body)."""
+        body = self.get(key)
+        if body is not None:
+            return body
+        with self._lock:
+            lock = self._building.setdefault(key, threading.Lock())
+        with lock:
+            with self._lock:
+                body = self._items.get(key)
+            if body is None:
+                try:
+                    body = build()
+                finally:
+                    with self._lock:
+                        self._building.pop(key, None)
+                self.put(key, body)
+        return body
 
     def put(self, key: Hashable, body: Body) -> None:
         """Keep `body` (gzip it first when it will be wanted: its size counts)."""

@@ -27,13 +27,15 @@ def cached_body(key: tuple, build: Callable[[], bytes], gz: bool) -> bodies.Body
     """The encoded body under `key` (which must hold the records' version), built with
     `build()` (JSON bytes, see `encoded`) when not kept; gzipped too when `gz`
     (blocking: call it from a thread)."""
-    body = bodies.store.get(key)
-    if body is None:
+
+    def make() -> bodies.Body:
         body = bodies.Body(build())
         if gz and len(body.raw) >= bodies.GZIP_MIN:
             body.gzipped()
-        bodies.store.put(key, body)
-    elif gz and body.gz is None and len(body.raw) >= bodies.GZIP_MIN:
+        return body
+
+    body = bodies.store.get_or_build(key, make)
+    if gz and body.gz is None and len(body.raw) >= bodies.GZIP_MIN:
         before = body.size
         body.gzipped()
         bodies.store.resize(key, before)

@@ -166,3 +166,33 @@ def test_runs_list__many_runs_re_read_only_the_runs_that_changed(
     (runs / "r0260" / "run.json").unlink()
     ids = {r["run_id"] for r in client.get("/api/local/runs?limit=200").json()["runs"]}
     assert "r0260" not in ids and len(ids) == 200
+
+
+def test_bodies__concurrent_requests_for_one_body_build_it_once() -> None:
+    import threading
+    import time
+
+    cache = bodies.BodyCache()
+    started, release = threading.Event(), threading.Event()
+    builds: list[int] = []
+
+    def build() -> bodies.Body:
+        builds.append(1)
+        started.set()
+        assert release.wait(30)
+        return bodies.Body(b"{}")
+
+    got: list[bodies.Body] = []
+    first = threading.Thread(target=lambda: got.append(cache.get_or_build("k", build)))
+    first.start()
+    assert started.wait(30)
+    second = threading.Thread(target=lambda: got.append(cache.get_or_build("k", build)))
+    second.start()
+    deadline = time.monotonic() + 30
+    while cache.misses < 2:  # the second caller has missed and now waits for the first
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    release.set()
+    first.join(30)
+    second.join(30)
+    assert len(builds) == 1 and len(got) == 2 and got[0] is got[1]
