@@ -93,10 +93,10 @@ class BodyCache:
             if body is None:
                 try:
                     body = build()
+                    self.put(key, body)  # (kept before a newcomer could miss it again)
                 finally:
                     with self._lock:
                         self._building.pop(key, None)
-                self.put(key, body)
         return body
 
     def put(self, key: Hashable, body: Body) -> None:
