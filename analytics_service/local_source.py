@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -79,9 +80,10 @@ class LocalSource:
     def _info(self, run_id: str, path: Path) -> dict:
         """The run's row of the runs list; from the listing memo while run.json and
         windows.jsonl are unchanged (only a `running` run's liveness is checked anew)."""
+        base = os.fspath(path)  # (str paths: pathlib's joins cost more than the stats)
         stamp = (
-            records.file_stamp(path / "run.json"),
-            records.file_stamp(path / "windows.jsonl"),
+            records.file_stamp(os.path.join(base, "run.json")),
+            records.file_stamp(os.path.join(base, "windows.jsonl")),
         )
         hit = self._listing.get(run_id)
         if hit is None or hit.stamp != stamp:

@@ -88,7 +88,7 @@ def is_settled_stamp(stamp: tuple[int, int, int, int]) -> bool:
     return time.time_ns() - max(stamp[2], stamp[3]) > _RACY_NS
 
 
-def file_stamp(path: Path) -> tuple[int, int, int, int] | None:
+def file_stamp(path: str | Path) -> tuple[int, int, int, int] | None:
     """(inode, size, mtime, ctime) of `path` (None when it does not exist), and nothing
     read: what a memo of a parsed file is keyed by."""
     try:
