@@ -196,3 +196,21 @@ def test_bodies__concurrent_requests_for_one_body_build_it_once() -> None:
     first.join(30)
     second.join(30)
     assert len(builds) == 1 and len(got) == 2 and got[0] is got[1]
+
+
+def test_history__the_wandb_source_keeps_its_bodies_per_fetch_too(make_client) -> None:
+    from svc_env import REAL_RUN
+
+    client = make_client()
+    url = f"/api/wandb/runs/{REAL_RUN}/history?max_points=3"
+    first = client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert first.status_code == 200 and first.json()["source"] == "wandb"
+    misses, hits = bodies.store.misses, bodies.store.hits
+    again = client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert again.json() == first.json()
+    # the same W&B fetch (cached rows): the kept body, not a new one
+    assert (bodies.store.misses, bodies.store.hits) == (misses, hits + 1)
+    local = client.get(f"/api/local/runs/{REAL_RUN}/history?max_points=3").json()
+    assert {k: v for k, v in local.items() if k not in ("source", "fetched_at")} == {
+        k: v for k, v in first.json().items() if k not in ("source", "fetched_at")
+    }
