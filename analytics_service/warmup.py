@@ -39,7 +39,7 @@ class Warmer:
         self._closed = False
         self._busy = False
         self._newest: tuple[int, Callable[[int], list[str]]] = (0, lambda _: [])
-        self.warmed = 0  # runs whose columns and default body were made ready
+        self.warmed = 0  # runs whose columns it parsed (and built their default body)
         self.failed = 0  # runs whose records could not be read (left to the request)
 
     def request(self, run_ids: Iterable[str]) -> None:
@@ -112,7 +112,13 @@ class Warmer:
         path = records.run_dir(self.runs_dir, run_id)
         if path is None:
             return
-        cols = columns.store.get(path / "windows.jsonl")
+        file = path / "windows.jsonl"
+        if columns.store.cached(file):
+            return  # ready (a listed run is queued on every poll of the runs list)
+        builds = columns.store.builds
+        cols = columns.store.get(file)
+        if columns.store.builds == builds:
+            return  # only appended lines (a live run): cheap for its next request anyway
         wanted = list(WINDOW_KEYS)
         mp = history.DEFAULT_MAX_POINTS
         key = history.history_key("local", run_id, cols, cols.loaded_at, False, wanted, mp)
