@@ -311,7 +311,9 @@ def _same_prefix(f: BinaryIO, size: int, offset: int, crc: int) -> bool:
 def _copy(cols: Columns) -> Columns:
     # Readers may hold the old object: appends go to a new one (arrays are never mutated).
     out = Columns(cols.n, dict(cols.num), {k: list(v) for k, v in cols.text.items()})
-    lists = cols.__dict__.get("_lists")
+    # dict() first, in one step: a request may be adding a key to the old object's memo
+    # right now (iterating it directly raised "dictionary changed size during iteration")
+    lists = dict(cols.__dict__.get("_lists") or {})
     if lists:  # (copied: the old object's lists stay as they are)
         out.__dict__["_lists"] = {k: list(v) for k, v in lists.items() if k not in cols.text}
     return out
