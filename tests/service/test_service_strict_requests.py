@@ -79,6 +79,29 @@ def test_play_start__a_field_of_the_wrong_type_is_422_naming_it(
     assert play_client.post("/api/play", json={"seed": 5}).json()["seed"] == 5
 
 
+@pytest.mark.parametrize(
+    ("content", "content_type", "says"),
+    [
+        (b"not json", "application/json", "body: not valid JSON"),
+        (b"\xff\xfe", "application/json", "body: not valid JSON"),
+        (b'{"seed": 1', "application/json", "body: not valid JSON"),
+        (b'{"seed": 1}', "text/plain", "body: Input should be a valid dictionary"),
+        (b"[1, 2]", "application/json", "body: Input should be a valid dictionary"),
+    ],
+)
+def test_play_start__a_body_that_is_no_json_object_says_so(
+    play_client: TestClient, content: bytes, content_type: str, says: str
+) -> None:
+    r = play_client.post("/api/play", content=content, headers={"Content-Type": content_type})
+    assert r.status_code == 422, r.text
+    message = r.json()["error"]["message"]
+    assert message.startswith(says), message
+    if content_type == "text/plain":
+        assert "Content-Type: application/json" in message and "(got object)" not in message
+    if says.startswith("body: Input") and content_type != "text/plain":
+        assert message.endswith("(got array)"), message
+
+
 async def _send_and_close(url: str, frame: str | bytes) -> tuple[int | None, str]:
     async with websockets.connect(url, open_timeout=30, close_timeout=10) as ws:
         assert json.loads(await ws.recv())["type"] == "start"
