@@ -100,3 +100,42 @@ def test_bodies__concurrent_callers_share_one_build_and_its_error(outcome: str) 
     else:
         assert all(g is got[0] for g in got) and cache.get("k") is None
     assert cache.waiting("k") == 0
+
+
+def test_fast_table__many_distinct_queries_stay_within_its_bytes(tmp_path) -> None:
+    """Fresh bodies kept by raw request (the fast path) and by endpoint parameters: a
+    client varying an ignored query parameter gets the runs list each time, but the
+    tables keeping those bodies stay within their byte caps."""
+    from fastapi.testclient import TestClient
+    from svc_records import write_run
+
+    from analytics_service.app import create_app
+    from analytics_service.settings import Settings
+
+    runs = tmp_path / "runs"
+    for i in range(200):
+        write_run(runs, f"r{i:03d}", windows=1, updates_per_window=1)
+    settings = Settings(
+        _env_file=None,
+        runs_dir=runs,
+        cache_dir=tmp_path / "cache",
+        rate_limit_per_s=100_000,
+        rate_limit_burst=100_000,
+        warm_runs=0,
+        local_memo_s=0.001,  # a new read (and body) per request, each kept while fresh
+    )
+    with TestClient(create_app(settings)) as client:
+        svc = client.app.state.services
+        first = client.get("/api/local/runs?limit=200", headers={"Accept-Encoding": "identity"})
+        assert first.status_code == 200 and len(first.json()["runs"]) == 200
+        per_body = len(first.content)
+        asked = 200
+        for i in range(asked):
+            r = client.get(
+                f"/api/local/runs?limit=200&v={i}", headers={"Accept-Encoding": "identity"}
+            )
+            assert r.status_code == 200
+        assert per_body * asked > 16 << 20  # (what an unbounded table would hold)
+        for table, cap in ((svc.fast, 16 << 20), (svc.bodies, 32 << 20)):  # docs/API.md
+            held = {id(b): len(b) for v in table._items.values() for b in v if type(b) is bytes}
+            assert sum(held.values()) <= cap, (len(table._items), per_body)
