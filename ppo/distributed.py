@@ -218,11 +218,13 @@ def _coordinator_gone() -> bool:
     answer: list[bool] = []
 
     def probe() -> None:
+        # A read of a key nobody sets: NOT_FOUND is the service answering; anything else
+        # (UNAVAILABLE: connection closed) means it is gone.
         try:
-            _client().get_live_nodes([0])
+            _client().key_value_try_get(f"{_KV_PREFIX}/probe")
             answer.append(False)
-        except Exception:
-            answer.append(True)
+        except Exception as e:
+            answer.append(not str(e).startswith("NOT_FOUND"))
 
     t = threading.Thread(target=probe, name="coordinator-probe", daemon=True)
     t.start()
