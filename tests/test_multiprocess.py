@@ -394,7 +394,14 @@ def _gone(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+@pytest.mark.parametrize(
+    "sig",
+    [
+        pytest.param(signal.SIGKILL, id="SIGKILL"),
+        # the launcher's own stop path (present before PR_SET_PDEATHSIG): the slow tier
+        pytest.param(signal.SIGINT, id="SIGINT", marks=pytest.mark.slow),
+    ],
+)
 def test_launcher_killed_or_interrupted__its_processes_do_not_outlive_it(runs, sig):
     """`ppo.launch` is SIGKILLed (its processes are told by the kernel: PR_SET_PDEATHSIG),
     or gets Ctrl-C (it stops them itself) after process 0's first window line: every
