@@ -5,11 +5,16 @@
 - a process killed mid-run: the other stops with one line and marks the run crashed, and
   `--resume` (again 2 processes) ends with the uninterrupted result;
 - a frozen peer is detected within --peer-timeout-s, a missing peer within --join-timeout-s;
+- process 0 killed: the others stop at once with our one line (no C++ abort text), the run
+  reads crashed (its lock holder is dead), and `--resume` ends with the uninterrupted result;
+- the launcher killed (or Ctrl-C): none of its processes outlives it;
+- SLURM's variables alone (JAX's cluster detection) start the same 2-process run;
 - processes started with different arguments all stop with the same one-line error;
 - plus the pure parts: how the processes are named (flags, environment, SLURM) and the
   launcher's command lines.
 
-The frozen-peer and profiler-under-the-launcher tests are in the slow tier (`-m slow`).
+The frozen-peer, profiler-under-the-launcher and launcher-Ctrl-C tests are in the slow
+tier (`-m slow`).
 Sizes: 256 envs, 3 windows of 2 updates. Every wait is on an exit code (with generous
 timeouts); the time bounds asserted are the documented ones plus wide slack for a loaded box.
 """
