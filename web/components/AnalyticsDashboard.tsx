@@ -5,9 +5,9 @@
  * fails alone. Every choice lives in the URL (lib/urlState.ts), and every control shows the
  * state the page is in.
  */
-import { useMemo } from "react";
+import { useEffect, useMemo } from "react";
 import { api as defaultApi, type ApiClient } from "@/lib/api";
-import { POLL_MS } from "@/lib/config";
+import { POLL_MS, RECHECK_MS } from "@/lib/config";
 import { runColor } from "@/lib/palette";
 import { sourceOptions } from "@/lib/sources";
 import type { Source } from "@/lib/types";
@@ -28,8 +28,20 @@ import { ChartSettings, TRENDS, TrendCharts, type RunRows } from "./TrendCharts"
 const RUNS_LIMIT = 50;
 const TREND_KEYS = ["env_steps", "wall_time_s", ...TRENDS.flatMap((t) => t.keys.map((k) => k.key))];
 
-export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS }: { client?: ApiClient; pollMs?: number }) {
+interface DashboardProps {
+  client?: ApiClient;
+  /** How often a running run is polled (every card). */
+  pollMs?: number;
+  /** How often a crashed, stalled or failed run's summary is re-checked (a resume turns it `running`). */
+  recheckMs?: number;
+}
+
+export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS, recheckMs = RECHECK_MS }: DashboardProps) {
   const [url, setUrl] = useAnalyticsUrl();
+  // The chart library is a lazy chunk: fetch it while the data loads, not after.
+  useEffect(() => {
+    void import("uplot");
+  }, []);
 
   const health = useApi("health", () => client.health());
   const options = sourceOptions(health.data);
@@ -42,29 +54,40 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS }: { 
 
   const k = source && runId ? `${source}:${runId}` : null;
   const summary = useApi(k, () => client.summary(source as Source, runId as string));
-  // Only a live run is polled: a crashed or stalled one (docs/API.md, run liveness) is not.
-  const running = (summary.data?.run.state ?? runItem?.state) === "running";
+  // Polling (docs/API.md, run liveness): a running run, every card every `pollMs`; a finished
+  // run, nothing; any other state (crashed, stalled, failed: the trainer may be resumed), its
+  // summary alone every `recheckMs`, so a resumed run turns `running` again without a reload.
+  const state = summary.data?.run.state ?? runItem?.state ?? null;
+  const running = state === "running";
+  const compareIds = useMemo(() => url.compare.filter((id) => id !== runId), [url.compare, runId]);
+  const comparedLive = compareIds.some((id) => runs.data?.runs.find((r) => r.run_id === id)?.state === "running");
   const poll = running ? pollMs : null;
-  usePoll(runs.reload, poll);
-  usePoll(summary.reload, poll);
-  const iterations = useApi(k, () => client.iterations(source as Source, runId as string, 10), poll);
+  const recheck = state !== null && !running && state !== "finished" ? recheckMs : null;
+  usePoll(runs.reload, running || comparedLive ? pollMs : null);
+  usePoll(summary.reload, poll ?? recheck);
+  // The KPIs come first: the summary is asked alone, the heavier requests once it is in.
+  const afterSummary = k !== null && (summary.data !== null || summary.error !== null) ? k : null;
+  const iterations = useApi(afterSummary, () => client.iterations(source as Source, runId as string, 10), poll);
   // The trend charts' columns only: a small payload, and the finest min-max buckets for them.
-  const history = useApi(k, () => client.history(source as Source, runId as string, 1000, TREND_KEYS), poll);
+  const history = useApi(afterSummary, () => client.history(source as Source, runId as string, 1000, TREND_KEYS), poll);
 
   const chosen = url.iteration;
   const latestWindow = iterations.data?.iterations[0]?.window_id ?? summary.data?.kpis.window_id ?? null;
   const windowId = chosen ?? latestWindow;
-  // While following the latest window of a running run, the old panel stays until the new one is in.
+  // The panel of the previous window stays until the new one is in (a new latest window of a
+  // running run, or another chosen window): no skeleton, no layout jump, charts updated in place.
   const iteration = useApi(
-    k && windowId !== null ? `${k}:${windowId}` : null,
+    afterSummary && windowId !== null ? `${afterSummary}:${windowId}` : null,
     () => client.iteration(source as Source, runId as string, windowId as number),
     null,
-    chosen === null && running && k ? `${k}:` : null,
+    k ? `${k}:` : null,
   );
+  // Only a payload of the window shown counts for the KPIs and the marker.
+  const iterationNow = iteration.data?.window_id === windowId ? iteration.data : null;
 
   // Compared runs: the page's run first (first colour), then the chosen others.
-  const compareIds = useMemo(() => url.compare.filter((id) => id !== runId), [url.compare, runId]);
-  const others = useHistories(client, source, compareIds, TREND_KEYS);
+  const livePoll = running || comparedLive ? pollMs : null;
+  const others = useHistories(client, source, compareIds, TREND_KEYS, comparedLive ? pollMs : null);
   const charted = useMemo(() => (runId ? [runId, ...compareIds] : []), [runId, compareIds]);
   const chartRuns: RunRows[] = useMemo(() => {
     if (!runId || !history.data) return [];
@@ -79,12 +102,12 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS }: { 
 
   const chosenRow = useMemo(() => {
     if (chosen === null) return null;
-    return iterations.data?.iterations.find((r) => r.window_id === chosen) ?? iteration.data?.row ?? null;
-  }, [chosen, iterations.data, iteration.data]);
-  const highlightRow = chosenRow ?? iteration.data?.row ?? iterations.data?.iterations[0] ?? null;
+    return iterations.data?.iterations.find((r) => r.window_id === chosen) ?? iterationNow?.row ?? null;
+  }, [chosen, iterations.data, iterationNow]);
+  const highlightRow = chosenRow ?? iterationNow?.row ?? iterations.data?.iterations[0] ?? null;
   const kpis = chosenRow ? kpisFromRow(chosenRow) : (summary.data?.kpis ?? null);
   const evalPolicy =
-    (chosen !== null ? iteration.data?.eval?.policy : null) ??
+    (chosen !== null ? iterationNow?.eval?.policy : null) ??
     (typeof summary.data?.run.full_config?.eval_policy === "string" ? (summary.data.run.full_config.eval_policy as string) : null);
 
   // Until the run is known, cards wait on it (skeletons), unless finding it failed.
@@ -99,7 +122,14 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS }: { 
   const stalePayload = payloads.find((p) => p?.stale);
 
   const noRuns = runs.data && runs.data.runs.length === 0;
-  const pickerRuns = runs.data ? runs.data.runs.slice(0, 10).concat(runItem && !runs.data.runs.slice(0, 10).includes(runItem) ? [runItem] : []) : [];
+  // The page's run shows its summary's state (re-checked on its own while the list is not polled).
+  const shownItem = runItem && summary.data ? { ...runItem, state: summary.data.run.state, updated_at: summary.data.run.updated_at } : runItem;
+  const pickerRuns = runs.data
+    ? runs.data.runs
+        .slice(0, 10)
+        .map((r) => (r === runItem && shownItem ? shownItem : r))
+        .concat(runItem && shownItem && !runs.data.runs.slice(0, 10).includes(runItem) ? [shownItem] : [])
+    : [];
   const offered = options.filter((o) => o.available || o.source === source);
   const missing = options.filter((o) => !o.available && health.data);
   return (
@@ -218,7 +248,11 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS }: { 
             skeletonLines={6}
             testId="iteration-card"
           >
-            {iteration.data ? <IterationPanel data={iteration.data} /> : null}
+            {iteration.data ? (
+              <div className={iterationNow ? undefined : "panel-pending"}>
+                <IterationPanel data={iteration.data} />
+              </div>
+            ) : null}
           </Card>
           <Card
             title="Every metric"
@@ -233,6 +267,7 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS }: { 
                 client={client}
                 source={source}
                 runs={chartRunsMeta}
+                pollMs={livePoll}
                 highlight={highlightRow}
                 url={url}
                 setUrl={setUrl}

@@ -95,31 +95,42 @@ describe("AnalyticsDashboard", () => {
     renderDash(<AnalyticsDashboard client={live.client} pollMs={40} />);
     await waitFor(() => expect(live.calls.filter((c) => c.startsWith("summary")).length).toBeGreaterThanOrEqual(4), { timeout: 3000 });
     const trends = (calls: string[]) => calls.filter((c) => c.startsWith("history") && c.includes("eval/return_mean"));
+    // the "every metric" card's charts (their own history request) are polled like the others
+    const metrics = (calls: string[]) => calls.filter((c) => c.startsWith("history:run-b:1000:env_steps,wall_time_s,loss/"));
     expect(trends(live.calls).length).toBeGreaterThanOrEqual(3);
+    await waitFor(() => expect(metrics(live.calls).length).toBeGreaterThanOrEqual(3));
     cleanup();
 
     const done = fakeClient({ state: "finished" });
-    renderDash(<AnalyticsDashboard client={done.client} pollMs={40} />);
+    renderDash(<AnalyticsDashboard client={done.client} pollMs={40} recheckMs={40} />);
     await screen.findByTestId("iteration-panel");
+    await waitFor(() => expect(metrics(done.calls).length).toBe(1));
     await new Promise((r) => setTimeout(r, 300));
     expect(done.calls.filter((c) => c.startsWith("summary")).length).toBe(1);
     expect(trends(done.calls).length).toBe(1);
+    expect(metrics(done.calls).length).toBe(1);
   });
 });
 
 describe("a run whose trainer vanished (docs/API.md, run liveness)", () => {
-  it.each(["crashed", "stalled"] as const)("test_AnalyticsDashboard__%s_run_is_not_polled", async (state) => {
+  it.each(["crashed", "stalled", "failed"] as const)("test_AnalyticsDashboard__%s_run_is_rechecked_and_a_resume_polls_again", async (state) => {
     const gone = fakeClient({ state });
-    renderDash(<AnalyticsDashboard client={gone.client} pollMs={40} />);
+    renderDash(<AnalyticsDashboard client={gone.client} pollMs={40} recheckMs={200} />);
     await screen.findByTestId("iteration-panel");
     expect(screen.getAllByTestId("state-badge")[0]).toHaveTextContent(state);
-    // ten poll periods without a second request
-    await new Promise((r) => setTimeout(r, 400));
-    expect(gone.calls.filter((c) => c.startsWith("summary")).length).toBe(1);
-    // each chart asks for its history once; a poll would ask again for the same rows
+    const summaries = () => gone.calls.filter((c) => c.startsWith("summary")).length;
+    const others = () => gone.calls.filter((c) => !c.startsWith("summary")).length;
+    // the summary alone is re-checked, at the slow rate; nothing else is asked again
+    await waitFor(() => expect(summaries()).toBeGreaterThanOrEqual(3));
+    const seen = others();
+    await waitFor(() => expect(summaries()).toBeGreaterThanOrEqual(5));
+    expect(others()).toBe(seen);
     const history = gone.calls.filter((c) => c.startsWith("history"));
-    expect(history.length).toBeGreaterThan(0);
     expect(new Set(history).size).toBe(history.length);
+    // the trainer is resumed: the next re-check shows `running`, and every card polls again
+    gone.runs.runs[0].state = "running";
+    await waitFor(() => expect(screen.getAllByTestId("state-badge")[0]).toHaveTextContent("running"));
+    await waitFor(() => expect(gone.calls.filter((c) => c.startsWith("history") && c.includes("eval/return_mean")).length).toBeGreaterThanOrEqual(3));
   });
 });
 
