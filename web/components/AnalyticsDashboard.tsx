@@ -5,12 +5,13 @@
  * fails alone. Every choice lives in the URL (lib/urlState.ts), and every control shows the
  * state the page is in.
  */
-import { useEffect, useMemo } from "react";
+import { useEffect, useMemo, useRef } from "react";
 import { api as defaultApi, type ApiClient } from "@/lib/api";
+import { HISTORY_POINTS, ITERATIONS_LIMIT, RUNS_LIMIT, TREND_KEYS } from "@/lib/early";
 import { POLL_MS, RECHECK_MS } from "@/lib/config";
 import { runColor } from "@/lib/palette";
 import { sourceOptions } from "@/lib/sources";
-import type { Source } from "@/lib/types";
+import type { IterationResponse, Source } from "@/lib/types";
 import { useApi, usePoll } from "@/lib/useApi";
 import { useHistories } from "@/lib/useHistories";
 import { useAnalyticsUrl } from "@/lib/urlState";
@@ -22,11 +23,8 @@ import { MetricCharts } from "./MetricCharts";
 import { RunDetails } from "./RunDetails";
 import { RunPicker } from "./RunPicker";
 import { RunsTable } from "./RunsTable";
-import { ChartSettings, TRENDS, TrendCharts, type RunRows } from "./TrendCharts";
+import { ChartSettings, TrendCharts, type RunRows } from "./TrendCharts";
 
-/** Runs listed in the runs table (the picker shows the newest 10 of them). */
-const RUNS_LIMIT = 50;
-const TREND_KEYS = ["env_steps", "wall_time_s", ...TRENDS.flatMap((t) => t.keys.map((k) => k.key))];
 
 interface DashboardProps {
   client?: ApiClient;
@@ -67,23 +65,60 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS, rech
   usePoll(summary.reload, poll ?? recheck);
   // The KPIs come first: the summary is asked alone, the heavier requests once it is in.
   const afterSummary = k !== null && (summary.data !== null || summary.error !== null) ? k : null;
-  const iterations = useApi(afterSummary, () => client.iterations(source as Source, runId as string, 10), poll);
+  const iterations = useApi(afterSummary, () => client.iterations(source as Source, runId as string, ITERATIONS_LIMIT), poll);
   // The trend charts' columns only: a small payload, and the finest min-max buckets for them.
-  const history = useApi(afterSummary, () => client.history(source as Source, runId as string, 1000, TREND_KEYS), poll);
+  const history = useApi(afterSummary, () => client.history(source as Source, runId as string, HISTORY_POINTS, TREND_KEYS), poll);
 
   const chosen = url.iteration;
   const latestWindow = iterations.data?.iterations[0]?.window_id ?? summary.data?.kpis.window_id ?? null;
   const windowId = chosen ?? latestWindow;
   // The panel of the previous window stays until the new one is in (a new latest window of a
   // running run, or another chosen window): no skeleton, no layout jump, charts updated in place.
+  // A window's record never changes once written, so each window's panel is fetched once per
+  // run and page (a failed fetch is forgotten, so Retry asks again).
+  const details = useRef<{ run: string | null; byWindow: Map<number, Promise<IterationResponse>> }>({ run: null, byWindow: new Map() });
+  const detail = (w: number): Promise<IterationResponse> => {
+    const c = details.current;
+    if (c.run !== k) details.current = { run: k, byWindow: new Map() };
+    const byWindow = details.current.byWindow;
+    let p = byWindow.get(w);
+    if (!p) {
+      p = client.iteration(source as Source, runId as string, w);
+      byWindow.set(w, p);
+      p.catch(() => byWindow.delete(w));
+    }
+    return p;
+  };
   const iteration = useApi(
     afterSummary && windowId !== null ? `${afterSummary}:${windowId}` : null,
-    () => client.iteration(source as Source, runId as string, windowId as number),
+    () => detail(windowId as number),
     null,
     k ? `${k}:` : null,
   );
   // Only a payload of the window shown counts for the KPIs and the marker.
   const iterationNow = iteration.data?.window_id === windowId ? iteration.data : null;
+  // Once the page has settled, the dropdown's other windows are fetched one after another when
+  // the browser is idle, so choosing one of them shows its panel without a round trip.
+  const listed = iterations.data?.iterations.map((r) => r.window_id).join(",") ?? "";
+  const settled = iterationNow !== null && history.data !== null;
+  useEffect(() => {
+    if (!settled || !listed) return;
+    let cancelled = false;
+    const ws = listed.split(",").map(Number).filter((w) => Number.isInteger(w) && w !== windowId);
+    const idle = (fn: () => void) =>
+      typeof window.requestIdleCallback === "function" ? window.requestIdleCallback(fn, { timeout: 2000 }) : window.setTimeout(fn, 200);
+    const next = (i: number) => {
+      if (cancelled || i >= ws.length) return;
+      void detail(ws[i])
+        .catch(() => null)
+        .then(() => idle(() => next(i + 1)));
+    };
+    idle(() => next(0));
+    return () => {
+      cancelled = true;
+    };
+    // `detail` reads the current run through refs; the list and the run decide the work
+  }, [settled, listed, k]); // eslint-disable-line react-hooks/exhaustive-deps
 
   // Compared runs: the page's run first (first colour), then the chosen others.
   const livePoll = running || comparedLive ? pollMs : null;
