@@ -97,25 +97,24 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS, rech
   );
   // Only a payload of the window shown counts for the KPIs and the marker.
   const iterationNow = iteration.data?.window_id === windowId ? iteration.data : null;
-  // Once the page has settled, the dropdown's other windows are fetched one after another when
-  // the browser is idle, so choosing one of them shows its panel without a round trip.
+  // Once the page has settled, the dropdown's other windows are fetched one after another (small
+  // answers, one request at a time), so choosing one of them shows its panel without a round trip.
   const listed = iterations.data?.iterations.map((r) => r.window_id).join(",") ?? "";
   const settled = iterationNow !== null && history.data !== null;
   useEffect(() => {
     if (!settled || !listed) return;
     let cancelled = false;
     const ws = listed.split(",").map(Number).filter((w) => Number.isInteger(w) && w !== windowId);
-    const idle = (fn: () => void) =>
-      typeof window.requestIdleCallback === "function" ? window.requestIdleCallback(fn, { timeout: 2000 }) : window.setTimeout(fn, 200);
     const next = (i: number) => {
       if (cancelled || i >= ws.length) return;
       void detail(ws[i])
         .catch(() => null)
-        .then(() => idle(() => next(i + 1)));
+        .then(() => next(i + 1));
     };
-    idle(() => next(0));
+    const id = window.setTimeout(() => next(0), 0);
     return () => {
       cancelled = true;
+      window.clearTimeout(id);
     };
     // `detail` reads the current run through refs; the list and the run decide the work
   }, [settled, listed, k]); // eslint-disable-line react-hooks/exhaustive-deps

@@ -5,7 +5,7 @@
  * Drag across a chart to zoom its x-axis; "Reset zoom" appears while zoomed. The legend's
  * entries are buttons that show or hide their series (a group: a run's smoothed and raw lines).
  */
-import { useEffect, useRef, useState } from "react";
+import { memo, useEffect, useMemo, useRef, useState } from "react";
 import type uPlot from "uplot";
 import { COLORS } from "@/lib/palette";
 import { isolatedIndices } from "@/lib/series";
@@ -94,7 +94,8 @@ function layoutKey(series: LineSeries[], rest: unknown[]): string {
   return JSON.stringify([series.map((s) => [s.label, s.color, s.width, s.dash, s.quiet, s.group, s.subgroup]), rest]);
 }
 
-export function LineChart({
+/** Memoised: a page re-render (another iteration chosen) re-renders only the charts whose props changed. */
+export const LineChart = memo(function LineChart({
   title,
   x,
   series,
@@ -123,7 +124,7 @@ export function LineChart({
   // The latest data and formatters, read by the plot's hooks (which outlive a render).
   const dataRef = useRef({ x, series, formatX, formatY, logY });
   dataRef.current = { x, series, formatX, formatY, logY };
-  const layout = layoutKey(series, [height, xLabel, syncKey, yRange, logY]);
+  const layout = useMemo(() => layoutKey(series, [height, xLabel, syncKey, yRange, logY]), [series, height, xLabel, syncKey, yRange, logY]);
 
   const plotData = (): uPlot.AlignedData => {
     const d = dataRef.current;
@@ -303,12 +304,17 @@ export function LineChart({
     if (u) series.forEach((s, k) => u.setSeries(k + 1, { show: shown(s, next) }));
   };
 
-  const legend = legendEntries(series);
-  const isolated = series.reduce((n, s) => n + (s.quiet ? 0 : (s.isolated ?? isolatedIndices(s.values)).length), 0);
-  const drawn = series
-    .filter((s) => !s.quiet && s.values.some((v) => v !== null))
-    .map((s) => s.id ?? s.label)
-    .join(" ");
+  const { legend, isolated, drawn } = useMemo(
+    () => ({
+      legend: legendEntries(series),
+      isolated: series.reduce((n, s) => n + (s.quiet ? 0 : (s.isolated ?? isolatedIndices(s.values)).length), 0),
+      drawn: series
+        .filter((s) => !s.quiet && s.values.some((v) => v !== null))
+        .map((s) => s.id ?? s.label)
+        .join(" "),
+    }),
+    [series],
+  );
   return (
     <figure
       className="chart"
@@ -362,4 +368,4 @@ export function LineChart({
       {failed ? <p className="error-notice">Chart failed to load: {failed}</p> : null}
     </figure>
   );
-}
+});

@@ -134,6 +134,8 @@ function placeOn(x: number[], ownX: (number | null)[], values: (number | null)[]
   return out;
 }
 
+const fmtWall = (v: number) => fmtDuration(v);
+
 interface TrendChartsProps {
   runs: RunRows[];
   /** The chosen iteration's row of the first run (drawn as a marker and read out under each chart). */
@@ -184,7 +186,7 @@ export function ChartSettings({ url, setUrl, csvUrl }: Pick<TrendChartsProps, "u
 export function TrendCharts({ runs, highlight, url, setUrl, specs = TRENDS, idPrefix = "" }: TrendChartsProps) {
   const smoothing = Math.min(0.99, Math.max(0, url.smooth));
   const charts = useMemo(() => specs.map((spec) => buildChart(spec, runs, url.x, smoothing)), [specs, runs, url.x, smoothing]);
-  const formatX = url.x === "env_steps" ? fmtCompact : (v: number) => fmtDuration(v);
+  const formatX = url.x === "env_steps" ? fmtCompact : fmtWall;
   const xLabel = url.x === "env_steps" ? "env steps" : "wall time";
   const highlightX = highlight ? num(field(highlight, url.x)) : null;
   const first = runs[0];
