@@ -63,11 +63,9 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS, rech
   const recheck = state !== null && !running && state !== "finished" ? recheckMs : null;
   usePoll(runs.reload, running || comparedLive ? pollMs : null);
   usePoll(summary.reload, poll ?? recheck);
-  // The KPIs come first: the summary is asked alone, the heavier requests once it is in.
-  const afterSummary = k !== null && (summary.data !== null || summary.error !== null) ? k : null;
-  const iterations = useApi(afterSummary, () => client.iterations(source as Source, runId as string, ITERATIONS_LIMIT), poll);
+  const iterations = useApi(k, () => client.iterations(source as Source, runId as string, ITERATIONS_LIMIT), poll);
   // The trend charts' columns only: a small payload, and the finest min-max buckets for them.
-  const history = useApi(afterSummary, () => client.history(source as Source, runId as string, HISTORY_POINTS, TREND_KEYS), poll);
+  const history = useApi(k, () => client.history(source as Source, runId as string, HISTORY_POINTS, TREND_KEYS), poll);
 
   const chosen = url.iteration;
   const latestWindow = iterations.data?.iterations[0]?.window_id ?? summary.data?.kpis.window_id ?? null;
@@ -90,7 +88,7 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS, rech
     return p;
   };
   const iteration = useApi(
-    afterSummary && windowId !== null ? `${afterSummary}:${windowId}` : null,
+    k && windowId !== null ? `${k}:${windowId}` : null,
     () => detail(windowId as number),
     null,
     k ? `${k}:` : null,

@@ -2,8 +2,8 @@
  * Early requests for /analytics. The page is static and its dashboard renders only once React
  * has hydrated (hundreds of ms after the HTML on a loaded machine). A small inline script in
  * the page's HTML starts the first requests while the scripts still load: the summary (the
- * KPI cards), then the trend history, the iterations list and the latest window's panel, with
- * the exact paths the client will ask for. The client's `request` takes each early answer once
+ * KPI cards), the trend history, the iterations list and the chosen (or, once the summary
+ * names it, the latest) window's panel, with the exact paths the client will ask for. The client's `request` takes each early answer once
  * (lib/api.ts); any later request (a poll, a retry) goes to the network as usual.
  *
  * No "use client": the server page renders the script from here.
@@ -74,10 +74,10 @@ src.then(function(s){if(!s)return;
 var runs=get("/api/"+s+"/runs?limit="+c.runs);
 var id=run?Promise.resolve(run):json(runs).then(function(b){return b&&b.runs&&b.runs[0]&&b.runs[0].run_id;});
 id.then(function(id){if(!id)return;var R="/api/"+s+"/runs/"+e(id);
-json(get(R+"/summary")).then(function(sum){
+var sm=get(R+"/summary");
 get(R+"/iterations?limit="+c.its);
 get(R+"/history?max_points="+c.points+"&keys="+c.keys.map(e).join(","));
-var w=it!==null?it:sum&&sum.kpis?sum.kpis.window_id:null;
-if(typeof w==="number")get(R+"/iterations/"+w);});});});
+if(it!==null)get(R+"/iterations/"+it);
+else json(sm).then(function(sum){var w=sum&&sum.kpis?sum.kpis.window_id:null;if(typeof w==="number")get(R+"/iterations/"+w);});});});
 }catch(x){}})(${cfg});`;
 }
