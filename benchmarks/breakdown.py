@@ -61,7 +61,8 @@ def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
     import numpy as np
 
     from envjax import N_ACTIONS, OBS_DIM, CaravanEnv
-    from ppo.window import Carry, init_runner, make_mesh, make_parts
+    from ppo.network import with_input_width
+    from ppo.window import STORED_OBS, Carry, init_runner, make_mesh, make_parts
     from profiler import ceiling as ceiling_mod
 
     say("ceiling")
@@ -109,7 +110,9 @@ def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
         return run
 
     phases: list[dict] = []
-    net_f = _dense_flops(params)  # forward matmul FLOPs per sample
+    # Forward matmul FLOPs per sample as the window does them: its first layer reads only the
+    # stored observation columns (ppo.window.STORED_OBS), not all OBS_DIM.
+    net_f = _dense_flops(with_input_width(params, STORED_OBS))
     e, batch = tc.num_envs, tc.num_envs * t_len
 
     def phase(

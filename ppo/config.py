@@ -90,10 +90,11 @@ class TrainConfig:
     num_envs: int = opt(1024, "parallel environments (all devices)", lo=1, hi=2**24)
     rollout_steps: int = opt(64, "env steps per env per update", lo=1, hi=2**16)
     updates_per_window: int = opt(8, "updates per window", lo=1, hi=100_000)
-    # 12 windows at 8,192 envs: past the slowest of 3 seeds' steps to the learning target
-    # (41.9 M at --num-envs 8192, docs/TRAINING.md "Which config learns fastest").
+    # 24 windows at 8,192 envs: past the plain single-seed CPU run's steps to the learning
+    # target (83.9 M; 3 GPU seeds needed 37.7-41.9 M), docs/TRAINING.md "Which config learns
+    # fastest".
     total_steps: int = opt(
-        50_331_648, "env steps to train (rounded up to whole windows)", lo=1, hi=10**13
+        100_663_296, "env steps to train (rounded up to whole windows)", lo=1, hi=10**13
     )
     epochs: int = opt(2, "PPO epochs per update", lo=1, hi=1000)
     # 32 (not 16): same FLOPs per env step, twice the Adam steps; 1.7x fewer env steps to

@@ -23,10 +23,14 @@ Liveness (bounds in seconds, documented in docs/SCALING.md):
 Either way the survivor runs the registered crash hooks (process 0 marks the run crashed),
 prints one line and exits 1 without waiting in JAX's shutdown barrier. JAX's coordination
 service runs in recoverable mode (`jax_enable_recoverability`) so that a peer's death is
-reported to the watchdog instead of aborting every process with a C++ stack trace; the one
-case left to JAX is the loss of process 0 (it hosts the service), where the others abort at
-once with JAX's own "Terminating process because the JAX distributed service detected fatal
-errors" line.
+reported to the watchdog instead of aborting every process with a C++ stack trace.
+The loss of process 0 (it hosts the service) is different: JAX's agent in every other
+process sees it at once and aborts that process from a C++ thread, before any Python code
+can act. Those processes send their stderr through `ppo.stderr_guard`, which replaces that
+abort and its stack trace with one line of ours,
+`error: process 0 (the coordinator) of N is gone; process I stops too` (also the line when a
+Python thread of ours notices first). Process 0's run lock dies with it, so readers report
+the run as crashed (docs/RUN_RECORDS.md) and `--resume` continues it.
 """
 
 from __future__ import annotations
@@ -48,9 +52,11 @@ from ppo.config import (
     add_fields,
     field_errors,
 )
+from ppo.stderr_guard import coordinator_lost_line
 
 ALIGN_TIMEOUT_S = 3600  # barrier before the first collective (compile-time skew)
 POLL_S = 0.5  # watchdog poll interval: a dead peer is seen within peer timeout + POLL_S
+PROBE_S = 2.0  # how long a leaving process asks whether process 0 still answers
 EXIT_PEER_LOST = 1
 _KV_PREFIX = "caravan"
 _ADDRESS_RE = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-_]+):(\d{1,5})$")
@@ -197,10 +203,33 @@ def exit_now(line: str, code: int = EXIT_PEER_LOST) -> NoReturn:
         threading.Event().wait()
     try:
         sys.stdout.flush()
+        if _plan is not None and _plan.process_id != 0 and _coordinator_gone():
+            # e.g. a collective failed because process 0 died: say so, not the symptom
+            line = coordinator_lost_line(_plan.process_id or 0, _plan.num_processes or 0)
         print(line, file=sys.stderr, flush=True)
         _leave()
     finally:
         os._exit(code)
+
+
+def _coordinator_gone() -> bool:
+    """True when process 0's coordination service fails to answer (it is gone); False when
+    it answers, or says nothing within PROBE_S (e.g. a frozen host: keep the line as is)."""
+    answer: list[bool] = []
+
+    def probe() -> None:
+        # A read of a key nobody sets: NOT_FOUND is the service answering; anything else
+        # (UNAVAILABLE: connection closed) means it is gone.
+        try:
+            _client().key_value_try_get(f"{_KV_PREFIX}/probe")
+            answer.append(False)
+        except Exception as e:
+            answer.append(not str(e).startswith("NOT_FOUND"))
+
+    t = threading.Thread(target=probe, name="coordinator-probe", daemon=True)
+    t.start()
+    t.join(PROBE_S)
+    return bool(answer) and answer[0]
 
 
 def _leave() -> None:
@@ -308,6 +337,10 @@ def initialize(plan: Plan) -> None:
     # All processes joined (connect returns once the service saw all of them).
     timer.cancel()
     _plan = dataclasses.replace(plan, num_processes=n, process_id=pid)
+    if pid != 0:  # JAX aborts this process when process 0 dies: see ppo.stderr_guard
+        from ppo import stderr_guard
+
+        stderr_guard.install(pid, n)
     _watchdog = Watchdog(_client(), n, pid, plan.peer_timeout_s)
     _watchdog.start()
 
@@ -414,7 +447,10 @@ class Watchdog:
             except Exception as e:
                 if self._stop.is_set():
                     return
-                _lost(f"process {self._id} lost the coordinator (process 0): {_first_line(e)}")
+                reason = f"process {self._id} cannot reach its coordination service: "
+                if self._id != 0:  # the service lives in process 0
+                    reason = coordinator_lost_line(self._id, self._n).removeprefix("error: ")
+                _lost(reason if self._id != 0 else reason + _first_line(e))
             missing = [p for p in sorted(set(everyone) - set(live)) if not self._done(p)]
             if missing and not self._stop.is_set():
                 names = ", ".join(str(p) for p in missing)

@@ -9,11 +9,19 @@ that by --peer-timeout-s), then SIGTERM, then SIGKILL 5 s later. Exits 0 when al
 else with the first failing process's code (1 when it died of a signal) and one line naming
 it. On a real cluster, start one process per host yourself (or with SLURM / Kubernetes)
 instead; see docs/SCALING.md.
+
+The processes never outlive the launcher. Each runs in its own process group (Ctrl-C in a
+terminal reaches only the launcher, which stops them with SIGTERM as above), and on Linux
+asks the kernel for SIGTERM when the launcher dies, however it dies, SIGKILL included
+(`prctl(PR_SET_PDEATHSIG)`, set in the child between fork and exec; exec keeps it). That
+signal is tied to the thread that forked, so the processes are started from the launcher's
+main thread, which lives until the end, before any other thread of the launcher starts.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import importlib.util
 import math
 import os
@@ -23,13 +31,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import IO
 
 from envjax.argparser import OneLineParser
 
 SIGKILL_AFTER_S = 5.0
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 @dataclass(frozen=True)
@@ -201,6 +210,23 @@ def _wait_all(procs: list[subprocess.Popen[str]], timeout_s: float | None) -> bo
     return True
 
 
+def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None] | None:
+    """A `preexec_fn` making the child get `sig` when this process dies (Linux); None where
+    prctl is missing. The child also leaves at once if this process died before prctl ran."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before fork
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, sig)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return preexec
+
+
 def run(cfg: LaunchConfig) -> int:
     """Start the processes, stream their output, stop all when one fails; the exit code."""
     env = child_env(cfg, dict(os.environ))
@@ -216,18 +242,25 @@ def run(cfg: LaunchConfig) -> int:
             finished.append((i, rc))
             done.notify_all()
 
-    for i, cmd in enumerate(commands(cfg)):
-        proc = subprocess.Popen(
-            cmd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",  # a stray non-UTF-8 byte must not stop the streaming
-            bufsize=1,
+    preexec = die_with_parent()
+    # All processes first, from this (main) thread and before any other thread exists:
+    # preexec_fn runs between fork and exec, and PR_SET_PDEATHSIG follows the forking thread.
+    for cmd in commands(cfg):
+        procs.append(
+            subprocess.Popen(
+                cmd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                errors="replace",  # a stray non-UTF-8 byte must not stop the streaming
+                bufsize=1,
+                process_group=0,  # Ctrl-C reaches the launcher only; it stops them in order
+                preexec_fn=preexec,
+            )
         )
-        procs.append(proc)
+    for i, proc in enumerate(procs):
         assert proc.stdout is not None
         t = threading.Thread(target=_pump, args=(f"[p{i}]", proc.stdout, sys.stdout, lock))
         t.start()

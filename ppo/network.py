@@ -54,6 +54,31 @@ class _DenseParams(nn.Module):
         return kernel, bias
 
 
+def live_obs_width(obs_dim: int, live: int) -> int:
+    """Observation columns a trainer stores: the `live` leading ones (the rest are reserved,
+    always exactly 0) rounded up to a multiple of 8 floats, capped at `obs_dim`.
+
+    Whole 32-byte rows make XLA's CPU row gathers and copies vectorise without a remainder
+    loop (docs/THROUGHPUT.md, P10).
+    """
+    return min(obs_dim, -(-live // 8) * 8)
+
+
+def with_input_width(params: dict, width: int) -> dict:
+    """`params` of an ActorCritic whose first trunk layer reads only its first `width` inputs
+    (kernel [obs_dim, H] cut to [width, H]; nothing copied when width == obs_dim).
+
+    `apply` with these params on obs[..., :width] equals apply with the full params on obs
+    whenever obs[..., width:] is 0: the dropped products are exactly 0. Gradients through the
+    cut reach the full kernel, with exactly zero rows for the dropped inputs, as they would be.
+    """
+    p = params["params"]
+    kernel = p["trunk_0"]["kernel"]
+    if kernel.shape[0] == width:
+        return params
+    return {**params, "params": {**p, "trunk_0": {**p["trunk_0"], "kernel": kernel[:width]}}}
+
+
 def apply_mask(logits: jax.Array, mask: jax.Array) -> jax.Array:
     """Invalid actions (mask False) get MASKED_LOGIT."""
     return jnp.where(mask, logits, MASKED_LOGIT)
@@ -66,11 +91,27 @@ def sample_actions(logits: jax.Array, key: jax.Array) -> jax.Array:
     hot loop). u is drawn in (0, 1], so an action of probability 0 is never chosen.
     """
     probs = jax.nn.softmax(logits, axis=-1)
-    cdf = jnp.cumsum(probs, axis=-1)
+    cdf = cumsum_last(probs)
     u = 1.0 - jax.random.uniform(key, logits.shape[:-1], dtype=logits.dtype)
     target = u[..., None] * cdf[..., -1:]
     idx = jnp.sum(cdf < target, axis=-1)
     return jnp.minimum(idx, logits.shape[-1] - 1).astype(jnp.int32)
+
+
+def cumsum_last(x: jax.Array) -> jax.Array:
+    """Cumulative sum over the last axis (float [..., n] -> same), as one matmul with an
+    upper-triangular 0/1 [n, n] matrix.
+
+    jnp.cumsum lowers to an O(n^2) reduce_window on XLA's CPU backend; the matmul runs at the
+    matmul rate (docs/THROUGHPUT.md, P9). Summation order differs from a sequential scan, so
+    results may differ in the last bit. For non-negative x, column j+1 sums the terms of
+    column j in the same order with one zero term replaced by x[j+1] >= 0, so the result is
+    non-decreasing along the axis, as an inverse-CDF draw needs (an action of probability 0 is
+    never chosen).
+    """
+    n = x.shape[-1]
+    upper = jnp.triu(jnp.ones((n, n), x.dtype))
+    return jnp.matmul(x, upper, precision=jax.lax.Precision.HIGHEST)
 
 
 def sample_with_logp(logits: jax.Array, key: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -79,7 +120,7 @@ def sample_with_logp(logits: jax.Array, key: jax.Array) -> tuple[jax.Array, jax.
     Same inverse-CDF draw as `sample_actions` (one uniform per row), on exp(log_softmax).
     """
     logp_all = jax.nn.log_softmax(logits, axis=-1)
-    cdf = jnp.cumsum(jnp.exp(logp_all), axis=-1)
+    cdf = cumsum_last(jnp.exp(logp_all))
     u = 1.0 - jax.random.uniform(key, logits.shape[:-1], dtype=logits.dtype)
     idx = jnp.sum(cdf < (u[..., None] * cdf[..., -1:]), axis=-1)
     action = jnp.minimum(idx, logits.shape[-1] - 1).astype(jnp.int32)

@@ -22,12 +22,23 @@ import optax
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from envjax.constants import ACTION_KIND_NAMES, action_mask_from_obs
+from envjax.constants import ACTION_KIND_NAMES, OBS_DIM, OBS_RESERVED, action_mask_from_obs
 from ppo.config import Derived, TrainConfig
 from ppo.losses import explained_variance, gae, ppo_loss
-from ppo.network import ActorCritic, apply_mask, sample_with_logp
+from ppo.network import (
+    ActorCritic,
+    apply_mask,
+    live_obs_width,
+    sample_with_logp,
+    with_input_width,
+)
 
 AXIS = "d"
+# Observation columns held in the rollout buffer and gathered per minibatch: the live ones
+# (OBS_RESERVED, 237-259, is always exactly 0; docs/ENV_SPEC.md section 8) rounded up to a
+# multiple of 8 floats: 240. The network reads them with its first kernel's first 240 rows:
+# the same function, 8 % fewer bytes and first-layer FLOPs (docs/THROUGHPUT.md, P10).
+STORED_OBS = live_obs_width(OBS_DIM, OBS_RESERVED.start)
 N_KINDS = len(ACTION_KIND_NAMES)  # wait, travel, buy, sell
 
 
@@ -183,6 +194,27 @@ def init_runner(
     return jax.jit(jax.vmap(one_seed), out_shardings=shardings)(jnp.arange(s))
 
 
+def stored_obs(obs: jax.Array) -> jax.Array:
+    """The stored columns of observations: [..., OBS_DIM] -> [..., STORED_OBS] (a no-op on
+    stored ones)."""
+    return obs[..., :STORED_OBS]
+
+
+def random_permutation(key: jax.Array, n: int) -> jax.Array:
+    """A uniform random permutation of range(n), int32 [n] (n < 2**31).
+
+    The indices ordered by 32-bit random keys, ties (~n^2/2^33 pairs) in index order: exactly
+    `argsort(bits)` (stable). Sorted as one array of 64-bit keys `bits << 32 | index`, whose
+    low half is the permutation: XLA's CPU sort of one integer operand is ~6x faster than
+    argsort's two-operand sort (docs/THROUGHPUT.md, P8). One sort instead of
+    jax.random.permutation's two rounds.
+    """
+    bits = jax.random.bits(key, (n,), jnp.uint32)
+    with jax.enable_x64(True):  # uint64 keys inside this function only
+        keys = (bits.astype(jnp.uint64) << 32) | jnp.arange(n, dtype=jnp.uint64)
+        return (jnp.sort(keys) & jnp.uint64(0xFFFFFFFF)).astype(jnp.int32)
+
+
 class Parts(NamedTuple):
     """The pieces of one update, as the window program composes them (timed one by one by
     `python -m benchmarks.breakdown`). Shapes are per device and per seed: E envs, T steps."""
@@ -202,7 +234,7 @@ class Parts(NamedTuple):
 class Traj(NamedTuple):
     """One rollout, [T, E, ...] leaves."""
 
-    obs: jax.Array
+    obs: jax.Array  # [T, E, STORED_OBS]: the live columns only (stored_obs)
     action: jax.Array
     logp: jax.Array
     value: jax.Array
@@ -238,7 +270,10 @@ def make_parts(cfg: TrainConfig, der: Derived, env: Any, env_params: Any, n_acti
         return jax.lax.psum(x, AXIS) if multi else x
 
     def policy(params: Any, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
-        logits, value = cast(tuple[jax.Array, jax.Array], net.apply(params, obs))
+        # obs: full [..., OBS_DIM] or stored [..., STORED_OBS]; both read as the stored part.
+        obs = stored_obs(obs)
+        out = net.apply(with_input_width(params, obs.shape[-1]), obs)
+        logits, value = cast(tuple[jax.Array, jax.Array], out)
         if cfg.action_masking:
             logits = apply_mask(logits, action_mask_from_obs(obs))
         return logits, value
@@ -260,7 +295,7 @@ def make_parts(cfg: TrainConfig, der: Derived, env: Any, env_params: Any, n_acti
         logits, value = policy(params, obs)
         action, logp = act(logits, k_act)
         obs2, env_state2, reward, done, info = env_step(k_env, env_state, action)
-        step = Traj(obs, action, logp, value, reward * cfg.value_target_scale, done)
+        step = Traj(stored_obs(obs), action, logp, value, reward * cfg.value_target_scale, done)
         return (params, env_state2, obs2, key, acc.add(info)), step
 
     def rollout(params: Any, env_state: Any, obs: jax.Array, key: jax.Array) -> tuple:
@@ -280,12 +315,7 @@ def make_parts(cfg: TrainConfig, der: Derived, env: Any, env_params: Any, n_acti
         return flat, ev
 
     def shuffle(key: jax.Array) -> jax.Array:
-        # A uniform random permutation of the batch (ties of 32-bit keys, ~N^2/2^33 pairs,
-        # keep index order), cut into minibatch index rows [M, N/M]. One sort instead of
-        # jax.random.permutation's two rounds; the rows are gathered per minibatch (below),
-        # so the shuffled batch is never materialised as a whole.
-        perm = jnp.argsort(jax.random.bits(key, (t_len * e_loc,), jnp.uint32))
-        return perm.astype(jnp.int32).reshape((n_mb, mb_size))
+        return random_permutation(key, t_len * e_loc).reshape((n_mb, mb_size))
 
     def gather(batch: tuple, idx: jax.Array) -> tuple:
         return jax.tree.map(

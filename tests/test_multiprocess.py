@@ -5,11 +5,16 @@
 - a process killed mid-run: the other stops with one line and marks the run crashed, and
   `--resume` (again 2 processes) ends with the uninterrupted result;
 - a frozen peer is detected within --peer-timeout-s, a missing peer within --join-timeout-s;
+- process 0 killed: the others stop at once with our one line (no C++ abort text), the run
+  reads crashed (its lock holder is dead), and `--resume` ends with the uninterrupted result;
+- the launcher killed (or Ctrl-C): none of its processes outlives it;
+- SLURM's variables alone (JAX's cluster detection) start the same 2-process run;
 - processes started with different arguments all stop with the same one-line error;
 - plus the pure parts: how the processes are named (flags, environment, SLURM) and the
   launcher's command lines.
 
-The frozen-peer and profiler-under-the-launcher tests are in the slow tier (`-m slow`).
+The frozen-peer, profiler-under-the-launcher and launcher-Ctrl-C tests are in the slow
+tier (`-m slow`).
 Sizes: 256 envs, 3 windows of 2 updates. Every wait is on an exit code (with generous
 timeouts); the time bounds asserted are the documented ones plus wide slack for a loaded box.
 """
@@ -21,19 +26,23 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from kill_after_window import parse_spec
 from procs import free_port
 
+from analytics_service.liveness import effective_state
 from ppo import checkpoint, distributed, launch, records
 from ppo.metrics import PHASE_KEYS, TIMING_KEYS
-from ppo.runlock import RunLock
+from ppo.runlock import RunLock, check_unlocked
+from ppo.stderr_guard import coordinator_lost_line
 
 REPO = Path(__file__).resolve().parent.parent
 WINDOWS = 3
@@ -302,6 +311,187 @@ def test_processes_on_a_live_run__all_refuse_with_the_same_line(runs):
     assert f"error: run busy is being trained by pid {os.getpid()} on " in errs[0], errs
     assert errs[0].split(" (process ")[0] == errs[1].split(" (process ")[0]
     assert not (runs / "busy" / "run.json").exists()
+
+
+# The C++ text JAX prints when it aborts a process (ppo.stderr_guard must keep it out).
+JAX_ABORT_TEXT = ("Check failure stack trace", "Terminating process because", "client.h:")
+
+
+def test_coordinator_killed__the_others_stop_with_one_line_then_resume_is_exact(
+    runs, reference, tmp_path
+):
+    """Process 0 (it hosts JAX's coordination service) is SIGKILLed after window 1: process
+    1 exits non-zero at once with our one line and none of JAX's C++ abort text; nobody can
+    mark the run crashed, but its lock holder is dead so readers report it crashed; and
+    `--resume` (2 processes) ends with the uninterrupted result."""
+    addr = f"127.0.0.1:{free_port()}"
+    base = [sys.executable, "-m", "tests.kill_after_window", "1@0", *TRAIN_ARGS]
+    base += ["--run-dir", str(runs), "--run-id", "coord", "--peer-timeout-s", "3"]
+    outs = [(tmp_path / f"out{i}").open("w") for i in range(2)]
+    procs = [
+        subprocess.Popen(
+            [*base, "--coordinator", addr, *_ids(2, i)],
+            cwd=REPO,
+            env=_env(),
+            stdout=outs[i],
+            stderr=outs[i] if i == 0 else subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    err1: list[str] = []  # read while waiting, until EOF (ppo.stderr_guard writes last)
+    reader = threading.Thread(target=lambda: err1.append(procs[1].stderr.read()))
+    reader.start()
+    try:
+        assert procs[0].wait(timeout=TIMEOUT_S) == -signal.SIGKILL
+        gone0 = time.monotonic()
+        rc1 = procs[1].wait(timeout=TIMEOUT_S)
+        took = time.monotonic() - gone0
+        reader.join(timeout=60)
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+    err = err1[0] if err1 else ""
+    assert rc1 != 0, err[-3000:]
+    lines = [x for x in err.splitlines() if x.strip()]
+    assert lines and lines[-1] == coordinator_lost_line(1, 2), err[-3000:]
+    assert sum(x.startswith("error:") for x in lines) == 1, err[-3000:]
+    assert not any(t in err for t in JAX_ABORT_TEXT), err[-3000:]
+    # the bound: process 0's loss is seen at once (the closed connection), no heartbeat
+    # timeout involved; wide slack for a loaded machine
+    assert took < 3 + 30, took
+    run = runs / "coord"
+    meta = records.read_run(run)
+    assert meta["state"] == "running" and meta["last_checkpoint"] == 1  # nobody marked it
+    check_unlocked(run)  # process 0's lock died with it
+    heartbeat = meta.get("updated_at")
+    assert effective_state("running", run, heartbeat, [], datetime.now(UTC)) == "crashed"
+    proc = _launch(runs, "--resume", "coord", "--wandb", "disabled")
+    assert proc.returncode == 0, _fail(proc)
+    assert records.read_run(run)["state"] == "finished"
+    assert _metrics(run) == _metrics(reference)
+    assert _hashes(run) == _hashes(reference)
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below `pid` (Linux /proc), children first."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop(0)
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            try:
+                kids = [int(k) for k in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            out += kids
+            todo += kids
+    return out
+
+
+def _gone(pid: int) -> bool:
+    """True once `pid` has exited (a zombie nobody reaped yet counts as exited)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+@pytest.mark.parametrize(
+    "sig",
+    [
+        pytest.param(signal.SIGKILL, id="SIGKILL"),
+        # the launcher's own stop path (present before PR_SET_PDEATHSIG): the slow tier
+        pytest.param(signal.SIGINT, id="SIGINT", marks=pytest.mark.slow),
+    ],
+)
+def test_launcher_killed_or_interrupted__its_processes_do_not_outlive_it(runs, sig):
+    """`ppo.launch` is SIGKILLed (its processes are told by the kernel: PR_SET_PDEATHSIG),
+    or gets Ctrl-C (it stops them itself) after process 0's first window line: every
+    process it started, and theirs, exits within the documented bound."""
+    peer_timeout = 3
+    cmd = [sys.executable, "-m", "ppo.launch", "--processes", "2", "--"]
+    cmd += [*TRAIN_ARGS, "--run-dir", str(runs), "--run-id", f"orphan{int(sig)}"]
+    cmd += ["--peer-timeout-s", str(peer_timeout)]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=_env(), stdout=subprocess.PIPE, text=True)
+    try:
+        seen = []
+        for line in proc.stdout:
+            seen.append(line)
+            if line.startswith("[p0] [") and "] window 1/" in line:
+                break
+        else:
+            pytest.fail(f"no window line: rc={proc.wait()}\n{''.join(seen)[-3000:]}")
+        kids = _descendants(proc.pid)
+        assert len(kids) >= 2, kids  # the two processes (and process 1's stderr filter)
+        proc.send_signal(sig)
+        killed = time.monotonic()
+        rc = proc.wait(timeout=60)
+        # bound: a process leaves on SIGTERM at once; process 0 waits at most the peer
+        # timeout + 1 s for the others (ppo.distributed.exit_now); wide slack for load
+        deadline = killed + peer_timeout + 1 + 30
+        while not all(_gone(k) for k in kids) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        left = [k for k in kids if not _gone(k)]
+        assert not left, f"still running after {time.monotonic() - killed:.1f} s: {left}"
+        assert rc == (-signal.SIGKILL if sig == signal.SIGKILL else 128 + signal.SIGINT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        for k in _descendants(proc.pid) if proc.poll() is None else []:
+            os.kill(k, signal.SIGKILL)
+
+
+def _resolvable(name: str) -> bool:
+    try:
+        socket.getaddrinfo(name, None)
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _resolvable("localhost"), reason="this host cannot resolve localhost")
+def test_slurm_environment_alone__two_tasks_give_the_same_rows_as_two_devices(runs, reference):
+    """Two processes named only by the variables `srun` sets (JAX's SlurmCluster reads the
+    job id, the step's node list, the task count, the task's global and local ids), on
+    node `localhost`: no launch flag, no JAX_* variable. They join as processes 0 and 1 and
+    train the same rows and checkpoint bytes as 1 process x 2 devices. JAX derives the
+    coordinator port from SLURM_JOB_ID (a fixed port); JAX_COORDINATOR_PORT, which it
+    reads in its cluster detection, points it at a free one instead."""
+    port = str(free_port())
+    cmd = [sys.executable, "-m", "ppo.train", *TRAIN_ARGS]
+    cmd += ["--run-dir", str(runs), "--run-id", "slurm"]
+    slurm = {
+        "SLURM_JOB_ID": "4242",
+        "SLURM_STEP_NODELIST": "localhost",
+        "SLURM_STEP_NUM_NODES": "1",
+        "SLURM_NTASKS": "2",
+        "SLURM_STEP_NUM_TASKS": "2",
+        "JAX_COORDINATOR_PORT": port,
+    }
+    procs = [
+        subprocess.Popen(
+            cmd,
+            cwd=REPO,
+            env=_env(**slurm, SLURM_PROCID=str(i), SLURM_LOCALID=str(i)),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    outs = [p.communicate(timeout=TIMEOUT_S) for p in procs]
+    for p, (out, err) in zip(procs, outs, strict=True):
+        assert p.returncode == 0, f"{out[-3000:]}\n{err[-3000:]}"
+    assert "on 2 cpu device(s)" in outs[0][0]
+    assert outs[0][0].count("run records:") == 1 and "run records:" not in outs[1][0]
+    run = runs / "slurm"
+    assert records.read_run(run)["state"] == "finished"
+    assert _metrics(run) == _metrics(reference)
+    assert _hashes(run) == _hashes(reference)
 
 
 # ---- pure parts --------------------------------------------------------------------------

@@ -49,3 +49,70 @@ def test_select_logp__equals_take_along_axis() -> None:
     a = jnp.array([2, 0])
     expected = jnp.take_along_axis(logp_all, a[:, None], axis=-1)[:, 0]
     np.testing.assert_array_equal(np.asarray(select_logp(logp_all, a)), np.asarray(expected))
+
+
+# ---- the round-2 speed changes keep the numbers (docs/THROUGHPUT.md, P8-P10) ----
+
+
+def test_random_permutation__is_exactly_the_stable_argsort_of_the_keys() -> None:
+    import jax
+
+    from ppo.window import random_permutation
+
+    for seed, n in ((0, 1), (1, 1000), (2, 65_536)):
+        key = jax.random.PRNGKey(seed)
+        expected = jnp.argsort(jax.random.bits(key, (n,), jnp.uint32), stable=True)
+        got = random_permutation(key, n)
+        assert got.dtype == jnp.int32
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(expected))
+    # a permutation of range(n) at a size where 32-bit key ties are expected (~32 pairs),
+    # equal to the stable argsort there too (ties in index order)
+    n = 524_288
+    key = jax.random.PRNGKey(4)
+    bits = jax.random.bits(key, (n,), jnp.uint32)
+    assert len(np.unique(np.asarray(bits))) < n  # the tie case is exercised
+    np.testing.assert_array_equal(
+        np.asarray(random_permutation(key, n)), np.asarray(jnp.argsort(bits, stable=True))
+    )
+
+
+def test_cumsum_last__matches_cumsum_and_never_decreases_over_zero_terms() -> None:
+    import jax
+
+    from ppo.network import cumsum_last
+
+    x = jax.random.uniform(jax.random.PRNGKey(0), (512, 69))
+    x = jnp.where(jax.random.uniform(jax.random.PRNGKey(1), x.shape) < 0.6, 0.0, x)
+    got = np.asarray(cumsum_last(x))
+    np.testing.assert_allclose(got, np.cumsum(np.asarray(x, np.float64), -1), rtol=1e-6)
+    assert (np.diff(got, axis=-1) >= 0).all()
+
+
+def test_stored_obs__drops_only_reserved_zero_columns_and_keeps_the_function() -> None:
+    import jax
+
+    from envjax import N_ACTIONS, OBS_DIM, CaravanEnv
+    from envjax.constants import OBS_RESERVED
+    from ppo.network import ActorCritic, with_input_width
+    from ppo.window import STORED_OBS, stored_obs
+
+    assert STORED_OBS % 8 == 0 and OBS_RESERVED.start <= STORED_OBS <= OBS_DIM
+    assert OBS_RESERVED.stop == OBS_DIM  # everything past STORED_OBS is reserved (zero)
+    env = CaravanEnv()
+    obs, _ = jax.vmap(env.reset, in_axes=(0, None))(
+        jax.random.split(jax.random.PRNGKey(0), 32), env.default_params
+    )
+    net = ActorCritic(N_ACTIONS, hidden=16, layers=2)
+    params = net.init(jax.random.PRNGKey(1), obs[:1])
+    full = net.apply(params, obs)
+    cut = net.apply(with_input_width(params, STORED_OBS), stored_obs(obs))
+    for a, b in zip(full, cut, strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-6)
+
+    def loss(p):
+        logits, value = net.apply(with_input_width(p, STORED_OBS), stored_obs(obs))
+        return (logits**2).sum() + value.sum()
+
+    g = jax.grad(loss)(params)["params"]["trunk_0"]["kernel"]
+    assert g.shape == (OBS_DIM, 16)
+    assert not np.asarray(g[STORED_OBS:]).any() and np.asarray(g[:STORED_OBS]).any()

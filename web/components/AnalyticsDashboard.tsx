@@ -5,12 +5,13 @@
  * fails alone. Every choice lives in the URL (lib/urlState.ts), and every control shows the
  * state the page is in.
  */
-import { useMemo } from "react";
+import { useEffect, useMemo, useRef } from "react";
 import { api as defaultApi, type ApiClient } from "@/lib/api";
-import { POLL_MS } from "@/lib/config";
+import { HISTORY_POINTS, ITERATIONS_LIMIT, RUNS_LIMIT, TREND_KEYS } from "@/lib/early";
+import { POLL_MS, RECHECK_MS } from "@/lib/config";
 import { runColor } from "@/lib/palette";
 import { sourceOptions } from "@/lib/sources";
-import type { Source } from "@/lib/types";
+import type { IterationResponse, Source } from "@/lib/types";
 import { useApi, usePoll } from "@/lib/useApi";
 import { useHistories } from "@/lib/useHistories";
 import { useAnalyticsUrl } from "@/lib/urlState";
@@ -22,14 +23,23 @@ import { MetricCharts } from "./MetricCharts";
 import { RunDetails } from "./RunDetails";
 import { RunPicker } from "./RunPicker";
 import { RunsTable } from "./RunsTable";
-import { ChartSettings, TRENDS, TrendCharts, type RunRows } from "./TrendCharts";
+import { ChartSettings, TrendCharts, type RunRows } from "./TrendCharts";
 
-/** Runs listed in the runs table (the picker shows the newest 10 of them). */
-const RUNS_LIMIT = 50;
-const TREND_KEYS = ["env_steps", "wall_time_s", ...TRENDS.flatMap((t) => t.keys.map((k) => k.key))];
 
-export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS }: { client?: ApiClient; pollMs?: number }) {
+interface DashboardProps {
+  client?: ApiClient;
+  /** How often a running run is polled (every card). */
+  pollMs?: number;
+  /** How often a crashed, stalled or failed run's summary is re-checked (a resume turns it `running`). */
+  recheckMs?: number;
+}
+
+export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS, recheckMs = RECHECK_MS }: DashboardProps) {
   const [url, setUrl] = useAnalyticsUrl();
+  // The chart library is a lazy chunk: fetch it while the data loads, not after.
+  useEffect(() => {
+    void import("uplot");
+  }, []);
 
   const health = useApi("health", () => client.health());
   const options = sourceOptions(health.data);
@@ -42,29 +52,74 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS }: { 
 
   const k = source && runId ? `${source}:${runId}` : null;
   const summary = useApi(k, () => client.summary(source as Source, runId as string));
-  // Only a live run is polled: a crashed or stalled one (docs/API.md, run liveness) is not.
-  const running = (summary.data?.run.state ?? runItem?.state) === "running";
+  // Polling (docs/API.md, run liveness): a running run, every card every `pollMs`; a finished
+  // run, nothing; any other state (crashed, stalled, failed: the trainer may be resumed), its
+  // summary alone every `recheckMs`, so a resumed run turns `running` again without a reload.
+  const state = summary.data?.run.state ?? runItem?.state ?? null;
+  const running = state === "running";
+  const compareIds = useMemo(() => url.compare.filter((id) => id !== runId), [url.compare, runId]);
+  const comparedLive = compareIds.some((id) => runs.data?.runs.find((r) => r.run_id === id)?.state === "running");
   const poll = running ? pollMs : null;
-  usePoll(runs.reload, poll);
-  usePoll(summary.reload, poll);
-  const iterations = useApi(k, () => client.iterations(source as Source, runId as string, 10), poll);
+  const recheck = state !== null && !running && state !== "finished" ? recheckMs : null;
+  usePoll(runs.reload, running || comparedLive ? pollMs : null);
+  usePoll(summary.reload, poll ?? recheck);
+  const iterations = useApi(k, () => client.iterations(source as Source, runId as string, ITERATIONS_LIMIT), poll);
   // The trend charts' columns only: a small payload, and the finest min-max buckets for them.
-  const history = useApi(k, () => client.history(source as Source, runId as string, 1000, TREND_KEYS), poll);
+  const history = useApi(k, () => client.history(source as Source, runId as string, HISTORY_POINTS, TREND_KEYS), poll);
 
   const chosen = url.iteration;
   const latestWindow = iterations.data?.iterations[0]?.window_id ?? summary.data?.kpis.window_id ?? null;
   const windowId = chosen ?? latestWindow;
-  // While following the latest window of a running run, the old panel stays until the new one is in.
+  // The panel of the previous window stays until the new one is in (a new latest window of a
+  // running run, or another chosen window): no skeleton, no layout jump, charts updated in place.
+  // A window's record never changes once written, so each window's panel is fetched once per
+  // run and page (a failed fetch is forgotten, so Retry asks again).
+  const details = useRef<{ run: string | null; byWindow: Map<number, Promise<IterationResponse>> }>({ run: null, byWindow: new Map() });
+  const detail = (w: number): Promise<IterationResponse> => {
+    const c = details.current;
+    if (c.run !== k) details.current = { run: k, byWindow: new Map() };
+    const byWindow = details.current.byWindow;
+    let p = byWindow.get(w);
+    if (!p) {
+      p = client.iteration(source as Source, runId as string, w);
+      byWindow.set(w, p);
+      p.catch(() => byWindow.delete(w));
+    }
+    return p;
+  };
   const iteration = useApi(
     k && windowId !== null ? `${k}:${windowId}` : null,
-    () => client.iteration(source as Source, runId as string, windowId as number),
+    () => detail(windowId as number),
     null,
-    chosen === null && running && k ? `${k}:` : null,
+    k ? `${k}:` : null,
   );
+  // Only a payload of the window shown counts for the KPIs and the marker.
+  const iterationNow = iteration.data?.window_id === windowId ? iteration.data : null;
+  // Once the page has settled, the dropdown's other windows are fetched one after another (small
+  // answers, one request at a time), so choosing one of them shows its panel without a round trip.
+  const listed = iterations.data?.iterations.map((r) => r.window_id).join(",") ?? "";
+  const settled = iterationNow !== null && history.data !== null;
+  useEffect(() => {
+    if (!settled || !listed) return;
+    let cancelled = false;
+    const ws = listed.split(",").map(Number).filter((w) => Number.isInteger(w) && w !== windowId);
+    const next = (i: number) => {
+      if (cancelled || i >= ws.length) return;
+      void detail(ws[i])
+        .catch(() => null)
+        .then(() => next(i + 1));
+    };
+    const id = window.setTimeout(() => next(0), 0);
+    return () => {
+      cancelled = true;
+      window.clearTimeout(id);
+    };
+    // `detail` reads the current run through refs; the list and the run decide the work
+  }, [settled, listed, k]); // eslint-disable-line react-hooks/exhaustive-deps
 
   // Compared runs: the page's run first (first colour), then the chosen others.
-  const compareIds = useMemo(() => url.compare.filter((id) => id !== runId), [url.compare, runId]);
-  const others = useHistories(client, source, compareIds, TREND_KEYS);
+  const livePoll = running || comparedLive ? pollMs : null;
+  const others = useHistories(client, source, compareIds, TREND_KEYS, comparedLive ? pollMs : null);
   const charted = useMemo(() => (runId ? [runId, ...compareIds] : []), [runId, compareIds]);
   const chartRuns: RunRows[] = useMemo(() => {
     if (!runId || !history.data) return [];
@@ -79,12 +134,12 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS }: { 
 
   const chosenRow = useMemo(() => {
     if (chosen === null) return null;
-    return iterations.data?.iterations.find((r) => r.window_id === chosen) ?? iteration.data?.row ?? null;
-  }, [chosen, iterations.data, iteration.data]);
-  const highlightRow = chosenRow ?? iteration.data?.row ?? iterations.data?.iterations[0] ?? null;
+    return iterations.data?.iterations.find((r) => r.window_id === chosen) ?? iterationNow?.row ?? null;
+  }, [chosen, iterations.data, iterationNow]);
+  const highlightRow = chosenRow ?? iterationNow?.row ?? iterations.data?.iterations[0] ?? null;
   const kpis = chosenRow ? kpisFromRow(chosenRow) : (summary.data?.kpis ?? null);
   const evalPolicy =
-    (chosen !== null ? iteration.data?.eval?.policy : null) ??
+    (chosen !== null ? iterationNow?.eval?.policy : null) ??
     (typeof summary.data?.run.full_config?.eval_policy === "string" ? (summary.data.run.full_config.eval_policy as string) : null);
 
   // Until the run is known, cards wait on it (skeletons), unless finding it failed.
@@ -99,7 +154,14 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS }: { 
   const stalePayload = payloads.find((p) => p?.stale);
 
   const noRuns = runs.data && runs.data.runs.length === 0;
-  const pickerRuns = runs.data ? runs.data.runs.slice(0, 10).concat(runItem && !runs.data.runs.slice(0, 10).includes(runItem) ? [runItem] : []) : [];
+  // The page's run shows its summary's state (re-checked on its own while the list is not polled).
+  const shownItem = runItem && summary.data ? { ...runItem, state: summary.data.run.state, updated_at: summary.data.run.updated_at } : runItem;
+  const pickerRuns = runs.data
+    ? runs.data.runs
+        .slice(0, 10)
+        .map((r) => (r === runItem && shownItem ? shownItem : r))
+        .concat(runItem && shownItem && !runs.data.runs.slice(0, 10).includes(runItem) ? [shownItem] : [])
+    : [];
   const offered = options.filter((o) => o.available || o.source === source);
   const missing = options.filter((o) => !o.available && health.data);
   return (
@@ -218,7 +280,11 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS }: { 
             skeletonLines={6}
             testId="iteration-card"
           >
-            {iteration.data ? <IterationPanel data={iteration.data} /> : null}
+            {iteration.data ? (
+              <div className={iterationNow ? undefined : "panel-pending"}>
+                <IterationPanel data={iteration.data} />
+              </div>
+            ) : null}
           </Card>
           <Card
             title="Every metric"
@@ -233,6 +299,7 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS }: { 
                 client={client}
                 source={source}
                 runs={chartRunsMeta}
+                pollMs={livePoll}
                 highlight={highlightRow}
                 url={url}
                 setUrl={setUrl}

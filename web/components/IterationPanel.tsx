@@ -1,6 +1,6 @@
 "use client";
 /** The chosen iteration: its metrics, per-update loss curves, eval histograms and action mix. */
-import { useMemo } from "react";
+import { memo, useMemo } from "react";
 import { fmtCompact, fmtDuration, fmtNumber, fmtPercent } from "@/lib/format";
 import { COLORS } from "@/lib/palette";
 import { num } from "@/lib/series";
@@ -31,7 +31,8 @@ const LOSSES: { key: string; title: string; color: string }[] = [
   { key: "loss/approx_kl", title: "Approx. KL", color: COLORS.kl },
 ];
 
-export function IterationPanel({ data }: { data: IterationResponse }) {
+/** Memoised: re-rendered only for another window's payload. */
+export const IterationPanel = memo(function IterationPanel({ data }: { data: IterationResponse }) {
   const { row, updates } = data;
   const x = useMemo(() => updates.map((u, i) => u.update ?? i), [updates]);
   const lossSeries = useMemo(
@@ -74,4 +75,4 @@ export function IterationPanel({ data }: { data: IterationResponse }) {
       )}
     </div>
   );
-}
+});

@@ -40,6 +40,8 @@ interface MetricChartsProps {
   source: Source;
   /** The charted runs (page run first) with their labels and colours. */
   runs: Omit<RunRows, "rows">[];
+  /** While a charted run is running: re-fetch its metrics (and the key list) every pollMs. */
+  pollMs?: number | null;
   highlight: HistoryRow | null;
   url: AnalyticsUrl;
   setUrl: SetAnalyticsUrl;
@@ -48,15 +50,17 @@ interface MetricChartsProps {
 /**
  * Loads nothing until the card nears the viewport: then the key list (a 2-row history) and, per
  * charted run, the history of just the chosen metrics (so each gets the finest min-max buckets).
+ * While a charted run is running, both are polled like the other cards.
  */
-export function MetricCharts({ client, source, runs, highlight, url, setUrl }: MetricChartsProps) {
+export function MetricCharts({ client, source, runs, pollMs = null, highlight, url, setUrl }: MetricChartsProps) {
   const ref = useRef<HTMLDivElement>(null);
   const visible = useInView(ref);
   const first = runs[0]?.runId ?? null;
-  const probe = useApi(visible && first ? `keys:${source}:${first}` : null, () => client.history(source, first as string, 2));
+  // New keys can appear while a run trains (e.g. the first evaluation's), so the list is polled too.
+  const probe = useApi(visible && first ? `keys:${source}:${first}` : null, () => client.history(source, first as string, 2), pollMs);
   const keys = useMemo(() => metricKeys(probe.data?.rows ?? [], probe.data?.keys), [probe.data]);
   const wanted = url.metrics.filter((k) => keys.includes(k));
-  const hist = useHistories(client, source, visible && keys.length ? runs.map((r) => r.runId) : [], ["env_steps", "wall_time_s", ...wanted]);
+  const hist = useHistories(client, source, visible && keys.length ? runs.map((r) => r.runId) : [], ["env_steps", "wall_time_s", ...wanted], pollMs);
   const rowsRuns: RunRows[] = useMemo(
     () => runs.flatMap((r) => (hist.byRun[r.runId] ? [{ ...r, rows: hist.byRun[r.runId].rows }] : [])),
     [runs, hist.byRun],

@@ -88,31 +88,39 @@ export interface BuiltChart {
   series: LineSeries[];
 }
 
+/** Line style of each key when runs are compared (colour is the run's): eval solid, train dashed. */
+const COMPARE_DASH: (number[] | undefined)[] = [undefined, [7, 4], [2, 3]];
+
 /**
- * The series of one chart. One run: each key its own colour (eval, train). Several runs: the
- * chart's first key per run, one colour per run, each run one legend entry (its smoothed and
- * raw lines toggle together).
+ * The series of one chart. One run: each key its own colour (eval, train). Several runs: every
+ * key of the chart for every run, one colour per run and one line style per key; the legend
+ * has one entry per run (its colour) and one per key (its line style), each toggling its lines.
  */
 export function buildChart(spec: ChartSpec, runs: RunRows[], xMode: XMode, smoothing: number): BuiltChart {
   const compare = runs.length > 1;
-  const keys = compare ? spec.keys.slice(0, 1) : spec.keys;
   const cols = runs.flatMap((r) =>
-    keys.map((k) => ({ r, k, x: r.rows.map((row) => num(field(row, xMode))), values: column(r.rows, k.key) })),
+    spec.keys.map((k, ki) => ({ r, k, ki, x: r.rows.map((row) => num(field(row, xMode))), values: column(r.rows, k.key) })),
   );
   const aligned = compare ? alignRuns(cols) : null;
   const x = aligned ? aligned.x : cols.length ? cols[0].x.map((v) => v ?? 0) : [];
+  const many = spec.keys.length > 1;
   const series: LineSeries[] = [];
   cols.forEach((c, i) => {
     const raw = aligned ? aligned.columns[i] : c.values;
     // Smooth each run along its own windows, then place it on the shared axis.
     const smOwn = smooth(c.values, smoothing);
     const smAligned = aligned ? placeOn(x, c.x, smOwn) : smOwn;
-    const label = compare ? c.r.label : c.k.label;
+    const label = compare ? (many ? `${c.r.label} ${c.k.label}` : c.r.label) : c.k.label;
     const color = compare ? c.r.color : c.k.color;
+    const dash = compare ? COMPARE_DASH[c.ki % COMPARE_DASH.length] : undefined;
     const group = compare ? c.r.runId : c.k.label;
+    const groupLabel = compare ? c.r.label : undefined;
+    const subgroup = compare && many ? c.k.label : undefined;
     const isolated = aligned ? aligned.isolated[i] : undefined;
-    if (smoothing > 0) series.push({ label: `${label} raw`, values: raw, color: faint(color), width: 1, quiet: true, group });
-    series.push({ label, values: smAligned, color, width: 2, raw: smoothing > 0 ? raw : undefined, group, isolated });
+    const id = `${c.r.runId}|${c.k.key}`;
+    if (smoothing > 0)
+      series.push({ label: `${label} raw`, values: raw, color: faint(color), width: 1, dash, quiet: true, group, subgroup, id: `${id}|raw` });
+    series.push({ label, values: smAligned, color, width: 2, dash, raw: smoothing > 0 ? raw : undefined, group, groupLabel, subgroup, isolated, id });
   });
   return { spec, x, series };
 }
@@ -125,6 +133,8 @@ function placeOn(x: number[], ownX: (number | null)[], values: (number | null)[]
   });
   return out;
 }
+
+const fmtWall = (v: number) => fmtDuration(v);
 
 interface TrendChartsProps {
   runs: RunRows[];
@@ -176,10 +186,17 @@ export function ChartSettings({ url, setUrl, csvUrl }: Pick<TrendChartsProps, "u
 export function TrendCharts({ runs, highlight, url, setUrl, specs = TRENDS, idPrefix = "" }: TrendChartsProps) {
   const smoothing = Math.min(0.99, Math.max(0, url.smooth));
   const charts = useMemo(() => specs.map((spec) => buildChart(spec, runs, url.x, smoothing)), [specs, runs, url.x, smoothing]);
-  const formatX = url.x === "env_steps" ? fmtCompact : (v: number) => fmtDuration(v);
+  const formatX = url.x === "env_steps" ? fmtCompact : fmtWall;
   const xLabel = url.x === "env_steps" ? "env steps" : "wall time";
   const highlightX = highlight ? num(field(highlight, url.x)) : null;
   const first = runs[0];
+  // The first run's smoothed columns, for the readouts: computed once per data, not per iteration change.
+  const smoothedFirst = useMemo(() => {
+    const out = new Map<string, (number | null)[]>();
+    if (!first || smoothing <= 0) return out;
+    for (const spec of specs) for (const k of spec.keys) out.set(k.key, smooth(column(first.rows, k.key), smoothing));
+    return out;
+  }, [first, specs, smoothing]);
   const hlIndex = highlight && first ? first.rows.findIndex((r) => r.window_id === highlight.window_id) : -1;
 
   return (
@@ -219,7 +236,7 @@ export function TrendCharts({ runs, highlight, url, setUrl, specs = TRENDS, idPr
                 Iteration {highlight.window_id}:{" "}
                 {spec.keys.map((k, i) => {
                   const raw = num(field(highlight, k.key));
-                  const sm = hlIndex >= 0 && smoothing > 0 ? smooth(column(first.rows, k.key), smoothing)[hlIndex] : null;
+                  const sm = hlIndex >= 0 ? (smoothedFirst.get(k.key)?.[hlIndex] ?? null) : null;
                   return (
                     <span key={k.key} data-key={k.key} data-value={raw ?? ""}>
                       {i > 0 ? "; " : ""}

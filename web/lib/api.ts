@@ -3,6 +3,7 @@
  * carrying the service's own message, so cards can show it verbatim.
  */
 import { BACKEND_HTTP_BASE } from "./config";
+import { apiPaths, takeEarly } from "./early";
 import type {
   HealthResponse,
   HistoryResponse,
@@ -52,10 +53,14 @@ export async function diagnoseUnreachable(base: string): Promise<ApiError> {
   );
 }
 
-async function request<T>(path: string, init?: RequestInit, base = BACKEND_HTTP_BASE): Promise<T> {
-  let res: Response;
+async function send(url: string, init: RequestInit | undefined, base: string): Promise<Response> {
+  // A GET the page's inline script already started (lib/early.ts): its answer, once; a failed
+  // early request is asked again here, so its error is diagnosed as any other.
+  const early = init ? null : takeEarly(url);
+  const got = early ? await early.catch(() => null) : null;
+  if (got) return got;
   try {
-    res = await fetch(`${base}${path}`, {
+    return await fetch(url, {
       ...init,
       headers: {
         Accept: "application/json",
@@ -67,6 +72,10 @@ async function request<T>(path: string, init?: RequestInit, base = BACKEND_HTTP_
   } catch {
     throw await diagnoseUnreachable(base);
   }
+}
+
+async function request<T>(path: string, init?: RequestInit, base = BACKEND_HTTP_BASE): Promise<T> {
+  const res = await send(`${base}${path}`, init, base);
   let body: unknown = null;
   try {
     body = await res.json();
@@ -115,21 +124,16 @@ export function createClient(base: string = BACKEND_HTTP_BASE) {
     request<T>(path, { method: "POST", body: JSON.stringify(body), headers }, base);
   return {
     base,
-    health: () => get<HealthResponse>("/api/health"),
-    runs: (source: Source, limit = 10, group?: string) =>
-      get<RunsResponse>(`/api/${source}/runs?limit=${limit}${group ? `&group=${enc(group)}` : ""}`),
-    summary: (source: Source, runId: string) => get<SummaryResponse>(`/api/${source}/runs/${enc(runId)}/summary`),
+    health: () => get<HealthResponse>(apiPaths.health()),
+    runs: (source: Source, limit = 10, group?: string) => get<RunsResponse>(apiPaths.runs(source, limit, group)),
+    summary: (source: Source, runId: string) => get<SummaryResponse>(apiPaths.summary(source, runId)),
     history: (source: Source, runId: string, maxPoints = 1000, keys?: string[]) =>
-      get<HistoryResponse>(
-        `/api/${source}/runs/${enc(runId)}/history?max_points=${maxPoints}${keys ? `&keys=${keys.map(enc).join(",")}` : ""}`,
-      ),
+      get<HistoryResponse>(apiPaths.history(source, runId, maxPoints, keys)),
     /** Every window and every metric at full resolution, as the service's CSV download. */
     windowsCsvUrl: (source: Source, runId: string) => `${base}/api/${source}/runs/${enc(runId)}/windows.csv`,
     replayable: (source: Source, runId: string) => get<ReplayableResponse>(`/api/${source}/runs/${enc(runId)}/replayable`),
-    iterations: (source: Source, runId: string, limit = 10) =>
-      get<IterationsResponse>(`/api/${source}/runs/${enc(runId)}/iterations?limit=${limit}`),
-    iteration: (source: Source, runId: string, windowId: number) =>
-      get<IterationResponse>(`/api/${source}/runs/${enc(runId)}/iterations/${windowId}`),
+    iterations: (source: Source, runId: string, limit = 10) => get<IterationsResponse>(apiPaths.iterations(source, runId, limit)),
+    iteration: (source: Source, runId: string, windowId: number) => get<IterationResponse>(apiPaths.iteration(source, runId, windowId)),
     /** A new game; `replace` closes this browser's previous session first (docs/API.md, Play). */
     newGame: (seed?: number, replace?: string | null) =>
       post<PlaySession>(

@@ -1,5 +1,8 @@
 "use client";
-/** Whole-run histories of several runs at once (the compared runs), one request per run. */
+/**
+ * Whole-run histories of several runs at once (the compared runs), one request per run;
+ * re-fetched every `pollMs` while it is set (a live run), keeping the last data meanwhile.
+ */
 import { useEffect, useState } from "react";
 import type { ApiClient } from "./api";
 import type { HistoryResponse, Source } from "./types";
@@ -10,9 +13,21 @@ export interface Histories {
   loading: boolean;
 }
 
-export function useHistories(client: ApiClient, source: Source | null, runIds: string[], keys?: string[]): Histories {
+export function useHistories(
+  client: ApiClient,
+  source: Source | null,
+  runIds: string[],
+  keys?: string[],
+  pollMs: number | null = null,
+): Histories {
   const key = source && runIds.length ? `${source}|${runIds.join(",")}|${keys?.join(",") ?? ""}` : null;
   const [state, setState] = useState<{ key: string | null } & Histories>({ key: null, byRun: {}, errors: {}, loading: false });
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    if (key === null || !pollMs) return;
+    const id = setInterval(() => setTick((t) => t + 1), pollMs);
+    return () => clearInterval(id);
+  }, [key, pollMs]);
   useEffect(() => {
     if (key === null || source === null) return;
     let cancelled = false;
@@ -38,7 +53,7 @@ export function useHistories(client: ApiClient, source: Source | null, runIds: s
       cancelled = true;
     };
     // runIds and keys are captured through `key`
-  }, [key, client, source]); // eslint-disable-line react-hooks/exhaustive-deps
+  }, [key, client, source, tick]); // eslint-disable-line react-hooks/exhaustive-deps
   if (key === null) return { byRun: {}, errors: {}, loading: false };
   return state.key === key ? state : { byRun: state.byRun, errors: {}, loading: true };
 }

@@ -1,7 +1,8 @@
 /**
  * Issue 14 item 9: compare runs. A real `--num-seeds 2` group is trained here; one click on
- * its group button overlays both seeds on every chart (one colour per run, a legend that
- * toggles each), the runs table sorts by any column, and the whole view is in the URL.
+ * its group button overlays both seeds on every chart, every series of each chart (eval and
+ * train: one colour per run, one line style per key, a legend that toggles each run and each
+ * key), the runs table sorts by any column, and the whole view is in the URL.
  */
 import { spawn } from "node:child_process";
 import path from "node:path";
@@ -38,23 +39,46 @@ test("9: a --num-seeds 2 group compared in one click, on every chart, shareable 
   const charted = [url.searchParams.get("run"), ...(url.searchParams.get("compare") ?? "").split(",")];
   expect(new Set(charted)).toEqual(new Set(ids));
 
-  // every trend chart and every metric chart: one legend entry (and colour) per run
+  // every trend chart and every metric chart: every series of the chart for each compared run
+  // (drawn with data), one legend entry and colour per run, and a line-style entry per key
   const hist0 = await apiGet(`/api/local/runs/${ids[0]}/history?max_points=1000`);
-  for (const title of ["Return", "Profit (coins)", "Survival rate", "Invalid-action rate", "Env steps per second", "loss/value"]) {
+  const charts: [string, string[]][] = [
+    ["Return", ["eval/return_mean", "train/return_mean"]],
+    ["Profit (coins)", ["eval/profit_mean", "train/profit_mean"]],
+    ["Survival rate", ["eval/survival_rate", "train/survival_rate"]],
+    ["Invalid-action rate", ["eval/invalid_action_rate", "train/invalid_action_rate"]],
+    ["Env steps per second", ["sps"]],
+    ["loss/value", ["loss/value"]],
+    ["loss/policy", ["loss/policy"]],
+    ["loss/entropy", ["loss/entropy"]],
+  ];
+  await page.getByTestId("metrics-card").scrollIntoViewIfNeeded();
+  for (const [title, keys] of charts) {
     const chart = page.getByTestId(`chart-${title}`);
-    const legend = chart.locator("figcaption").getByRole("button", { pressed: true });
-    await expect(legend).toHaveCount(2);
-    const colours = await legend.locator(".swatch").evaluateAll((ss) => ss.map((s) => getComputedStyle(s).backgroundColor));
+    const want = ids.flatMap((id: string) => keys.map((k) => `${id}|${k}`)).sort();
+    await expect
+      .poll(async () => ((await chart.getAttribute("data-series")) ?? "").split(" ").filter(Boolean).sort(), { timeout: 30_000 })
+      .toEqual(want);
+    const groups = chart.locator("figcaption").locator("button[data-legend=group]");
+    await expect(groups).toHaveCount(2);
+    await expect(chart.locator("figcaption button[aria-pressed=false]")).toHaveCount(0);
+    const colours = await groups.locator(".swatch").evaluateAll((ss) => ss.map((s) => getComputedStyle(s).backgroundColor));
     expect(new Set(colours).size).toBe(2);
+    await expect(chart.locator("figcaption").locator("button[data-legend=style]")).toHaveCount(keys.length > 1 ? keys.length : 0);
   }
   // both seeds ran the same steps: the shared x-axis has one point per window
   await expect(page.getByTestId("chart-Return")).toHaveAttribute("data-points", String(hist0.total_rows));
-  // the legend toggles a run's series
-  const first = page.getByTestId("chart-Return").locator("figcaption").getByRole("button").first();
+  // the legend toggles a run's series, and a key's series across runs
+  const first = page.getByTestId("chart-Return").locator("figcaption button[data-legend=group]").first();
   await first.click();
   await expect(first).toHaveAttribute("aria-pressed", "false");
   await first.click();
   await expect(first).toHaveAttribute("aria-pressed", "true");
+  const train = page.getByTestId("chart-Return").locator("figcaption button[data-legend=style]", { hasText: "train" });
+  await train.click();
+  await expect(train).toHaveAttribute("aria-pressed", "false");
+  await train.click();
+  await expect(train).toHaveAttribute("aria-pressed", "true");
 
   // sortable runs table with config columns, state, duration and final KPIs
   for (const col of ["Envs", "LR", "Hidden", "Seed", "State", "Duration", "Eval return", "Survival"])
@@ -75,7 +99,7 @@ test("9: a --num-seeds 2 group compared in one click, on every chart, shareable 
   const shared = page.url();
   const other = await page.context().newPage();
   await other.goto(shared);
-  await expect(other.getByTestId("chart-Return").locator("figcaption").getByRole("button")).toHaveCount(2);
+  await expect(other.getByTestId("chart-Return").locator("figcaption button[data-legend=group]")).toHaveCount(2);
   await expect(other.getByTestId("runs-table").locator("th[aria-sort=descending]")).toContainText("Eval return");
   await other.close();
 });

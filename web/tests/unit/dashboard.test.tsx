@@ -95,31 +95,40 @@ describe("AnalyticsDashboard", () => {
     renderDash(<AnalyticsDashboard client={live.client} pollMs={40} />);
     await waitFor(() => expect(live.calls.filter((c) => c.startsWith("summary")).length).toBeGreaterThanOrEqual(4), { timeout: 3000 });
     const trends = (calls: string[]) => calls.filter((c) => c.startsWith("history") && c.includes("eval/return_mean"));
+    // the "every metric" card's charts (their own history request) are polled like the others
+    const metrics = (calls: string[]) => calls.filter((c) => c.startsWith("history:run-b:1000:env_steps,wall_time_s,loss/"));
     expect(trends(live.calls).length).toBeGreaterThanOrEqual(3);
+    await waitFor(() => expect(metrics(live.calls).length).toBeGreaterThanOrEqual(3));
     cleanup();
 
     const done = fakeClient({ state: "finished" });
-    renderDash(<AnalyticsDashboard client={done.client} pollMs={40} />);
+    renderDash(<AnalyticsDashboard client={done.client} pollMs={40} recheckMs={40} />);
     await screen.findByTestId("iteration-panel");
+    await waitFor(() => expect(metrics(done.calls).length).toBe(1));
     await new Promise((r) => setTimeout(r, 300));
     expect(done.calls.filter((c) => c.startsWith("summary")).length).toBe(1);
     expect(trends(done.calls).length).toBe(1);
+    expect(metrics(done.calls).length).toBe(1);
   });
 });
 
 describe("a run whose trainer vanished (docs/API.md, run liveness)", () => {
-  it.each(["crashed", "stalled"] as const)("test_AnalyticsDashboard__%s_run_is_not_polled", async (state) => {
+  it.each(["crashed", "stalled", "failed"] as const)("test_AnalyticsDashboard__%s_run_is_rechecked_and_a_resume_polls_again", async (state) => {
     const gone = fakeClient({ state });
-    renderDash(<AnalyticsDashboard client={gone.client} pollMs={40} />);
+    renderDash(<AnalyticsDashboard client={gone.client} pollMs={40} recheckMs={200} />);
     await screen.findByTestId("iteration-panel");
     expect(screen.getAllByTestId("state-badge")[0]).toHaveTextContent(state);
-    // ten poll periods without a second request
-    await new Promise((r) => setTimeout(r, 400));
-    expect(gone.calls.filter((c) => c.startsWith("summary")).length).toBe(1);
-    // each chart asks for its history once; a poll would ask again for the same rows
-    const history = gone.calls.filter((c) => c.startsWith("history"));
-    expect(history.length).toBeGreaterThan(0);
-    expect(new Set(history).size).toBe(history.length);
+    const summaries = () => gone.calls.filter((c) => c.startsWith("summary")).length;
+    // the summary alone is re-checked, at the slow rate; nothing else is asked twice (a poll
+    // asks again for the same thing; each window's panel is fetched once)
+    await waitFor(() => expect(summaries()).toBeGreaterThanOrEqual(5));
+    const others = gone.calls.filter((c) => !c.startsWith("summary"));
+    expect(new Set(others).size).toBe(others.length);
+    expect(others.filter((c) => c.startsWith("history") && c.includes("eval/return_mean"))).toHaveLength(1);
+    // the trainer is resumed: the next re-check shows `running`, and every card polls again
+    gone.runs.runs[0].state = "running";
+    await waitFor(() => expect(screen.getAllByTestId("state-badge")[0]).toHaveTextContent("running"));
+    await waitFor(() => expect(gone.calls.filter((c) => c.startsWith("history") && c.includes("eval/return_mean")).length).toBeGreaterThanOrEqual(3));
   });
 });
 
@@ -144,6 +153,24 @@ describe("rate limits", () => {
     state.failHistory = null;
     await waitFor(() => expect(within(card).queryByRole("alert")).toBeNull(), { timeout: 3000 });
     expect(within(card).getByTestId("chart-Return")).toBeInTheDocument();
+  });
+});
+
+describe("iteration changes", () => {
+  it("test_AnalyticsDashboard__listed_windows_prefetched_once_then_shown_without_a_request", async () => {
+    const { client, calls } = fakeClient({ windows: 15 });
+    renderDash(<AnalyticsDashboard client={client} />);
+    await screen.findByTestId("iteration-panel");
+    const details = () => calls.filter((c) => c.startsWith("iteration:"));
+    // the dropdown's ten windows, each fetched once, when the page is idle
+    await waitFor(() => expect(new Set(details()).size).toBe(10));
+    const n = details().length;
+    expect(n).toBe(10);
+    fireEvent.change(screen.getByLabelText("Iteration"), { target: { value: "6" } });
+    await waitFor(() => expect(screen.getByTestId("iteration-panel")).toHaveAttribute("data-window", "6"));
+    fireEvent.change(screen.getByLabelText("Iteration"), { target: { value: "14" } });
+    await waitFor(() => expect(screen.getByTestId("iteration-panel")).toHaveAttribute("data-window", "14"));
+    expect(details().length).toBe(n);
   });
 });
 

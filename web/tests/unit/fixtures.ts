@@ -174,7 +174,7 @@ export function fakeClient(opts: FakeOptions = {}) {
       throw new Error("not used");
     },
   } as unknown as ApiClient;
-  return { client, calls, rows, state };
+  return { client, calls, rows, state, runs };
 }
 
 export function gameView(day = 0, validActions: number[] = [0, 2, 9, 33]): GameView {

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { IterationSelect } from "@/components/IterationSelect";
 import { shortVersion } from "@/components/RunDetails";
 import { sortRuns } from "@/components/RunsTable";
+import { buildChart, TRENDS } from "@/components/TrendCharts";
 import { diagnoseUnreachable } from "@/lib/api";
 import { sourceOptions } from "@/lib/sources";
 import type { HealthResponse, RunListItem } from "@/lib/types";
@@ -83,5 +84,30 @@ describe("diagnoseUnreachable", () => {
     const e = await diagnoseUnreachable("http://svc:8123");
     expect(e.code).toBe("network_error");
     expect(e.message).toContain("nothing answered");
+  });
+});
+
+describe("buildChart (item 9: compare overlays every series)", () => {
+  const rowsOf = (n: number, shift: number) => Array.from({ length: n }, (_, i) => ({ ...windowRow(i), "eval/return_mean": i + shift }));
+  it("test_buildChart__every_key_of_every_run_one_colour_per_run", () => {
+    const runs = [
+      { runId: "a", label: "A", color: "#111111", rows: rowsOf(5, 0) },
+      { runId: "b", label: "B", color: "#222222", rows: rowsOf(3, 10) },
+    ];
+    for (const spec of TRENDS) {
+      const { series } = buildChart(spec, runs, "env_steps", 0.5);
+      const lines = series.filter((s) => !s.quiet);
+      expect(lines.map((s) => s.id)).toEqual(runs.flatMap((r) => spec.keys.map((k) => `${r.runId}|${k.key}`)));
+      for (const s of lines) expect(s.color).toBe(runs.find((r) => s.id!.startsWith(`${r.runId}|`))!.color);
+      // every line holds its run's values on the shared axis
+      for (const s of lines) expect(s.values.filter((v) => v !== null).length).toBe(s.id!.startsWith("a|") ? 5 : 3);
+      // one legend group per run; keys told apart by line style
+      expect(new Set(lines.map((s) => s.group))).toEqual(new Set(["a", "b"]));
+      if (spec.keys.length > 1) expect(new Set(lines.map((s) => JSON.stringify(s.dash ?? null))).size).toBe(spec.keys.length);
+    }
+  });
+  it("test_buildChart__one_run_keeps_key_colours", () => {
+    const { series } = buildChart(TRENDS[0], [{ runId: "a", label: "A", color: "#111111", rows: rowsOf(4, 0) }], "env_steps", 0);
+    expect(series.map((s) => s.color)).toEqual(TRENDS[0].keys.map((k) => k.color));
   });
 });

@@ -24,8 +24,16 @@ vi.mock("uplot", () => {
       this.rec = { opts, data, redraws: 0 };
       ((globalThis as unknown as { __plots: unknown[] }).__plots ??= []).push(this.rec);
     }
+    over = document.createElement("div");
+    bbox = { left: 0, top: 0, width: 600, height: 300 };
     redraw() {
       this.rec.redraws += 1;
+    }
+    setData(data: unknown[]) {
+      this.rec.data = data;
+    }
+    valToPos(v: number) {
+      return v;
     }
     setSize() {}
     setSeries() {}

@@ -1,0 +1,70 @@
+"""ppo.stderr_guard: JAX's C++ abort on a lost coordinator becomes one line of ours.
+
+The rules on lines (pure), and the filter as the process it runs as. The real case (process
+0 SIGKILLed under training) is in tests/test_multiprocess.py.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from ppo import stderr_guard
+from ppo.stderr_guard import Filter, coordinator_lost_line
+
+# What JAX 0.10 writes on process 1 when process 0 is SIGKILLed (abridged).
+RUNTIME_WARNING = (
+    b"W1130 02:53:55.301516   11156 preemption_sync_manager.cc:147] Failed to retrieve "
+    b"preemption notice from coordination service: UNAVAILABLE: Socket closed\n"
+)
+CONTINUATION = b":UNKNOWN:Error received from peer  {grpc_status:14}\n"
+RUNTIME_ERROR = (
+    b"E1130 02:54:27.302476   11390 coordination_service_agent.cc:289] Polled an error from "
+    b"coordination service (this can be an error from this or another task).\n"
+)
+ABORT = (
+    b"F1130 02:54:27.302512   11390 client.h:80] Terminating process because the JAX "
+    b"distributed service detected fatal errors. This most likely indicates ...\n"
+)
+STACK = [
+    b"*** Check failure stack trace: ***\n",
+    b"    @     0x7f1bd0040634  absl::log_internal::LogMessage::SendToLog()\n",
+]
+OURS = (coordinator_lost_line(1, 2) + "\n").encode()
+
+
+def _run(f: Filter, lines: list[bytes]) -> list[bytes]:
+    return [x for line in lines for x in f.feed(line)] + f.flush()
+
+
+def test_abort_and_the_runtime_records_before_it_become_one_line():
+    lines = [b"hello\n", RUNTIME_WARNING, CONTINUATION, RUNTIME_ERROR, ABORT, *STACK]
+    assert _run(Filter(1, 2), lines) == [b"hello\n", OURS]
+    assert OURS == b"error: process 0 (the coordinator) of 2 is gone; process 1 stops too\n"
+
+
+def test_without_an_abort_every_line_passes_in_order():
+    other = b"W1130 02:54:27.302476   11390 cpu_client.cc:12] something else\n"
+    lines = [b"a\n", RUNTIME_WARNING, CONTINUATION, other, b"b\n", RUNTIME_ERROR]
+    assert _run(Filter(1, 2), lines) == lines
+
+
+def test_after_the_processs_own_error_line_the_abort_adds_nothing():
+    line = b"error: process 1 of 2 on vm stopped: ValueError: Gloo all-reduce failed\n"
+    assert _run(Filter(1, 2), [RUNTIME_WARNING, line, ABORT, *STACK]) == [
+        RUNTIME_WARNING,
+        line,
+    ]
+
+
+def test_the_filter_process_rewrites_its_input_until_eof():
+    """`python ppo/stderr_guard.py 3 4` as install() starts it: input through to its stdout."""
+    data = b"".join([b"x\n", RUNTIME_ERROR, ABORT, *STACK])
+    out = subprocess.run(
+        [sys.executable, stderr_guard.__file__, "3", "4"],
+        input=data,
+        capture_output=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert out == b"x\n" + (coordinator_lost_line(3, 4) + "\n").encode()
