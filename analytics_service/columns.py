@@ -219,6 +219,7 @@ class ColumnStore:
         self._items: OrderedDict[str, _FileColumns] = OrderedDict()
         self._lock = threading.Lock()  # guards _items and _file_locks
         self._file_locks: dict[str, threading.Lock] = {}
+        self._damaged: dict[str, tuple[tuple[int, int, int, int], str]] = {}  # stamp, error
         self._capacity = capacity
         self.builds = 0
         self.appends = 0
@@ -254,12 +255,25 @@ class ColumnStore:
                     self._items.move_to_end(key)
                     if hit.trusted and hit.stamp == stamp:
                         return hit.cols
+                damaged = self._damaged.get(key)
+            if damaged is not None and damaged[0] == stamp:
+                raise ValueError(damaged[1])  # (unchanged since: not parsed again)
             try:
                 with records.open_regular(path) as f:
                     entry = self._refresh(f, hit)
             except FileNotFoundError:
                 return Columns.from_rows([])
+            except ValueError as exc:
+                # A damaged file is remembered as such until it changes: a page polling
+                # a damaged long run must not cost a parse per request.
+                if stamp is not None and records.is_settled_stamp(stamp):
+                    with self._lock:
+                        self._damaged[key] = (stamp, str(exc))
+                        while len(self._damaged) > self._capacity:
+                            self._damaged.pop(next(iter(self._damaged)))
+                raise
             with self._lock:
+                self._damaged.pop(key, None)
                 self._items[key] = entry
                 self._items.move_to_end(key)
                 while len(self._items) > self._capacity:
