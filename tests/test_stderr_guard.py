@@ -68,3 +68,49 @@ def test_the_filter_process_rewrites_its_input_until_eof():
         check=True,
     ).stdout
     assert out == b"x\n" + (coordinator_lost_line(3, 4) + "\n").encode()
+
+
+def test_held_runtime_records_wait_at_most_hold_s_even_when_the_process_never_pauses():
+    """A non-fatal runtime warning must not hold back a chatty process's output for ever (it
+    used to wait for HOLD_S of quiet, so continuous output after one warning stayed held)."""
+    f = Filter(1, 2)
+    step = stderr_guard.HOLD_S * 0.4
+    assert f.feed(RUNTIME_WARNING, now=0.0) == []
+    assert f.feed(b"progress 1\n", now=step) == []  # a continuation, as far as it can tell
+    assert f.feed(b"progress 2\n", now=2 * step) == []
+    assert f.feed(b"progress 3\n", now=3 * step) == [
+        RUNTIME_WARNING,
+        b"progress 1\n",
+        b"progress 2\n",
+        b"progress 3\n",
+    ]
+    assert f.feed(b"progress 4\n", now=4 * step) == [b"progress 4\n"]
+
+
+def test_a_line_without_its_newline_comes_out_before_the_process_ends():
+    """A prompt or a progress bar (no newline) used to wait in the filter until EOF."""
+    import os
+    import select
+
+    proc = subprocess.Popen(
+        [sys.executable, stderr_guard.__file__, "1", "2"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        proc.stdin.write(b"line\nstep 3/10 ")
+        proc.stdin.flush()
+        got = b""
+        while got != b"line\nstep 3/10 ":
+            ready, _, _ = select.select([proc.stdout], [], [], 60)
+            assert ready, f"only {got!r} came out with the writer still open"
+            chunk = os.read(proc.stdout.fileno(), 1024)
+            assert chunk, "the filter ended early"
+            got += chunk
+        proc.stdin.write(b"done\n")
+        proc.stdin.close()
+        assert proc.stdout.read() == b"done\n"
+    finally:
+        proc.kill()
+        proc.wait()
