@@ -192,10 +192,20 @@ def child_env(cfg: LaunchConfig, base: dict[str, str]) -> dict[str, str]:
 
 
 def _pump(prefix: str, src: IO[str], dst: IO[str], lock: threading.Lock) -> None:
+    """Copy `src`'s lines to `dst` with `prefix` until EOF.
+
+    When `dst` fails (the reader of a pipe went away, e.g. `| head`), the rest is read and
+    dropped: a process blocked on a full pipe would never exit and the launch would hang.
+    """
     for line in src:
         with lock:
-            dst.write(f"{prefix} {line}" if line.endswith("\n") else f"{prefix} {line}\n")
-            dst.flush()
+            try:
+                dst.write(f"{prefix} {line}" if line.endswith("\n") else f"{prefix} {line}\n")
+                dst.flush()
+            except (OSError, ValueError):  # BrokenPipeError; ValueError: dst closed
+                break
+    for _ in src:  # keep the process's pipe drained until it exits
+        pass
 
 
 def _wait_all(procs: list[subprocess.Popen[str]], timeout_s: float | None) -> bool:

@@ -648,3 +648,25 @@ def test_resume__a_process_that_cannot_see_the_run_dir_says_so(runs, reference, 
     assert procs[0].returncode == 1, errs[0][-3000:]
     assert "process 1 of 2 is gone" in errs[0].strip().splitlines()[-1]
     assert records.read_run(reference)["state"] == "finished"  # untouched
+
+
+def test_launch__output_reader_gone_does_not_hang_the_processes():
+    """`python -m ppo.launch ... | head -1`: the launcher's stdout closes early. It used to
+    stop reading its processes' pipes then (the pump thread died of BrokenPipeError), so a
+    process writing more than a pipe holds blocked for ever and the launch never ended."""
+    cmd = [sys.executable, "-m", "ppo.launch", "--processes", "2", "--module"]
+    proc = subprocess.Popen(
+        [*cmd, "tests.chatty_child", "--"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        cwd=REPO,
+        env=_env(),
+    )
+    assert proc.stdout is not None
+    try:
+        assert proc.stdout.readline().startswith(b"[p")
+        proc.stdout.close()  # the reader goes away with ~8 MB still to come
+        assert proc.wait(timeout=300) == 0  # a ceiling only: it exits as soon as they do
+    finally:
+        proc.kill()
+        proc.wait()
