@@ -670,3 +670,40 @@ def test_launch__output_reader_gone_does_not_hang_the_processes():
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_launch__a_signal_while_the_processes_start_stops_those_started(monkeypatch, capsys):
+    """Ctrl-C after the first of two processes started: the launcher starts no more, stops
+    that one and exits 130 with its line (its handlers used to be installed only after all
+    had started: a KeyboardInterrupt traceback, the started process left to PR_SET_PDEATHSIG).
+    """
+
+    class StartupSignal(Exception):
+        pass
+
+    def outside_the_launcher(signum: int, frame: object) -> None:
+        raise StartupSignal  # the launcher did not handle it
+
+    started: list[subprocess.Popen[str]] = []
+    real_popen = subprocess.Popen
+
+    def popen_then_ctrl_c(*args, **kwargs):
+        started.append(real_popen(*args, **kwargs))
+        signal.raise_signal(signal.SIGINT)
+        return started[-1]
+
+    monkeypatch.setattr(launch.subprocess, "Popen", popen_then_ctrl_c)
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    old = signal.signal(signal.SIGINT, outside_the_launcher)
+    try:
+        cfg = launch.parse_args(["--module", "tests.chatty_child", "--", "wait"])
+        assert launch.run(cfg) == 128 + signal.SIGINT
+    finally:
+        signal.signal(signal.SIGINT, old)
+        for proc in started:
+            proc.kill()
+            proc.wait()
+    assert len(started) == 1
+    assert started[0].returncode == -signal.SIGTERM
+    assert "launch: interrupted by signal 2; stopped all processes" in capsys.readouterr().err
