@@ -112,6 +112,13 @@ class Filter:
         return out
 
 
+def filter_command(process_id: int, num_processes: int, script: str = __file__) -> list[str]:
+    """The filter's command line: this file as a script, in isolated mode (`-I`): neither
+    the script's directory (ppo/, whose modules could shadow the standard library's) nor
+    PYTHON* variables reach its sys.path."""
+    return [sys.executable, "-I", os.path.abspath(script), str(process_id), str(num_processes)]
+
+
 def install(process_id: int, num_processes: int) -> None:
     """Route this process's fd 2 through the filter (see the module doc). POSIX only.
 
@@ -121,7 +128,7 @@ def install(process_id: int, num_processes: int) -> None:
     read_end, write_end = os.pipe()
     try:
         subprocess.Popen(
-            [sys.executable, os.path.abspath(__file__), str(process_id), str(num_processes)],
+            filter_command(process_id, num_processes),
             stdin=read_end,
             stdout=2,  # the real stderr, before it is replaced below
             stderr=subprocess.DEVNULL,

@@ -114,3 +114,24 @@ def test_a_line_without_its_newline_comes_out_before_the_process_ends():
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_the_filter_process_ignores_modules_next_to_it_and_pythonpath(tmp_path):
+    """The filter runs as a script from ppo/: a module there named like one of the standard
+    library's (say a future ppo/signal.py) used to replace it in the filter, which then died
+    and took the process's stderr with it."""
+    import shutil
+
+    script = tmp_path / "stderr_guard.py"
+    shutil.copy(stderr_guard.__file__, script)
+    for name in ("signal", "select", "re"):
+        (tmp_path / f"{name}.py").write_text("raise SystemExit('shadowed')\n")
+    env = {"PYTHONPATH": str(tmp_path)}
+    out = subprocess.run(
+        stderr_guard.filter_command(1, 2, str(script)),
+        input=b"x\n" + ABORT,
+        capture_output=True,
+        timeout=60,
+        env=env,
+    )
+    assert (out.returncode, out.stdout) == (0, b"x\n" + OURS), out.stderr
