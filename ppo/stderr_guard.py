@@ -21,7 +21,7 @@ that lives until the last writer is gone. It passes every line through unchanged
   process already printed its own `error:` line (then nothing is added).
 
 The process still ends by JAX's abort (SIGABRT, exit status 134 in a shell). Run as
-`python ppo/stderr_guard.py PROCESS_ID NUM_PROCESSES` with the real stderr as stdout; only
+`python -I ppo/stderr_guard.py PROCESS_ID NUM_PROCESSES` with the real stderr as stdout; only
 the standard library is imported (it starts in a few tens of milliseconds).
 """
 
