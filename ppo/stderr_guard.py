@@ -99,12 +99,16 @@ class Filter:
         elif line.startswith(b"error: "):
             self._holding, self._ours = False, True
         if self._holding:
-            # A runtime record and what follows it wait at most HOLD_S in all: a process
-            # that never pauses must not hold its output back for ever.
+            # Held lines wait at most HOLD_S in all: a process that never pauses must not
+            # hold its output back for ever. A new runtime record starts a new hold.
+            out = self.due(now)
+            if out and record is None:  # a continuation goes out with its record
+                return [*out, line]
             if not self._held:
                 self._since = now
+            self._holding = True
             self._held.append(line)
-            return self.due(now)
+            return out
         return [*self.flush(), line]
 
     def flush(self) -> list[bytes]:

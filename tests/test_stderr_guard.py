@@ -85,6 +85,11 @@ def test_held_runtime_records_wait_at_most_hold_s_even_when_the_process_never_pa
         b"progress 3\n",
     ]
     assert f.feed(b"progress 4\n", now=4 * step) == [b"progress 4\n"]
+    # a runtime record that comes when earlier ones are due starts a hold of its own, so an
+    # abort right after it still drops it
+    assert f.feed(RUNTIME_WARNING, now=5 * step) == []
+    assert f.feed(RUNTIME_ERROR, now=8 * step) == [RUNTIME_WARNING]
+    assert f.feed(ABORT, now=8 * step) == [OURS]
 
 
 def test_a_line_without_its_newline_comes_out_before_the_process_ends():
