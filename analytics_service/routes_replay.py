@@ -188,6 +188,9 @@ def _prepare(runs_dir: Path, run_id: str, params) -> dict:
     scored = None
     if policy == ev.get("policy") and _dict(ev.get("sample_key")).get("derivation") == _DERIVATION:
         scored = next((r for r in views.replays_from_record(ev) if r["seed"] == seed), None)
+    # The evaluation's own actions for this episode: stepping the env with them is exact on
+    # any machine, where recomputing them one row at a time is not (ppo.evaluate's docstring).
+    actions = _recorded_actions(ev, seed, scored["length"]) if scored is not None else None
     label = f"{policy} policy, seed {seed}"
     if scored is not None and scored["return"] is not None:
         label += f", eval return {scored['return']:.1f}"
@@ -201,7 +204,28 @@ def _prepare(runs_dir: Path, run_id: str, params) -> dict:
         "rank": scored["rank"] if scored else None,
         "eval_return": scored["return"] if scored else None,
         "label": label,
+        "actions": actions,
     }
+
+
+def _recorded_actions(ev: dict, seed: int, length: int | None) -> tuple[int, ...] | None:
+    """The actions eval record `ev` recorded for its replay episode from `seed`
+    (`replays[].actions`), or None when it has none usable: absent (older records), not
+    `length` ints in [0, N_ACTIONS) (any record value)."""
+    items = ev.get("replays")
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict) or views.replay_seeds([item.get("seed")]) != [seed]:
+            continue
+        acts = item.get("actions")
+        if (
+            isinstance(acts, list)
+            and length is not None
+            and len(acts) == length
+            and all(type(a) is int and 0 <= a < N_ACTIONS for a in acts)
+        ):
+            return tuple(acts)
+        return None
+    return None
 
 
 _DERIVATION = "fold_in(fold_in(PRNGKey(seeds.base), seed), day)"
@@ -218,13 +242,17 @@ def _key_fn(seed_base: int) -> Any:
 
 
 def _policy_step(ep: Episode, plan: dict, t: int) -> tuple[int, float]:
-    jnp = ep.e["jnp"]
-    obs = ep.obs
-    mask = jnp.asarray(action_mask_from_obs(obs))
-    key = None
-    if plan["policy"] == "sampled":
-        key = _key_fn(plan["seed_base"])(jnp.uint32(plan["seed"]), jnp.uint32(t))
-    action = int(plan["act"](obs, mask, key))
+    recorded = plan["actions"]
+    if recorded is not None and t < len(recorded):
+        action = recorded[t]
+    else:  # no recorded episode (or, from a bad record, one ended early): the policy decides
+        jnp = ep.e["jnp"]
+        obs = ep.obs
+        mask = jnp.asarray(action_mask_from_obs(obs))
+        key = None
+        if plan["policy"] == "sampled":
+            key = _key_fn(plan["seed_base"])(jnp.uint32(plan["seed"]), jnp.uint32(t))
+        action = int(plan["act"](obs, mask, key))
     reward, _ = ep.step(action)
     return action, reward
 

@@ -3,10 +3,17 @@
 Episode i starts from `CaravanEnv.reset_from_seed(seed_base + i)`; the seeds and the
 sampling keys are the same every window, so windows are comparable. A sampled action
 depends only on its own episode: day t of the episode from `seed` draws with
-`episode_step_key(seed_base, seed, t)` through `sample_one`, so a replay of one seed
-(analytics_service) reproduces the evaluated episode exactly. The compiled part returns
-per-episode arrays; the host builds the eval document (histograms with fixed bins, action
-mix, replay seeds and their scored episodes).
+`episode_step_key(seed_base, seed, t)` through `sample_one`, so the same seed scores the same
+episode whatever else is evaluated with it.
+
+Recomputing an episode one row at a time does not reproduce it bit for bit: XLA rounds a
+batched matmul differently from a one-row one (and differently per CPU and backend), so a
+near-tie in the logits or the sampler's CDF can pick another action. The evaluation therefore
+records the actions it played (`actions`, per episode and day) and the eval document keeps
+those of its replay episodes (`replays[].actions`): a replay (analytics_service) steps the
+env with them, and the env's step is exact, so it reproduces the scored episode on any
+machine. The compiled part returns per-episode arrays; the host builds the eval document
+(histograms with fixed bins, action mix, replay seeds and their scored episodes).
 """
 
 from __future__ import annotations
@@ -63,7 +70,13 @@ def make_eval_fn(
     n_actions: int,
     masking: bool,
 ) -> jax.stages.Wrapped:
-    """Jitted `eval(params_batched) -> per-episode arrays [S, 2n]` (greedy half first)."""
+    """Jitted `eval(params_batched) -> per-episode arrays [S, 2n]` (greedy half first).
+
+    Besides the episode statistics (`done`, `ret`, `profit`, `survived`, `length`,
+    `invalid`, `kinds` [S, 2n, 4]) it returns `actions`: uint8 [S, 2n, max_steps], the
+    action each episode played on each day (days after its end: the actions the finished
+    env was still stepped with, not part of the episode).
+    """
     seeds = (seed_base + np.arange(n_episodes)).astype(np.uint32)
     greedy = jnp.arange(2 * n_episodes) < n_episodes
     all_seeds = jnp.asarray(np.concatenate([seeds, seeds]))
@@ -109,11 +122,12 @@ def make_eval_fn(
                 invalid=jnp.where(first, info["episode_invalid"], acc["invalid"]),
                 kinds=acc["kinds"] + onehot * live[:, None].astype(jnp.int32),
             )
-            return (obs, state, acc), None
+            # (uint8: N_ACTIONS = 69; the replay steps the env with these, section above)
+            return (obs, state, acc), action.astype(jnp.uint8)
 
         days = jnp.arange(max_steps, dtype=jnp.uint32)
-        (_, _, acc), _ = jax.lax.scan(body, (obs, state, acc0), days)
-        return acc
+        (_, _, acc), actions = jax.lax.scan(body, (obs, state, acc0), days)
+        return {**acc, "actions": actions.T}
 
     return jax.jit(jax.vmap(one))
 
@@ -136,7 +150,8 @@ def eval_document(
     `acc` holds the greedy episodes first, then the sampled ones (same seeds). Top-level
     statistics, histograms, action mix and replay seeds are those of `policy`; `replays`
     gives the best, median and worst episode of that policy as scored (seed, return,
-    profit, survived, length) and `sample_key` how its sampled actions were drawn.
+    profit, survived, length and, when `acc` has `actions` [2n, T], the `length` actions
+    it played as ints) and `sample_key` how its sampled actions were drawn.
     """
     n = len(acc["ret"]) // 2
     halves = {
@@ -171,6 +186,7 @@ def eval_document(
             "survived": bool(g["survived"][i]) if done[i] else None,
             "length": int(g["length"][i]) if done[i] else None,
         }
+        | _played(g, i)
         for rank, i in ranked.items()
     ]
     kinds = np.sum(g["kinds"], axis=0).astype(np.float64)
@@ -200,6 +216,14 @@ def eval_document(
         "sampled": stats(halves["sampled"]),
         "greedy": stats(halves["greedy"]),
     }
+
+
+def _played(g: dict[str, np.ndarray], i: int) -> dict[str, list[int]]:
+    # The actions episode i played, for an exact replay (module docstring); none when the
+    # arrays lack them or the episode did not end within the evaluation.
+    if "actions" not in g or not g["done"][i]:
+        return {}
+    return {"actions": [int(a) for a in g["actions"][i][: int(g["length"][i])]]}
 
 
 def eval_window_metrics(doc: dict[str, Any] | None) -> dict[str, Any]:

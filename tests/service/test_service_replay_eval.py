@@ -13,6 +13,8 @@ import websockets
 from svc_env import REAL_RUN
 from svc_server import running_service
 
+from envjax.constants import N_ACTIONS
+
 
 async def _replay(url: str) -> tuple[list[dict], int | None, str | None]:
     messages = []
@@ -47,10 +49,15 @@ def test_replay__best_median_worst_reproduce_the_eval_returns_to_the_cent(
             assert round(end["episode"]["return"], 2) == round(scored["return"], 2), scored
             assert end["episode"]["length"] == scored["length"]
             assert end["episode"]["survived"] == scored["survived"]
+            # the episode the evaluation played, action by action (its recorded actions)
+            assert [m["action"]["action"] for m in msgs[1:-1]] == scored["actions"]
         # the iteration drill-down says the same, for the web page
         it = httpx.get(f"{base}/api/local/runs/{REAL_RUN}/iterations/{window}").json()
         assert it["replayable"] is True
-        assert it["eval"]["policy"] == "sampled" and it["eval"]["replays"] == record["replays"]
+        assert it["eval"]["policy"] == "sampled"
+        # the API's replays are the record's without the (long) action lists
+        scored_only = [{k: v for k, v in r.items() if k != "actions"} for r in record["replays"]]
+        assert it["eval"]["replays"] == scored_only
         # another policy than the evaluated one is labelled as such, with no eval return
         seed = record["replays"][0]["seed"]
         msgs, code, _ = asyncio.run(_replay(f"{ws}&seed={seed}&pace_ms=0&policy=greedy"))
@@ -78,3 +85,41 @@ def test_replayable__lists_only_windows_with_a_checkpoint(real_runs: Path, tmp_p
         )
         assert code == 4404 and "replayable" in reason
         assert httpx.get(f"{base}/api/local/runs/nosuchrun/replayable").status_code == 404
+
+
+def test_replay__plays_the_recorded_actions_not_a_recomputation(
+    real_runs: Path, tmp_path: Path
+) -> None:
+    """The replay steps the env with the eval record's actions (exact on any machine), not
+    with actions the checkpoint recomputes one row at a time (rounded differently from the
+    evaluation's batch): a record whose actions the policy would not play shows which."""
+    runs = tmp_path / "runs"
+    shutil.copytree(real_runs / REAL_RUN, runs / REAL_RUN)
+    window = json.loads((runs / REAL_RUN / "run.json").read_text())["last_checkpoint"]
+    path = runs / REAL_RUN / "eval" / f"{window}.json"
+    record = json.loads(path.read_text())
+    scored = record["replays"][0]
+    played = scored["actions"]
+    # Wait (0) every day but one: no policy sample of this run plays that
+    assert played.count(0) < len(played) - 1
+    forged = [0] * len(played)
+    forged[len(played) // 2] = played[len(played) // 2]
+    scored["actions"] = forged
+    path.write_text(json.dumps(record))
+    with running_service(runs, tmp_path / "cache", tmp_path / "svc.log", {}) as base:
+        ws = base.replace("http://", "ws://") + f"/ws/replay/{REAL_RUN}?iteration={window}"
+        url = f"{ws}&seed={scored['seed']}&pace_ms=0"
+        msgs, code, reason = asyncio.run(_replay(url))
+        assert code == 1000, reason
+        steps = [m["action"]["action"] for m in msgs[1:-1]]
+        n = min(len(steps), len(forged))
+        assert n > 1 and steps[:n] == forged[:n]
+        assert played[:n] != forged[:n]  # (what the policy plays would have failed this)
+        # a damaged action list is not used: the policy plays (as for a record before it)
+        scored["actions"] = [*forged[:-1], N_ACTIONS]
+        path.write_text(json.dumps(record))
+        msgs, code, reason = asyncio.run(_replay(url))
+        assert code == 1000, reason
+        steps = [m["action"]["action"] for m in msgs[1:-1]]
+        n = min(len(steps), len(forged))
+        assert steps[:n] != forged[:n]
