@@ -46,8 +46,9 @@ def test_eval__one_row_logits_are_not_the_batched_ones_bit_for_bit(evaluated) ->
     seeds = jnp.asarray(SEED_BASE + np.arange(N), jnp.uint32)
     obs, _ = jax.vmap(env.reset_from_seed, in_axes=(0, None))(seeds, env.default_params)
     batch = jnp.concatenate([obs, obs])  # the eval's 2n rows
-    batched = np.asarray(jax.jit(net.apply)(params, batch)[0])
-    one_row = np.stack([np.asarray(jax.jit(net.apply)(params, row[None])[0][0]) for row in batch])
+    apply = jax.jit(net.apply)
+    batched = np.asarray(apply(params, batch)[0])
+    one_row = np.stack([np.asarray(apply(params, row[None])[0][0]) for row in batch])
     assert np.allclose(batched, one_row, rtol=1e-5, atol=1e-5)
     assert (batched != one_row).any()
 
