@@ -14,8 +14,7 @@
   launcher's command lines.
 
 The frozen-peer, frozen-coordinator, profiler-under-the-launcher and launcher-Ctrl-C tests
-are in the slow
-tier (`-m slow`).
+are in the slow tier (`-m slow`).
 Sizes: 256 envs, 3 windows of 2 updates. Every wait is on an exit code (with generous
 timeouts); the time bounds asserted are the documented ones plus wide slack for a loaded box.
 """
