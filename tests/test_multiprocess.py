@@ -13,8 +13,8 @@
 - plus the pure parts: how the processes are named (flags, environment, SLURM) and the
   launcher's command lines.
 
-The frozen-peer, profiler-under-the-launcher and launcher-Ctrl-C tests are in the slow
-tier (`-m slow`).
+The frozen-peer, frozen-coordinator, profiler-under-the-launcher and launcher-Ctrl-C tests
+are in the slow tier (`-m slow`).
 Sizes: 256 envs, 3 windows of 2 updates. Every wait is on an exit code (with generous
 timeouts); the time bounds asserted are the documented ones plus wide slack for a loaded box.
 """
@@ -707,3 +707,44 @@ def test_launch__a_signal_while_the_processes_start_stops_those_started(monkeypa
     assert len(started) == 1
     assert started[0].returncode == -signal.SIGTERM
     assert "launch: interrupted by signal 2; stopped all processes" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # another 2-process training run; -m slow runs it
+def test_coordinator_frozen__the_others_stop_within_the_heartbeat_bound(runs, tmp_path):
+    """Process 0 freezes (SIGSTOP after window 0, like a hung coordinator host): no socket
+    closes, so only JAX's heartbeat (timeout = --peer-timeout-s) tells; process 1 must exit
+    non-zero within that bound (plus slack) with our one line and no C++ abort text."""
+    peer_timeout = 3
+    addr = f"127.0.0.1:{free_port()}"
+    base = [sys.executable, "-m", "tests.kill_after_window", "0@0:SIGSTOP", *TRAIN_ARGS]
+    base += ["--run-dir", str(runs), "--run-id", "coord-frozen"]
+    base += ["--peer-timeout-s", str(peer_timeout), "--coordinator", addr]
+    out0 = (tmp_path / "out0").open("w")
+    procs = [
+        subprocess.Popen(
+            [*base, *_ids(2, i)],
+            cwd=REPO,
+            env=_env(),
+            stdout=out0 if i == 0 else subprocess.PIPE,
+            stderr=out0 if i == 0 else subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    try:
+        _, err = procs[1].communicate(timeout=TIMEOUT_S)
+        exited = time.time()
+        # process 0 is stopped, not dead: it is still there when process 1 has left
+        assert procs[0].poll() is None
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.communicate()
+    assert procs[1].returncode != 0, err[-3000:]
+    lines = [x for x in err.splitlines() if x.strip()]
+    assert lines and lines[-1] == coordinator_lost_line(1, 2), err[-3000:]
+    assert not any(t in err for t in JAX_ABORT_TEXT), err[-3000:]
+    # the bound: window 0's row is written about when process 0 freezes
+    (row,) = records.read_windows(runs / "coord-frozen")
+    took = exited - datetime.fromisoformat(row["timestamp"]).timestamp()
+    assert took < peer_timeout + 45, took

@@ -46,16 +46,20 @@ def network_flops(layer_shapes: list[list[int]], epochs: int, rollout_steps: int
 
 
 def network_layers(cfg) -> list[list[int]]:
-    """(in, out) of every dense kernel of the network `cfg` trains (shapes only, no FLOPs)."""
+    """(in, out) of every dense kernel of the network `cfg` trains (shapes only, no FLOPs),
+    the input layer at the columns the window multiplies (`ppo.window.stored_width`: 240 of
+    Caravan's 260, the reserved zeros dropped), so FLOP/s are not overstated. Eval's
+    forward reads all 260, so `eval_flops_per_window` is ~8 % low on the first layer."""
     import jax
     import jax.numpy as jnp
 
     from envjax import N_ACTIONS, OBS_DIM
-    from ppo.window import make_network
+    from ppo.window import make_network, stored_width
 
     net = make_network(cfg, N_ACTIONS)
-    shapes = jax.eval_shape(net.init, jax.random.PRNGKey(0), jnp.zeros((1, OBS_DIM), jnp.float32))
-    return dense_layers(shapes)
+    # initialised on the stored width, so the input kernel has that many rows
+    obs = jnp.zeros((1, stored_width(OBS_DIM)), jnp.float32)
+    return dense_layers(jax.eval_shape(net.init, jax.random.PRNGKey(0), obs))
 
 
 def dense_layers(params) -> list[list[int]]:
