@@ -132,11 +132,10 @@ class BodyCache:
             hit = self._items.get(key)  # (kept between the miss and now)
             if hit is not None:
                 return hit[0]
-            flight = self._flights.get(key)
-            owner = flight is None
-            if owner:
-                flight = self._flights[key] = _Flight()
-            else:
+            found = self._flights.get(key)
+            owner = found is None
+            flight = self._flights[key] = _Flight() if found is None else found
+            if not owner:
                 flight.waiters += 1
         if not owner:
             flight.done.wait()

@@ -97,7 +97,7 @@ def make_eval_fn(
             kinds=jnp.zeros((m, len(KIND_NAMES)), jnp.int32),
         )
 
-        def body(carry: tuple, t: jax.Array) -> tuple[tuple, None]:
+        def body(carry: tuple, t: jax.Array) -> tuple[tuple, jax.Array]:
             obs, state, acc = carry
             logits, _ = net.apply(params, obs)
             if masking:
