@@ -136,8 +136,11 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS, rech
     if (chosen === null) return null;
     return iterations.data?.iterations.find((r) => r.window_id === chosen) ?? iterationNow?.row ?? null;
   }, [chosen, iterations.data, iterationNow]);
-  const highlightRow = chosenRow ?? iterationNow?.row ?? iterations.data?.iterations[0] ?? null;
-  const kpis = chosenRow ? kpisFromRow(chosenRow) : (summary.data?.kpis ?? null);
+  // A chosen window shows its own row or nothing (loading, or its error): never another
+  // window's KPIs under "KPIs at iteration N", nor a marker at another window.
+  const highlightRow = chosen !== null ? chosenRow : (iterationNow?.row ?? iterations.data?.iterations[0] ?? null);
+  const kpis = chosen !== null ? (chosenRow ? kpisFromRow(chosenRow) : null) : (summary.data?.kpis ?? null);
+  const chosenPending = chosen !== null && chosenRow === null;
   const evalPolicy =
     (chosen !== null ? iterationNow?.eval?.policy : null) ??
     (typeof summary.data?.run.full_config?.eval_policy === "string" ? (summary.data.run.full_config.eval_policy as string) : null);
@@ -223,15 +226,15 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS, rech
         <>
           <Card
             title={chosen !== null ? `KPIs at iteration ${chosen}` : "Latest KPIs"}
-            loading={waiting || summary.loading || (chosen !== null && iterations.loading)}
-            error={summary.error ?? upstreamError}
-            onRetry={upstreamError ? retryUpstream : summary.reload}
+            loading={waiting || summary.loading || (chosen !== null && iterations.loading) || (chosenPending && iteration.loading)}
+            error={summary.error ?? (chosenPending && !iterations.loading ? iteration.error : null) ?? upstreamError}
+            onRetry={upstreamError ? retryUpstream : chosenPending && iteration.error && !summary.error ? iteration.reload : summary.reload}
             hasData={true}
             testId="kpi-card"
           >
             <KpiCards
               kpis={kpis}
-              loading={waiting || summary.loading}
+              loading={waiting || summary.loading || (chosenPending && iteration.loading)}
               context={chosen !== null ? `iteration ${chosen} (chosen)` : "latest iteration"}
               evalPolicy={evalPolicy}
             />

@@ -197,3 +197,41 @@ describe("following a running run", () => {
     await waitFor(() => expect(screen.getByTestId("iteration-panel")).toHaveAttribute("data-window", "12"));
   });
 });
+
+describe("a chosen window older than the dropdown's (breakweb)", () => {
+  // Its row is not in the iterations list: until its own answer is in (or when it fails), the
+  // KPI card headed "KPIs at iteration N" and the charts' markers must not show another window.
+  it("test_AnalyticsDashboard__chosen_old_window_never_shows_latest_kpis_or_marker", async () => {
+    window.history.replaceState(null, "", "/analytics?iteration=2");
+    const { client } = fakeClient({ windows: 15 });
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const slow = {
+      ...client,
+      iteration: async (s: Source, run: string, w: number) => {
+        if (w === 2) await gate;
+        return client.iteration(s, run, w);
+      },
+    };
+    renderDash(<AnalyticsDashboard client={slow} />);
+    // the page has settled on everything but window 2's answer
+    await screen.findByTestId("chart-Return");
+    await waitFor(() => expect(screen.getByLabelText("Iteration")).toHaveValue("2"));
+    expect(screen.getByTestId("kpi-card")).toHaveTextContent("KPIs at iteration 2");
+    expect(screen.queryByTestId("kpi-window")).toBeNull();
+    expect(screen.getByTestId("chart-Return")).toHaveAttribute("data-highlight", "");
+    release();
+    await waitFor(() => expect(screen.getByTestId("kpi-window")).toHaveTextContent("2"));
+    expect(screen.getByTestId("chart-Return")).toHaveAttribute("data-highlight", String(3 * 4096));
+  });
+
+  it("test_AnalyticsDashboard__chosen_window_that_fails_shows_its_error_not_latest_kpis", async () => {
+    window.history.replaceState(null, "", "/analytics?iteration=999");
+    const { client } = fakeClient({ windows: 15, failIteration: new ApiError(404, "not_found", "window 999 not found") });
+    renderDash(<AnalyticsDashboard client={client} />);
+    const card = await screen.findByTestId("kpi-card");
+    await waitFor(() => expect(within(card).getByRole("alert")).toHaveTextContent("window 999 not found"));
+    expect(screen.queryByTestId("kpi-window")).toBeNull();
+    expect(screen.getByTestId("chart-Return")).toHaveAttribute("data-highlight", "");
+  });
+});
