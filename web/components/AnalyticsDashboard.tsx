@@ -7,7 +7,7 @@
  */
 import { useEffect, useMemo, useRef } from "react";
 import { api as defaultApi, type ApiClient } from "@/lib/api";
-import { HISTORY_POINTS, ITERATIONS_LIMIT, RUNS_LIMIT, TREND_KEYS } from "@/lib/early";
+import { dropEarly, HISTORY_POINTS, ITERATIONS_LIMIT, RUNS_LIMIT, TREND_KEYS } from "@/lib/early";
 import { POLL_MS, RECHECK_MS } from "@/lib/config";
 import { runColor } from "@/lib/palette";
 import { sourceOptions } from "@/lib/sources";
@@ -51,6 +51,14 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS, rech
   const runItem = runs.data?.runs.find((r) => r.run_id === runId) ?? null;
 
   const k = source && runId ? `${source}:${runId}` : null;
+  // The inline script's answers are for the first run shown; once the run changes, the unused
+  // ones are stale. Declared before the requests below, so it runs before they take any.
+  const firstK = useRef<string | null>(null);
+  useEffect(() => {
+    if (k === null) return;
+    if (firstK.current === null) firstK.current = k;
+    else if (firstK.current !== k) dropEarly();
+  }, [k]);
   const summary = useApi(k, () => client.summary(source as Source, runId as string));
   // Polling (docs/API.md, run liveness): a running run, every card every `pollMs`; a finished
   // run, nothing; any other state (crashed, stalled, failed: the trainer may be resumed), its
