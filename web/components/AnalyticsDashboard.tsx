@@ -66,10 +66,13 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS, rech
   const state = summary.data?.run.state ?? runItem?.state ?? null;
   const running = state === "running";
   const compareIds = useMemo(() => url.compare.filter((id) => id !== runId), [url.compare, runId]);
-  const comparedLive = compareIds.some((id) => runs.data?.runs.find((r) => r.run_id === id)?.state === "running");
+  const comparedStates = compareIds.map((id) => runs.data?.runs.find((r) => r.run_id === id)?.state);
+  const comparedLive = comparedStates.some((s) => s === "running");
+  // A compared run that crashed or stalled may be resumed too: the list (its state) is re-checked.
+  const comparedGone = comparedStates.some((s) => s !== undefined && s !== "running" && s !== "finished");
   const poll = running ? pollMs : null;
   const recheck = state !== null && !running && state !== "finished" ? recheckMs : null;
-  usePoll(runs.reload, running || comparedLive ? pollMs : null);
+  usePoll(runs.reload, running || comparedLive ? pollMs : comparedGone ? recheckMs : null);
   usePoll(summary.reload, poll ?? recheck);
   const iterations = useApi(k, () => client.iterations(source as Source, runId as string, ITERATIONS_LIMIT), poll);
   // The trend charts' columns only: a small payload, and the finest min-max buckets for them.

@@ -235,3 +235,22 @@ describe("a chosen window older than the dropdown's (breakweb)", () => {
     expect(screen.getByTestId("chart-Return")).toHaveAttribute("data-highlight", "");
   });
 });
+
+describe("a compared run whose trainer vanished (breakweb)", () => {
+  // The page's run is finished (not polled); a compared run crashed. Resumed, it must be picked
+  // up as the page's own run is: re-checked slowly, then polled, without a reload.
+  it("test_AnalyticsDashboard__compared_crashed_run_is_rechecked_and_a_resume_polls_it", async () => {
+    window.history.replaceState(null, "", "/analytics?run=run-b&compare=run-a");
+    const f = fakeClient({ state: "finished" });
+    renderDash(<AnalyticsDashboard client={f.client} pollMs={40} recheckMs={120} />);
+    await screen.findByTestId("iteration-panel");
+    const comparedHistories = () => f.calls.filter((c) => c.startsWith("history:run-a:") && c.includes("eval/return_mean")).length;
+    await waitFor(() => expect(comparedHistories()).toBe(1));
+    // the list (which holds the compared runs' states) is re-checked at the slow rate
+    const lists = () => f.calls.filter((c) => c === "runs").length;
+    await waitFor(() => expect(lists()).toBeGreaterThanOrEqual(3));
+    expect(comparedHistories()).toBe(1);
+    f.runs.runs[1].state = "running";
+    await waitFor(() => expect(comparedHistories()).toBeGreaterThanOrEqual(3));
+  });
+});
