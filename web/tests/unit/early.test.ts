@@ -99,7 +99,7 @@ function fakeService() {
       const run = p.match(/^\/api\/local\/runs\/([^/]+)\//)?.[1] ?? "";
       let body: unknown = null;
       if (p === "/api/health") body = await client.health();
-      else if (p === "/api/local/runs") body = await client.runs();
+      else if (p === "/api/local/runs") body = await client.runs("local");
       else if (p.endsWith("/summary")) body = await client.summary("local", run);
       else if (p.endsWith("/history")) body = await client.history("local", run, 1000, u.searchParams.get("keys")?.split(","));
       else if (p.endsWith("/iterations")) body = await client.iterations("local", run, Number(u.searchParams.get("limit")));
