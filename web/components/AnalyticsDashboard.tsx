@@ -101,7 +101,9 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS, rech
   const iteration = useApi(
     k && windowId !== null ? `${k}:${windowId}` : null,
     () => detail(windowId as number),
-    null,
+    // Polled with the other cards while the run is live: a window already in is answered from
+    // `detail`'s memo (no request); one that failed (a 5xx, the record mid-write) is asked again.
+    poll,
     k ? `${k}:` : null,
   );
   // Only a payload of the window shown counts for the KPIs and the marker.

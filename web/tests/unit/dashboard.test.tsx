@@ -254,3 +254,23 @@ describe("a compared run whose trainer vanished (breakweb)", () => {
     await waitFor(() => expect(comparedHistories()).toBeGreaterThanOrEqual(3));
   });
 });
+
+describe("the panel of a live run recovers by itself (breakweb)", () => {
+  // Every card of a running run is polled; the panel's window answered an error once (a 5xx, the
+  // record mid-write): the next poll asks again, as the other cards do, without a Retry click.
+  it("test_AnalyticsDashboard__running_run_panel_error_is_asked_again_by_the_poll", async () => {
+    const f = fakeClient({ windows: 12, state: "running", failIteration: new ApiError(503, "busy", "the record is being written") });
+    renderDash(<AnalyticsDashboard client={f.client} pollMs={60} />);
+    const card = await screen.findByTestId("iteration-card");
+    await waitFor(() => expect(within(card).getByRole("alert")).toHaveTextContent("the record is being written"));
+    f.state.failIteration = null;
+    await waitFor(() => expect(screen.getByTestId("iteration-panel")).toHaveAttribute("data-window", "11"));
+    expect(within(card).queryByRole("alert")).toBeNull();
+    // a window already in is not asked again by the polls
+    const asked11 = () => f.calls.filter((c) => c === "iteration:run-b:11").length;
+    const n = asked11();
+    const summaries = f.calls.filter((c) => c.startsWith("summary")).length;
+    await waitFor(() => expect(f.calls.filter((c) => c.startsWith("summary")).length).toBeGreaterThanOrEqual(summaries + 3));
+    expect(asked11()).toBe(n);
+  });
+});
