@@ -285,9 +285,11 @@ export const LineChart = memo(function LineChart({
     }
     const u = plotRef.current;
     if (!u) return;
-    // A poll's new windows keep the user's zoom (y still fits the data); unzoomed, x follows the run.
+    // A poll's new windows (the same start, more points) keep the user's zoom (y still fits the
+    // data); other data (another window's updates) or no zoom: x fits the new data.
     const { min, max } = u.scales.x;
-    const keep = zoomedRef.current && min != null && max != null;
+    const start = (u.data?.[0] as ArrayLike<number> | undefined)?.[0];
+    const keep = zoomedRef.current && min != null && max != null && start !== undefined && start === x[0];
     u.setData(plotData());
     if (keep) u.setScale("x", { min, max });
   }, [x, series]); // eslint-disable-line react-hooks/exhaustive-deps

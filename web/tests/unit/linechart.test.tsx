@@ -49,4 +49,19 @@ describe("LineChart", () => {
     expect(plots()[0].plot.scales.x).toEqual({ min: 0, max: 100 });
     expect(screen.queryByRole("button", { name: "Reset zoom" })).toBeNull();
   });
+
+  it("test_LineChart__zoom_reset_when_the_data_is_another_range", async () => {
+    // the panel's loss charts: another window's updates (x 40..43 after 0..3) are not a zoom target
+    const ups = (w: number) => [0, 1, 2, 3].map((u) => w * 4 + u);
+    const s = (w: number): LineSeries[] => [{ label: "loss", values: ups(w).map((v) => v / 2), color: "#000" }];
+    const view = render(<LineChart title="Loss" x={ups(0)} series={s(0)} xLabel="update" />);
+    await waitFor(() => expect(plots().length).toBe(1));
+    const u = plots()[0].plot;
+    act(() => u.setScale("x", { min: 1, max: 2 }));
+    expect(await screen.findByRole("button", { name: "Reset zoom" })).toBeInTheDocument();
+    view.rerender(<LineChart title="Loss" x={ups(10)} series={s(10)} xLabel="update" />);
+    await waitFor(() => expect(plots()[0].data[0]).toEqual(ups(10)));
+    expect(u.scales.x).toEqual({ min: 40, max: 43 });
+    await waitFor(() => expect(screen.queryByRole("button", { name: "Reset zoom" })).toBeNull());
+  });
 });

@@ -23,9 +23,11 @@ vi.mock("uplot", () => {
     // uPlot's x scale: setData resets it to the data's range (unless told not to), setScale sets it; both run the setScale hooks.
     scales: { x: { min: number | null; max: number | null } } = { x: { min: null, max: null } };
     hooks: Hooks;
+    data: unknown[];
     constructor(opts: { width: number; hooks?: Hooks }, data: unknown[]) {
       this.width = opts.width;
       this.hooks = opts.hooks ?? {};
+      this.data = data;
       this.rec = { opts, data, redraws: 0, plot: this };
       ((globalThis as unknown as { __plots: unknown[] }).__plots ??= []).push(this.rec);
       this.fit(data);
@@ -41,6 +43,7 @@ vi.mock("uplot", () => {
     }
     setData(data: unknown[], resetScales = true) {
       this.rec.data = data;
+      this.data = data;
       if (resetScales) this.fit(data);
     }
     valToPos(v: number) {
