@@ -152,3 +152,45 @@ describe("early answers belong to the page's first run (breakweb)", () => {
     expect(screen.getByLabelText("Iteration")).toHaveValue("14");
   });
 });
+
+describe("early answers that went wrong (breakweb)", () => {
+  it("test_early__error_answer_is_the_services_message_once_then_asked_again", async () => {
+    const asked: string[] = [];
+    let fail = true;
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async (url: string) => {
+        asked.push(url);
+        if (url.endsWith("/summary") && fail)
+          return new Response(JSON.stringify({ error: { code: "upstream_error", message: "run.json is damaged" } }), { status: 500, headers: { "Content-Type": "application/json" } });
+        return new Response(JSON.stringify({ ok: true, kpis: { window_id: 1 } }), { status: 200, headers: { "Content-Type": "application/json" } });
+      }),
+    );
+    await runScript("?source=local&run=r1");
+    const client = createClient(BASE);
+    await expect(client.summary("local", "r1")).rejects.toThrow(/run\.json is damaged/);
+    fail = false;
+    // Retry: the network, not the early error again
+    await expect(client.summary("local", "r1")).resolves.toMatchObject({ ok: true });
+    expect(asked.filter((u) => u.endsWith("/summary"))).toHaveLength(2);
+  });
+
+  it("test_early__refused_or_unreachable_early_request_is_asked_again_by_the_client", async () => {
+    const asked: string[] = [];
+    let down = true;
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async (url: string) => {
+        asked.push(url);
+        if (down) throw new TypeError("Failed to fetch");
+        return new Response(JSON.stringify({ ok: true }), { status: 200, headers: { "Content-Type": "application/json" } });
+      }),
+    );
+    await runScript("?source=local&run=r1");
+    expect(asked.some((u) => u.endsWith("/summary"))).toBe(true);
+    down = false;
+    const client = createClient(BASE);
+    await expect(client.summary("local", "r1")).resolves.toEqual({ ok: true });
+    expect(asked.filter((u) => u.endsWith("/summary"))).toHaveLength(2);
+  });
+});
