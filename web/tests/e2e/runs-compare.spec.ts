@@ -95,13 +95,15 @@ test("9: a --num-seeds 2 group compared in one click, on every chart, shareable 
   const desc = await vals();
   expect(desc).toEqual([...asc].sort((a, b) => b - a));
 
-  // at 390 px the compare legends wrap: nothing but the runs table scrolls sideways (breakweb)
+  // at 390 px the compare legends wrap (nothing but the runs table scrolls sideways) and each
+  // legend toggle is a finger's target, ~40 px as every button on a phone (breakweb)
   await page.setViewportSize({ width: 390, height: 844 });
   await expect.poll(() => page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
   const legendBox = await page.getByTestId("chart-Return").locator("figcaption").boundingBox();
   expect(legendBox!.x + legendBox!.width).toBeLessThanOrEqual(390);
   const heights = await page.getByTestId("chart-Return").locator("figcaption button").evaluateAll((bs) => bs.map((b) => b.getBoundingClientRect().height));
-  console.log("legend button heights at 390 px:", heights.join(","));
+  expect(heights.length).toBe(4);
+  for (const h of heights) expect(h).toBeGreaterThanOrEqual(39.5);
   await page.setViewportSize({ width: 1280, height: 860 });
 
   // the URL alone restores the view
