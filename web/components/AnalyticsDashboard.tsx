@@ -171,12 +171,17 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS, rech
 
   const noRuns = runs.data && runs.data.runs.length === 0;
   // The page's run shows its summary's state (re-checked on its own while the list is not polled).
-  const shownItem = runItem && summary.data ? { ...runItem, state: summary.data.run.state, updated_at: summary.data.run.updated_at } : runItem;
+  // A run the list does not hold (older than its newest RUNS_LIMIT) is described by its summary.
+  const shownItem = summary.data
+    ? runItem
+      ? { ...runItem, state: summary.data.run.state, updated_at: summary.data.run.updated_at }
+      : { ...summary.data.run, window_id: summary.data.kpis.window_id, env_steps: summary.data.kpis.env_steps, kpis: summary.data.kpis }
+    : runItem;
   const pickerRuns = runs.data
     ? runs.data.runs
         .slice(0, 10)
         .map((r) => (r === runItem && shownItem ? shownItem : r))
-        .concat(runItem && shownItem && !runs.data.runs.slice(0, 10).includes(runItem) ? [shownItem] : [])
+        .concat(shownItem && !runs.data.runs.slice(0, 10).some((r) => r.run_id === shownItem.run_id) ? [shownItem] : [])
     : [];
   const offered = options.filter((o) => o.available || o.source === source);
   const missing = options.filter((o) => !o.available && health.data);

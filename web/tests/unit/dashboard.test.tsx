@@ -274,3 +274,28 @@ describe("the panel of a live run recovers by itself (breakweb)", () => {
     expect(asked11()).toBe(n);
   });
 });
+
+describe("the run picker shows the page's run (breakweb)", () => {
+  it("test_AnalyticsDashboard__run_not_in_the_list_is_shown_by_the_picker", async () => {
+    // an older run than the list holds (the newest 50), or one the list does not have
+    window.history.replaceState(null, "", "/analytics?run=run-z");
+    const { client } = fakeClient({ windows: 15 });
+    renderDash(<AnalyticsDashboard client={client} />);
+    await screen.findByTestId("iteration-panel");
+    const picker = screen.getByLabelText("Run") as HTMLSelectElement;
+    await waitFor(() => expect(picker).toHaveValue("run-z"));
+    expect(picker.selectedOptions[0].textContent).toContain("run-z");
+    // its state from its summary, with the badge
+    expect(screen.getAllByTestId("state-badge")[0]).toHaveTextContent("finished");
+  });
+
+  it("test_AnalyticsDashboard__unknown_run_is_shown_by_the_picker_with_its_error", async () => {
+    window.history.replaceState(null, "", "/analytics?run=nope");
+    const { client } = fakeClient({ windows: 15 });
+    const missing = { ...client, summary: async () => Promise.reject(new ApiError(404, "not_found", "run nope not found")) };
+    renderDash(<AnalyticsDashboard client={missing} />);
+    const card = await screen.findByTestId("kpi-card");
+    await waitFor(() => expect(within(card).getByRole("alert")).toHaveTextContent("run nope not found"));
+    expect(screen.getByLabelText("Run")).toHaveValue("nope");
+  });
+});
