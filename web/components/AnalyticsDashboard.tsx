@@ -65,7 +65,8 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS, rech
   // summary alone every `recheckMs`, so a resumed run turns `running` again without a reload.
   const state = summary.data?.run.state ?? runItem?.state ?? null;
   const running = state === "running";
-  const compareIds = useMemo(() => url.compare.filter((id) => id !== runId), [url.compare, runId]);
+  // Each compared run once (a hand-edited or shared URL may repeat one), the page's run aside.
+  const compareIds = useMemo(() => [...new Set(url.compare)].filter((id) => id !== runId && id !== ""), [url.compare, runId]);
   const comparedStates = compareIds.map((id) => runs.data?.runs.find((r) => r.run_id === id)?.state);
   const comparedLive = comparedStates.some((s) => s === "running");
   // A compared run that crashed or stalled may be resumed too: the list (its state) is re-checked.

@@ -299,3 +299,16 @@ describe("the run picker shows the page's run (breakweb)", () => {
     expect(screen.getByLabelText("Run")).toHaveValue("nope");
   });
 });
+
+describe("compare list from a URL (breakweb)", () => {
+  it("test_AnalyticsDashboard__duplicate_compared_run_charted_once", async () => {
+    window.history.replaceState(null, "", "/analytics?run=run-b&compare=run-a,run-a,run-b");
+    const { client, calls } = fakeClient({ windows: 15 });
+    renderDash(<AnalyticsDashboard client={client} />);
+    const chart = await screen.findByTestId("chart-Return");
+    await waitFor(() => expect(within(chart).getAllByRole("button", { pressed: true }).filter((b) => b.dataset.legend === "group")).toHaveLength(2));
+    const ids = (chart.getAttribute("data-series") ?? "").split(" ");
+    expect(ids.filter((id) => id === "run-a|eval/return_mean")).toHaveLength(1);
+    expect(calls.filter((c) => c.startsWith("history:run-a:") && c.includes("eval/return_mean"))).toHaveLength(1);
+  });
+});
