@@ -86,18 +86,27 @@ def error_response(err: ApiError) -> JSONResponse:
 def _describe_validation(exc: RequestValidationError) -> str:
     parts = []
     for item in exc.errors()[:5]:
-        where = ".".join(str(p) for p in item.get("loc", ()) if p not in ("body",))
+        kind = str(item.get("type", ""))
+        if kind == "json_invalid":  # (its loc is a character position, not a field)
+            error = (item.get("ctx") or {}).get("error")
+            parts.append("body: not valid JSON" + (f" ({error})" if error else ""))
+            continue
+        loc = item.get("loc", ())
+        where = ".".join(str(p) for p in loc if p not in ("body",)) or str(loc[0] if loc else "")
         msg = item.get("msg", "invalid")
-        if str(item.get("type", "")).endswith("_type") and "input" in item:
+        if kind.endswith("_type") and "input" in item:
             # a wrong JSON type (strict bodies): say which one came, never the value
             msg += f" (got {_json_type(item['input'])})"
-        parts.append(f"{where}: {msg}")
+        parts.append(f"{where or 'request'}: {msg}")
     return "; ".join(parts) or "invalid request"
 
 
 def _json_type(value: object) -> str:
     if value is None:
         return "null"
+    if isinstance(value, bytes | bytearray):
+        # FastAPI hands over the raw bytes of a body sent without a JSON content type
+        return "a body that is not JSON; send Content-Type: application/json"
     for typ, name in ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string")):
         if isinstance(value, typ):
             return name

@@ -36,9 +36,8 @@ def cached_body(key: tuple, build: Callable[[], bytes], gz: bool) -> bodies.Body
 
     body = bodies.store.get_or_build(key, make)
     if gz and body.gz is None and len(body.raw) >= bodies.GZIP_MIN:
-        before = body.size
         body.gzipped()
-        bodies.store.resize(key, before)
+        bodies.store.resize(key)
     return body
 
 

@@ -56,18 +56,33 @@ class _FileMemo:
             hit = self._items.get(key)
             if hit is not None and hit[0] == stamp:
                 self._items.move_to_end(key)
+                if isinstance(hit[1], _Damaged):
+                    raise ValueError(hit[1].reason)
                 return hit[1]
-        value = parse(path)  # (read after the stat: never older than its stamp)
+        try:
+            value = parse(path)  # (read after the stat: never older than its stamp)
+        except ValueError as exc:
+            # A damaged file is kept as damaged until it changes: a page polling a damaged
+            # long run must not cost a parse per request.
+            value = exc
         settled = is_settled(st)
         with self._lock:
             if settled:
-                self._items[key] = (stamp, value)
+                kept = _Damaged(str(value)) if isinstance(value, ValueError) else value
+                self._items[key] = (stamp, kept)
                 self._items.move_to_end(key)
             else:
                 self._items.pop(key, None)
             while len(self._items) > self._capacity:
                 self._items.popitem(last=False)
+        if isinstance(value, ValueError):
+            raise value
         return value
+
+
+class _Damaged:
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
 
 
 _memo = _FileMemo()

@@ -38,6 +38,16 @@ POLICIES = views.POLICIES
 _policies_lock = threading.Lock()
 
 
+MAX_REASON_BYTES = 123  # RFC 6455: a close frame's reason, in UTF-8 (a longer one is a
+# protocol error: the server's close raises and the client sees 1006, not the code)
+
+
+def _reason(text: str) -> str:
+    """`text` cut to a close reason's `MAX_REASON_BYTES` on a character boundary (reasons
+    may echo client text: a run id, an unknown field's name)."""
+    return text.encode()[:MAX_REASON_BYTES].decode("utf-8", "ignore")
+
+
 class _ReplayError(Exception):
     def __init__(self, code: int, reason: str) -> None:
         super().__init__(reason)
@@ -241,10 +251,10 @@ async def _stream(ws: WebSocket, svc: Services, run_id: str) -> None:
         plan = await asyncio.to_thread(_prepare, svc.settings.runs_dir, run_id, ws.query_params)
         episode = await asyncio.to_thread(Episode, plan["seed"])
     except _ReplayError as err:
-        await ws.close(err.code, err.reason[:120])
+        await ws.close(err.code, _reason(err.reason))
         return
     except ApiError as err:
-        await ws.close(1011, err.message[:120])
+        await ws.close(1011, _reason(err.message))
         return
     control = {"pace_ms": plan["pace_ms"], "paused": False}
     wake = asyncio.Event()
@@ -258,7 +268,7 @@ async def _stream(ws: WebSocket, svc: Services, run_id: str) -> None:
         outcome = (await asyncio.gather(reader, return_exceptions=True))[0]
     if isinstance(outcome, tuple):  # the client sent something that is no control message
         with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-            await ws.close(*outcome)
+            await ws.close(outcome[0], _reason(outcome[1]))
 
 
 async def _read_control(ws: WebSocket, control: dict, wake: asyncio.Event) -> tuple | None:
@@ -280,7 +290,7 @@ async def _read_control(ws: WebSocket, control: dict, wake: asyncio.Event) -> tu
             except ValidationError as exc:
                 err = exc.errors()[0]
                 where = ".".join(map(str, err.get("loc", ()))) or "message"
-                return CLOSE_INVALID, f"{where}: {err.get('msg', 'invalid')}"[:120]
+                return CLOSE_INVALID, f"{where}: {err.get('msg', 'invalid')}"
             if ctl.pace_ms is not None:
                 control["pace_ms"] = ctl.pace_ms
             if ctl.pause is not None:

@@ -377,6 +377,11 @@ def _size_errors(cfg: TrainConfig, device_count: int) -> list[str]:
             f"(envs are sharded evenly across devices)"
         )
     batch = cfg.num_envs * cfg.rollout_steps
+    if batch // nd >= 2**31:  # ppo.window indexes a device's batch with int32 (shuffle)
+        errs.append(
+            f"the per-device batch --num-envs/devices x --rollout-steps = {batch // nd:,} "
+            f"must be below 2**31 = {2**31:,}; lower them or use more devices"
+        )
     if (batch // nd) % cfg.minibatches:
         errs.append(
             f"the per-device batch --num-envs/devices x --rollout-steps = "

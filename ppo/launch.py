@@ -192,10 +192,20 @@ def child_env(cfg: LaunchConfig, base: dict[str, str]) -> dict[str, str]:
 
 
 def _pump(prefix: str, src: IO[str], dst: IO[str], lock: threading.Lock) -> None:
+    """Copy `src`'s lines to `dst` with `prefix` until EOF.
+
+    When `dst` fails (the reader of a pipe went away, e.g. `| head`), the rest is read and
+    dropped: a process blocked on a full pipe would never exit and the launch would hang.
+    """
     for line in src:
         with lock:
-            dst.write(f"{prefix} {line}" if line.endswith("\n") else f"{prefix} {line}\n")
-            dst.flush()
+            try:
+                dst.write(f"{prefix} {line}" if line.endswith("\n") else f"{prefix} {line}\n")
+                dst.flush()
+            except (OSError, ValueError):  # BrokenPipeError; ValueError: dst closed
+                break
+    for _ in src:  # keep the process's pipe drained until it exits
+        pass
 
 
 def _wait_all(procs: list[subprocess.Popen[str]], timeout_s: float | None) -> bool:
@@ -242,31 +252,6 @@ def run(cfg: LaunchConfig) -> int:
             finished.append((i, rc))
             done.notify_all()
 
-    preexec = die_with_parent()
-    # All processes first, from this (main) thread and before any other thread exists:
-    # preexec_fn runs between fork and exec, and PR_SET_PDEATHSIG follows the forking thread.
-    for cmd in commands(cfg):
-        procs.append(
-            subprocess.Popen(
-                cmd,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                errors="replace",  # a stray non-UTF-8 byte must not stop the streaming
-                bufsize=1,
-                process_group=0,  # Ctrl-C reaches the launcher only; it stops them in order
-                preexec_fn=preexec,
-            )
-        )
-    for i, proc in enumerate(procs):
-        assert proc.stdout is not None
-        t = threading.Thread(target=_pump, args=(f"[p{i}]", proc.stdout, sys.stdout, lock))
-        t.start()
-        pumps.append(t)
-        threading.Thread(target=wait, args=(i, proc), daemon=True).start()
-
     def stop_all(signum: int) -> None:
         for proc in procs:
             if proc.poll() is None:
@@ -280,9 +265,46 @@ def run(cfg: LaunchConfig) -> int:
         with done:
             done.notify_all()
 
+    # Before the first process starts: a Ctrl-C or SIGTERM while they start stops the ones
+    # already running (below) instead of leaving the launcher with a traceback.
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def start_all() -> None:
+        preexec = die_with_parent()
+        # All processes first, from this (main) thread and before any other thread exists:
+        # preexec_fn runs between fork and exec; PR_SET_PDEATHSIG follows the forking thread.
+        for cmd in commands(cfg):
+            if interrupted:
+                break  # the ones started still get their output streamed, then stop
+            procs.append(
+                subprocess.Popen(
+                    cmd,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                    errors="replace",  # a stray non-UTF-8 byte must not stop the streaming
+                    bufsize=1,
+                    process_group=0,  # Ctrl-C reaches the launcher only: it stops them
+                    preexec_fn=preexec,
+                )
+            )
+        for i, proc in enumerate(procs):
+            assert proc.stdout is not None
+            args = (f"[p{i}]", proc.stdout, sys.stdout, lock)
+            t = threading.Thread(target=_pump, args=args)
+            t.start()
+            pumps.append(t)
+            threading.Thread(target=wait, args=(i, proc), daemon=True).start()
+
     failure: tuple[int, int] | None = None
     try:
+        try:
+            start_all()
+        except BaseException:  # e.g. the OS refused a process: none may outlive us
+            stop_all(signal.SIGKILL)
+            raise
         with done:
             while len(finished) < len(procs):
                 bad = [(i, rc) for i, rc in finished if rc != 0]

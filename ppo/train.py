@@ -16,6 +16,7 @@ if __name__ == "__main__":  # check the command before importing jax: exit 2 in 
 import contextlib
 import dataclasses
 import functools
+import os
 import secrets
 import signal
 import sys
@@ -60,6 +61,19 @@ LOCKED_TAG = "locked: "  # marks a RunLocked verdict in the processes' agreement
 
 class TrainingFailed(RuntimeError):
     """Training stopped on a non-finite loss or parameters; the run is marked failed."""
+
+
+def _say(text: str) -> None:
+    """Print one progress line on stdout. When its reader is gone (`| head`, a killed `tee`)
+    the lines stop, not the run: stdout then points at os.devnull (so Python's own flush
+    at exit stays quiet too); records, checkpoints and W&B go on as before."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        with contextlib.suppress(OSError, ValueError):  # no real fd (captured): nothing to do
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, sys.stdout.fileno())
+            os.close(null)
 
 
 def new_run_id() -> str:
@@ -277,10 +291,7 @@ def _restore(
             )
     if last < 0:
         if jax.process_index() == 0:
-            print(
-                f"run {cfg.resume} has no complete checkpoint: starting it again from window 0",
-                flush=True,
-            )
+            _say(f"run {cfg.resume} has no complete checkpoint: starting it again from window 0")
         return runner, 0
     meta = checkpoint.read_meta(dirs[0], last)
     if meta.get("num_devices") != der.num_devices:
@@ -560,11 +571,10 @@ def _loop(launch: _Launch, runner: Runner, start_window: int) -> list[Path]:
         sr.writer.write_meta()
     is_main = jax.process_index() == 0
     if is_main:
-        print(
+        _say(
             f"training {', '.join(launch.run_ids)}: {der.num_windows} windows x "
             f"{der.steps_per_window:,} env steps on {der.num_devices} "
-            f"{jax.default_backend()} device(s); compile {programs.compile_s:.1f}s",
-            flush=True,
+            f"{jax.default_backend()} device(s); compile {programs.compile_s:.1f}s"
         )
 
     previous: Phases | None = None
@@ -596,7 +606,7 @@ def _loop(launch: _Launch, runner: Runner, start_window: int) -> list[Path]:
         with clock.phase("records_s"):
             _write_meta(launch, w, checkpointed=due)
             for sr, row in zip(seeds, rows, strict=True):
-                print(_fmt_progress(sr.run_id, w, der.num_windows, row), flush=True)
+                _say(_fmt_progress(sr.run_id, w, der.num_windows, row))
         stop = _stop_reason(launch, _window_done(w, rows, clock, (tw, cpu0), due))
         if distributed.is_multiprocess():  # all processes stop after the same window
             stop = distributed.agree(f"stop/{w}", functools.partial(str, stop or "")) or None
@@ -614,7 +624,7 @@ def _loop(launch: _Launch, runner: Runner, start_window: int) -> list[Path]:
         previous = done.phases
         if stop is not None:
             if is_main:
-                print(f"stopping after window {w + 1}/{der.num_windows}: {stop}", flush=True)
+                _say(f"stopping after window {w + 1}/{der.num_windows}: {stop}")
             break
 
     for sr in seeds:
@@ -716,7 +726,7 @@ def main(
     is_main = jax.process_index() == 0
     distributed.finish()
     for d in dirs if is_main else []:
-        print(f"run records: {d}", flush=True)
+        _say(f"run records: {d}")
     return 0
 
 

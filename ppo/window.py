@@ -194,10 +194,17 @@ def init_runner(
     return jax.jit(jax.vmap(one_seed), out_shardings=shardings)(jnp.arange(s))
 
 
-def stored_obs(obs: jax.Array) -> jax.Array:
-    """The stored columns of observations: [..., OBS_DIM] -> [..., STORED_OBS] (a no-op on
+def stored_width(obs_dim: int) -> int:
+    """Observation columns the trainer stores for an env with `obs_dim` of them: STORED_OBS
+    for Caravan's layout (obs_dim == OBS_DIM, columns past it reserved and 0), all of them for
+    any other env given to `train(env=...)` (nothing is known to be 0 there)."""
+    return STORED_OBS if obs_dim == OBS_DIM else obs_dim
+
+
+def stored_obs(obs: jax.Array, width: int = STORED_OBS) -> jax.Array:
+    """The stored columns of observations: [..., obs_dim] -> [..., width] (a no-op on
     stored ones)."""
-    return obs[..., :STORED_OBS]
+    return obs[..., :width]
 
 
 def random_permutation(key: jax.Array, n: int) -> jax.Array:
@@ -234,7 +241,7 @@ class Parts(NamedTuple):
 class Traj(NamedTuple):
     """One rollout, [T, E, ...] leaves."""
 
-    obs: jax.Array  # [T, E, STORED_OBS]: the live columns only (stored_obs)
+    obs: jax.Array  # [T, E, stored_width(obs_dim)]: the live columns only (stored_obs)
     action: jax.Array
     logp: jax.Array
     value: jax.Array
@@ -262,6 +269,7 @@ def make_parts(cfg: TrainConfig, der: Derived, env: Any, env_params: Any, n_acti
     n_mb = cfg.minibatches
     mb_size = t_len * e_loc // n_mb
     multi = der.num_devices > 1
+    width = stored_width(env.observation_space(env_params).shape[-1])
 
     def pmean(x: Any) -> Any:
         return jax.lax.pmean(x, AXIS) if multi else x
@@ -270,8 +278,8 @@ def make_parts(cfg: TrainConfig, der: Derived, env: Any, env_params: Any, n_acti
         return jax.lax.psum(x, AXIS) if multi else x
 
     def policy(params: Any, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
-        # obs: full [..., OBS_DIM] or stored [..., STORED_OBS]; both read as the stored part.
-        obs = stored_obs(obs)
+        # obs: full [..., obs_dim] or stored [..., width]; both read as the stored part.
+        obs = stored_obs(obs, width)
         out = net.apply(with_input_width(params, obs.shape[-1]), obs)
         logits, value = cast(tuple[jax.Array, jax.Array], out)
         if cfg.action_masking:
@@ -295,7 +303,9 @@ def make_parts(cfg: TrainConfig, der: Derived, env: Any, env_params: Any, n_acti
         logits, value = policy(params, obs)
         action, logp = act(logits, k_act)
         obs2, env_state2, reward, done, info = env_step(k_env, env_state, action)
-        step = Traj(stored_obs(obs), action, logp, value, reward * cfg.value_target_scale, done)
+        step = Traj(
+            stored_obs(obs, width), action, logp, value, reward * cfg.value_target_scale, done
+        )
         return (params, env_state2, obs2, key, acc.add(info)), step
 
     def rollout(params: Any, env_state: Any, obs: jax.Array, key: jax.Array) -> tuple:

@@ -648,3 +648,62 @@ def test_resume__a_process_that_cannot_see_the_run_dir_says_so(runs, reference, 
     assert procs[0].returncode == 1, errs[0][-3000:]
     assert "process 1 of 2 is gone" in errs[0].strip().splitlines()[-1]
     assert records.read_run(reference)["state"] == "finished"  # untouched
+
+
+def test_launch__output_reader_gone_does_not_hang_the_processes():
+    """`python -m ppo.launch ... | head -1`: the launcher's stdout closes early. It used to
+    stop reading its processes' pipes then (the pump thread died of BrokenPipeError), so a
+    process writing more than a pipe holds blocked for ever and the launch never ended."""
+    cmd = [sys.executable, "-m", "ppo.launch", "--processes", "2", "--module"]
+    proc = subprocess.Popen(
+        [*cmd, "tests.chatty_child", "--"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        cwd=REPO,
+        env=_env(),
+    )
+    assert proc.stdout is not None
+    try:
+        assert proc.stdout.readline().startswith(b"[p")
+        proc.stdout.close()  # the reader goes away with ~8 MB still to come
+        assert proc.wait(timeout=300) == 0  # a ceiling only: it exits as soon as they do
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_launch__a_signal_while_the_processes_start_stops_those_started(monkeypatch, capsys):
+    """Ctrl-C after the first of two processes started: the launcher starts no more, stops
+    that one and exits 130 with its line (its handlers used to be installed only after all
+    had started: a KeyboardInterrupt traceback, the started process left to PR_SET_PDEATHSIG).
+    """
+
+    class StartupSignal(Exception):
+        pass
+
+    def outside_the_launcher(signum: int, frame: object) -> None:
+        raise StartupSignal  # the launcher did not handle it
+
+    started: list[subprocess.Popen[str]] = []
+    real_popen = subprocess.Popen
+
+    def popen_then_ctrl_c(*args, **kwargs):
+        started.append(real_popen(*args, **kwargs))
+        signal.raise_signal(signal.SIGINT)
+        return started[-1]
+
+    monkeypatch.setattr(launch.subprocess, "Popen", popen_then_ctrl_c)
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    old = signal.signal(signal.SIGINT, outside_the_launcher)
+    try:
+        cfg = launch.parse_args(["--module", "tests.chatty_child", "--", "wait"])
+        assert launch.run(cfg) == 128 + signal.SIGINT
+    finally:
+        signal.signal(signal.SIGINT, old)
+        for proc in started:
+            proc.kill()
+            proc.wait()
+    assert len(started) == 1
+    assert started[0].returncode == -signal.SIGTERM
+    assert "launch: interrupted by signal 2; stopped all processes" in capsys.readouterr().err

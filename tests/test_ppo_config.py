@@ -149,3 +149,20 @@ def test_config__help_documents_defaults():
     assert proc.returncode == 0
     assert "--no-action-masking" in proc.stdout
     assert f"(default: {TrainConfig().num_envs})" in proc.stdout
+
+
+def test_config__a_device_batch_past_int32_is_refused():
+    """2**24 envs x 256 steps on one device: 2**32 transitions, past the int32 indices of the
+    window's shuffle (it would wrap silently where the memory estimate cannot refuse it)."""
+    from ppo.config import validate_static
+
+    ok = TrainConfig(num_envs=2**24, rollout_steps=127, minibatches=1, num_devices=1)
+    bad = TrainConfig(num_envs=2**24, rollout_steps=128, minibatches=1, num_devices=1)
+    message = "must be below 2**31 = 2,147,483,648"
+    with pytest.raises(ConfigError) as e:
+        validate_static(bad)
+    assert message in str(e.value)
+    try:
+        validate_static(ok)
+    except ConfigError as err:  # too big for this machine's memory, but within int32
+        assert message not in str(err)

@@ -185,6 +185,30 @@ def test_train__resume_after_kill_matches_uninterrupted(run_a, runs_dir, wandb_e
         assert a == b
 
 
+def test_train__stdout_reader_gone_ends_the_lines_not_the_run(run_a, runs_dir):
+    """`python -m ppo.train ... | head -1`: the progress lines' reader goes away. The run
+    used to die of BrokenPipeError at its next line (marked crashed, with a traceback); it
+    finishes, with the records of an uninterrupted run."""
+    args = [sys.executable, "-m", "ppo.train", "--run-dir", str(runs_dir), "--run-id", "run-p"]
+    for k, v in {**TINY, "wandb": "disabled"}.items():
+        args += [f"--{k.replace('_', '-')}", str(v)]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line: every line meets EPIPE
+    try:
+        proc = subprocess.run(
+            args, stdout=write_end, stderr=subprocess.PIPE, env=env, cwd=REPO, timeout=600
+        )
+    finally:
+        os.close(write_end)
+    err = proc.stderr.decode(errors="replace")
+    assert proc.returncode == 0, err[-2000:]
+    assert "Traceback" not in err and "BrokenPipe" not in err
+    d = runs_dir / "run-p"
+    assert records.read_run(d)["state"] == "finished"
+    assert _metrics(records.read_windows(d)) == _metrics(records.read_windows(run_a))
+
+
 def test_train__resume_unknown_run_is_a_clear_error(runs_dir):
     with pytest.raises(FileNotFoundError, match="no run records"):
         train(TrainConfig(run_dir=str(runs_dir), resume="nope"))

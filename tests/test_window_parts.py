@@ -116,3 +116,44 @@ def test_stored_obs__drops_only_reserved_zero_columns_and_keeps_the_function() -
     g = jax.grad(loss)(params)["params"]["trunk_0"]["kernel"]
     assert g.shape == (OBS_DIM, 16)
     assert not np.asarray(g[STORED_OBS:]).any() and np.asarray(g[:STORED_OBS]).any()
+
+
+def test_policy__reads_every_column_of_an_env_with_another_observation_layout() -> None:
+    """train(env=...) takes any env: the stored-columns cut (Caravan's reserved, always-0
+    columns) must not drop live columns of an env with another obs width (it used to keep
+    only the first 240 of any env, so columns past them never reached the network)."""
+    import jax
+
+    from envjax import N_ACTIONS, CaravanEnv, spaces
+    from ppo.window import make_network, make_parts, stored_width
+
+    class Wider:
+        """Caravan's observation with 8 extra live columns (all 1) at the end."""
+
+        def __init__(self) -> None:
+            self._env = CaravanEnv()
+            self.default_params = self._env.default_params
+
+        def reset(self, key, params):
+            obs, s = self._env.reset(key, params)
+            return jnp.concatenate([obs, jnp.ones(8, obs.dtype)]), s
+
+        def observation_space(self, params):
+            (n,) = self._env.observation_space(params).shape
+            return spaces.Box(np.zeros(n + 8), np.ones(n + 8), (n + 8,))
+
+        def __getattr__(self, name):
+            return getattr(self._env, name)
+
+    env = Wider()
+    (obs_dim,) = env.observation_space(env.default_params).shape
+    assert stored_width(obs_dim) == obs_dim
+    cfg = TrainConfig(num_envs=8, rollout_steps=4, minibatches=2, hidden=16)
+    parts = make_parts(cfg, cfg.derived(1), env, env.default_params, N_ACTIONS)
+    obs, _ = jax.vmap(env.reset, in_axes=(0, None))(
+        jax.random.split(jax.random.PRNGKey(0), 4), env.default_params
+    )
+    params = make_network(cfg, N_ACTIONS).init(jax.random.PRNGKey(1), obs[:1])
+    _, value = parts.policy(params, obs)
+    _, value_without = parts.policy(params, obs.at[:, -8:].set(0.0))
+    assert not np.allclose(np.asarray(value), np.asarray(value_without))

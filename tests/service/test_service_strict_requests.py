@@ -79,6 +79,29 @@ def test_play_start__a_field_of_the_wrong_type_is_422_naming_it(
     assert play_client.post("/api/play", json={"seed": 5}).json()["seed"] == 5
 
 
+@pytest.mark.parametrize(
+    ("content", "content_type", "says"),
+    [
+        (b"not json", "application/json", "body: not valid JSON"),
+        (b"\xff\xfe", "application/json", "body: not valid JSON"),
+        (b'{"seed": 1', "application/json", "body: not valid JSON"),
+        (b'{"seed": 1}', "text/plain", "body: Input should be a valid dictionary"),
+        (b"[1, 2]", "application/json", "body: Input should be a valid dictionary"),
+    ],
+)
+def test_play_start__a_body_that_is_no_json_object_says_so(
+    play_client: TestClient, content: bytes, content_type: str, says: str
+) -> None:
+    r = play_client.post("/api/play", content=content, headers={"Content-Type": content_type})
+    assert r.status_code == 422, r.text
+    message = r.json()["error"]["message"]
+    assert message.startswith(says), message
+    if content_type == "text/plain":
+        assert "Content-Type: application/json" in message and "(got object)" not in message
+    if says.startswith("body: Input") and content_type != "text/plain":
+        assert message.endswith("(got array)"), message
+
+
 async def _send_and_close(url: str, frame: str | bytes) -> tuple[int | None, str]:
     async with websockets.connect(url, open_timeout=30, close_timeout=10) as ws:
         assert json.loads(await ws.recv())["type"] == "start"
@@ -110,6 +133,9 @@ def test_replay__a_frame_that_is_no_control_message_closes_with_its_code(
             ('{"pace_ms": 99999}', 4422, "pace_ms"),
             ('{"pause": 1}', 4422, "pause"),
             ('{"bogus": 1}', 4422, "bogus"),
+            # a reason echoing a long non-ASCII field name: cut to the 123 bytes a close
+            # frame may carry (a longer one was a protocol error, seen as 1006)
+            ('{"' + "é" * 200 + '": 1}', 4422, "éé"),
         ):
             got, reason = asyncio.run(_send_and_close(url, frame))
             assert (got, says in reason) == (code, True), (frame[:20], got, reason)
@@ -138,3 +164,18 @@ async def _pace_to_end(url: str) -> None:
         async for raw in ws:
             last = json.loads(raw)
     assert last is not None and last["type"] == "end" and ws.close_code == 1000
+
+
+def test_replay__a_close_reason_echoing_client_text_fits_a_close_frame(tmp_path: Path) -> None:
+    from urllib.parse import quote
+
+    log = tmp_path / "svc.log"
+    env = {"ANALYTICS_WARM_RUNS": "0"}
+    with running_service(tmp_path / "runs", tmp_path / "cache", log, env) as base:
+        ws_base = base.replace("http://", "ws://") + "/ws/replay/"
+        for run_id in ("é" * 80, "x" * 300, "日本" * 50):
+            got, reason = asyncio.run(_closed_at_once(ws_base + quote(run_id)))
+            assert got == 4404 and reason.startswith("no run"), (run_id[:5], got, reason)
+            assert len(reason.encode()) <= 123
+    text = log.read_text()
+    assert "Traceback" not in text and "ProtocolError" not in text, text[-2000:]
