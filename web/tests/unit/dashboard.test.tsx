@@ -1,4 +1,4 @@
-import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
+import { act, cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import { NuqsAdapter } from "nuqs/adapters/react";
 import type { ReactElement } from "react";
 import { beforeEach, describe, expect, it } from "vitest";
@@ -310,5 +310,38 @@ describe("compare list from a URL (breakweb)", () => {
     const ids = (chart.getAttribute("data-series") ?? "").split(" ");
     expect(ids.filter((id) => id === "run-a|eval/return_mean")).toHaveLength(1);
     expect(calls.filter((c) => c.startsWith("history:run-a:") && c.includes("eval/return_mean"))).toHaveLength(1);
+  });
+});
+
+describe("rapid window changes (breakweb)", () => {
+  it("test_AnalyticsDashboard__late_answer_of_an_earlier_choice_never_replaces_the_current_window", async () => {
+    const { client } = fakeClient({ windows: 15 });
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const slow = {
+      ...client,
+      iteration: async (s: Source, run: string, w: number) => {
+        if (w !== 6) return client.iteration(s, run, w);
+        await gate;
+        const got = await client.iteration(s, run, w);
+        answered6 = true;
+        return got;
+      },
+    };
+    let answered6 = false;
+    renderDash(<AnalyticsDashboard client={slow} />);
+    await waitFor(() => expect(screen.getByTestId("iteration-panel")).toHaveAttribute("data-window", "14"));
+    fireEvent.change(screen.getByLabelText("Iteration"), { target: { value: "6" } });
+    fireEvent.change(screen.getByLabelText("Iteration"), { target: { value: "7" } });
+    await waitFor(() => expect(screen.getByTestId("iteration-panel")).toHaveAttribute("data-window", "7"));
+    release();
+    // window 6's answer comes in after: nothing changes
+    await waitFor(() => expect(window.location.search).toContain("iteration=7"));
+    await waitFor(() => expect(answered6).toBe(true));
+    await act(async () => {});
+    expect(screen.getByTestId("iteration-panel")).toHaveAttribute("data-window", "7");
+    expect(screen.getByTestId("kpi-window")).toHaveTextContent("7");
+    expect(screen.getByLabelText("Iteration")).toHaveValue("7");
+    expect(screen.getByTestId("chart-Return")).toHaveAttribute("data-highlight", String(8 * 4096));
   });
 });
