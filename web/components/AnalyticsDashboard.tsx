@@ -7,7 +7,7 @@
  */
 import { useEffect, useMemo, useRef } from "react";
 import { api as defaultApi, type ApiClient } from "@/lib/api";
-import { HISTORY_POINTS, ITERATIONS_LIMIT, RUNS_LIMIT, TREND_KEYS } from "@/lib/early";
+import { dropEarly, HISTORY_POINTS, ITERATIONS_LIMIT, RUNS_LIMIT, TREND_KEYS } from "@/lib/early";
 import { POLL_MS, RECHECK_MS } from "@/lib/config";
 import { runColor } from "@/lib/palette";
 import { sourceOptions } from "@/lib/sources";
@@ -51,17 +51,29 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS, rech
   const runItem = runs.data?.runs.find((r) => r.run_id === runId) ?? null;
 
   const k = source && runId ? `${source}:${runId}` : null;
+  // The inline script's answers are for the first run shown; once the run changes, the unused
+  // ones are stale. Declared before the requests below, so it runs before they take any.
+  const firstK = useRef<string | null>(null);
+  useEffect(() => {
+    if (k === null) return;
+    if (firstK.current === null) firstK.current = k;
+    else if (firstK.current !== k) dropEarly();
+  }, [k]);
   const summary = useApi(k, () => client.summary(source as Source, runId as string));
   // Polling (docs/API.md, run liveness): a running run, every card every `pollMs`; a finished
   // run, nothing; any other state (crashed, stalled, failed: the trainer may be resumed), its
   // summary alone every `recheckMs`, so a resumed run turns `running` again without a reload.
   const state = summary.data?.run.state ?? runItem?.state ?? null;
   const running = state === "running";
-  const compareIds = useMemo(() => url.compare.filter((id) => id !== runId), [url.compare, runId]);
-  const comparedLive = compareIds.some((id) => runs.data?.runs.find((r) => r.run_id === id)?.state === "running");
+  // Each compared run once (a hand-edited or shared URL may repeat one), the page's run aside.
+  const compareIds = useMemo(() => [...new Set(url.compare)].filter((id) => id !== runId && id !== ""), [url.compare, runId]);
+  const comparedStates = compareIds.map((id) => runs.data?.runs.find((r) => r.run_id === id)?.state);
+  const comparedLive = comparedStates.some((s) => s === "running");
+  // A compared run that crashed or stalled may be resumed too: the list (its state) is re-checked.
+  const comparedGone = comparedStates.some((s) => s !== undefined && s !== "running" && s !== "finished");
   const poll = running ? pollMs : null;
   const recheck = state !== null && !running && state !== "finished" ? recheckMs : null;
-  usePoll(runs.reload, running || comparedLive ? pollMs : null);
+  usePoll(runs.reload, running || comparedLive ? pollMs : comparedGone ? recheckMs : null);
   usePoll(summary.reload, poll ?? recheck);
   const iterations = useApi(k, () => client.iterations(source as Source, runId as string, ITERATIONS_LIMIT), poll);
   // The trend charts' columns only: a small payload, and the finest min-max buckets for them.
@@ -90,7 +102,9 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS, rech
   const iteration = useApi(
     k && windowId !== null ? `${k}:${windowId}` : null,
     () => detail(windowId as number),
-    null,
+    // Polled with the other cards while the run is live: a window already in is answered from
+    // `detail`'s memo (no request); one that failed (a 5xx, the record mid-write) is asked again.
+    poll,
     k ? `${k}:` : null,
   );
   // Only a payload of the window shown counts for the KPIs and the marker.
@@ -136,8 +150,11 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS, rech
     if (chosen === null) return null;
     return iterations.data?.iterations.find((r) => r.window_id === chosen) ?? iterationNow?.row ?? null;
   }, [chosen, iterations.data, iterationNow]);
-  const highlightRow = chosenRow ?? iterationNow?.row ?? iterations.data?.iterations[0] ?? null;
-  const kpis = chosenRow ? kpisFromRow(chosenRow) : (summary.data?.kpis ?? null);
+  // A chosen window shows its own row or nothing (loading, or its error): never another
+  // window's KPIs under "KPIs at iteration N", nor a marker at another window.
+  const highlightRow = chosen !== null ? chosenRow : (iterationNow?.row ?? iterations.data?.iterations[0] ?? null);
+  const kpis = chosen !== null ? (chosenRow ? kpisFromRow(chosenRow) : null) : (summary.data?.kpis ?? null);
+  const chosenPending = chosen !== null && chosenRow === null;
   const evalPolicy =
     (chosen !== null ? iterationNow?.eval?.policy : null) ??
     (typeof summary.data?.run.full_config?.eval_policy === "string" ? (summary.data.run.full_config.eval_policy as string) : null);
@@ -155,12 +172,17 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS, rech
 
   const noRuns = runs.data && runs.data.runs.length === 0;
   // The page's run shows its summary's state (re-checked on its own while the list is not polled).
-  const shownItem = runItem && summary.data ? { ...runItem, state: summary.data.run.state, updated_at: summary.data.run.updated_at } : runItem;
+  // A run the list does not hold (older than its newest RUNS_LIMIT) is described by its summary.
+  const shownItem = summary.data
+    ? runItem
+      ? { ...runItem, state: summary.data.run.state, updated_at: summary.data.run.updated_at }
+      : { ...summary.data.run, window_id: summary.data.kpis.window_id, env_steps: summary.data.kpis.env_steps, kpis: summary.data.kpis }
+    : runItem;
   const pickerRuns = runs.data
     ? runs.data.runs
         .slice(0, 10)
         .map((r) => (r === runItem && shownItem ? shownItem : r))
-        .concat(runItem && shownItem && !runs.data.runs.slice(0, 10).includes(runItem) ? [shownItem] : [])
+        .concat(shownItem && !runs.data.runs.slice(0, 10).some((r) => r.run_id === shownItem.run_id) ? [shownItem] : [])
     : [];
   const offered = options.filter((o) => o.available || o.source === source);
   const missing = options.filter((o) => !o.available && health.data);
@@ -223,15 +245,15 @@ export function AnalyticsDashboard({ client = defaultApi, pollMs = POLL_MS, rech
         <>
           <Card
             title={chosen !== null ? `KPIs at iteration ${chosen}` : "Latest KPIs"}
-            loading={waiting || summary.loading || (chosen !== null && iterations.loading)}
-            error={summary.error ?? upstreamError}
-            onRetry={upstreamError ? retryUpstream : summary.reload}
+            loading={waiting || summary.loading || (chosen !== null && iterations.loading) || (chosenPending && iteration.loading)}
+            error={summary.error ?? (chosenPending && !iterations.loading ? iteration.error : null) ?? upstreamError}
+            onRetry={upstreamError ? retryUpstream : chosenPending && iteration.error && !summary.error ? iteration.reload : summary.reload}
             hasData={true}
             testId="kpi-card"
           >
             <KpiCards
               kpis={kpis}
-              loading={waiting || summary.loading}
+              loading={waiting || summary.loading || (chosenPending && iteration.loading)}
               context={chosen !== null ? `iteration ${chosen} (chosen)` : "latest iteration"}
               evalPolicy={evalPolicy}
             />

@@ -116,6 +116,8 @@ export const LineChart = memo(function LineChart({
   const highlightRef = useRef<number | null>(highlightX);
   const [failed, setFailed] = useState<string | null>(null);
   const [zoomed, setZoomed] = useState(false);
+  // Read by the data effect, in step with the plot's scale hook (the state lags a render).
+  const zoomedRef = useRef(false);
   const [hidden, setHidden] = useState<Set<string>>(() => new Set());
   const hiddenRef = useRef(hidden);
   hiddenRef.current = hidden;
@@ -150,6 +152,7 @@ export const LineChart = memo(function LineChart({
     if (!el) return;
     let cancelled = false;
     let ro: ResizeObserver | null = null;
+    zoomedRef.current = false;
     setZoomed(false);
     import("uplot")
       .then(({ default: UPlot }) => {
@@ -238,7 +241,9 @@ export const LineChart = memo(function LineChart({
                 const xMin = xs.length ? xs[0] : 0;
                 const xMax = xs.length ? xs[xs.length - 1] : 1;
                 const { min, max } = u.scales.x;
-                setZoomed(min != null && max != null && (min > xMin + 1e-9 * Math.abs(xMin) || max < xMax - 1e-9 * Math.abs(xMax)));
+                const z = min != null && max != null && (min > xMin + 1e-9 * Math.abs(xMin) || max < xMax - 1e-9 * Math.abs(xMax));
+                zoomedRef.current = z;
+                setZoomed(z);
               },
             ],
             draw: [(u) => placeMarker(u)],
@@ -280,8 +285,13 @@ export const LineChart = memo(function LineChart({
     }
     const u = plotRef.current;
     if (!u) return;
+    // A poll's new windows (the same start, more points) keep the user's zoom (y still fits the
+    // data); other data (another window's updates) or no zoom: x fits the new data.
+    const { min, max } = u.scales.x;
+    const start = (u.data?.[0] as ArrayLike<number> | undefined)?.[0];
+    const keep = zoomedRef.current && min != null && max != null && start !== undefined && start === x[0];
     u.setData(plotData());
-    setZoomed(false);
+    if (keep) u.setScale("x", { min, max });
   }, [x, series]); // eslint-disable-line react-hooks/exhaustive-deps
 
   // Moving the highlight moves the marker only.

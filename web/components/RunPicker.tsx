@@ -23,6 +23,9 @@ export function RunPicker({ runs, value, onChange }: RunPickerProps) {
             {r.name && r.name !== r.run_id ? `${r.name} (${r.run_id})` : r.run_id} · {r.state}
           </option>
         ))}
+        {/* The page's run even when nothing describes it (not found, or not loaded yet): the
+            picker never shows another run than the page's. */}
+        {value && !current ? <option value={value}>{value}</option> : null}
       </select>
       {current ? (
         <>

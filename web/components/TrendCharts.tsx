@@ -101,22 +101,24 @@ export function buildChart(spec: ChartSpec, runs: RunRows[], xMode: XMode, smoot
   const cols = runs.flatMap((r) =>
     spec.keys.map((k, ki) => ({ r, k, ki, x: r.rows.map((row) => num(field(row, xMode))), values: column(r.rows, k.key) })),
   );
-  const aligned = compare ? alignRuns(cols) : null;
-  const x = aligned ? aligned.x : cols.length ? cols[0].x.map((v) => v ?? 0) : [];
+  // One run too: uPlot needs an ascending x, and any x value may be null (a non-finite number is
+  // served as null) or out of order; alignment leaves those rows out and sorts the rest.
+  const aligned = alignRuns(cols);
+  const x = aligned.x;
   const many = spec.keys.length > 1;
   const series: LineSeries[] = [];
   cols.forEach((c, i) => {
-    const raw = aligned ? aligned.columns[i] : c.values;
+    const raw = aligned.columns[i];
     // Smooth each run along its own windows, then place it on the shared axis.
     const smOwn = smooth(c.values, smoothing);
-    const smAligned = aligned ? placeOn(x, c.x, smOwn) : smOwn;
+    const smAligned = placeOn(x, c.x, smOwn);
     const label = compare ? (many ? `${c.r.label} ${c.k.label}` : c.r.label) : c.k.label;
     const color = compare ? c.r.color : c.k.color;
     const dash = compare ? COMPARE_DASH[c.ki % COMPARE_DASH.length] : undefined;
     const group = compare ? c.r.runId : c.k.label;
     const groupLabel = compare ? c.r.label : undefined;
     const subgroup = compare && many ? c.k.label : undefined;
-    const isolated = aligned ? aligned.isolated[i] : undefined;
+    const isolated = aligned.isolated[i];
     const id = `${c.r.runId}|${c.k.key}`;
     if (smoothing > 0)
       series.push({ label: `${label} raw`, values: raw, color: faint(color), width: 1, dash, quiet: true, group, subgroup, id: `${id}|raw` });

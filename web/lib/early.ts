@@ -56,8 +56,19 @@ export function takeEarly(url: string): Promise<Response> | null {
 }
 
 /**
+ * Drops every early answer not taken yet. Called when the page's run changes: an answer the
+ * first run's requests left unused would be stale by the time another view asks its URL.
+ */
+export function dropEarly(): void {
+  if (typeof window === "undefined") return;
+  const w = window as unknown as Record<string, EarlyStore | undefined>;
+  if (w[STORE]) w[STORE] = {};
+}
+
+/**
  * The inline script's source. It reads the page's URL as lib/urlState.ts does (`source` local
- * or wandb, else the service's default; `run`, else the newest; `iteration`, else the latest)
+ * or wandb, else the service's default; `run` when not empty, else the newest; `iteration` when
+ * digits, else the latest)
  * and never throws: whatever it cannot start, the client asks for itself.
  */
 export function earlyScript(base: string): string {
@@ -67,7 +78,7 @@ var E=window[c.store]={},q=new URLSearchParams(location.search),e=encodeURICompo
 function get(p){var r=fetch(c.base+p,{headers:{Accept:"application/json"},cache:"no-store"});E[c.base+p]=r;r.catch(function(){});return r;}
 function json(r){return r.then(function(x){return x.ok?x.clone().json():null;}).catch(function(){return null;});}
 var s=q.get("source");if(s!=="local"&&s!=="wandb")s=null;
-var run=q.get("run");var it=q.get("iteration");it=it!==null&&/^-?\\d+$/.test(it)?Number(it):null;
+var run=q.get("run");var it=q.get("iteration");it=it!==null&&/^\\d{1,15}$/.test(it)?Number(it):null;
 var h=get("/api/health");
 var src=s?Promise.resolve(s):json(h).then(function(b){return b&&b.default_source;});
 src.then(function(s){if(!s)return;

@@ -5,6 +5,7 @@
  * chosen metrics. Invalid values read as absent (the default).
  */
 import {
+  createParser,
   parseAsArrayOf,
   parseAsFloat,
   parseAsInteger,
@@ -28,10 +29,19 @@ export const DEFAULT_METRICS = [
   "loss/explained_variance",
 ];
 
+/** A run id: an empty `?run=` is absent (the newest run), as lib/early.ts reads it. */
+const parseAsRunId = createParser({ parse: (v: string) => (v === "" ? null : v), serialize: (v: string) => v });
+/**
+ * A window id: digits only. parseAsInteger would read "1.5" or "12abc" as a window the URL does
+ * not name; lib/early.ts reads the same digits.
+ */
+export const WINDOW_ID_RE = /^\d{1,15}$/;
+const parseAsWindowId = createParser({ parse: (v: string) => (WINDOW_ID_RE.test(v) ? Number(v) : null), serialize: (v: number) => String(v) });
+
 export const analyticsParams = {
   source: parseAsStringLiteral(["local", "wandb"] as const),
-  run: parseAsString,
-  iteration: parseAsInteger,
+  run: parseAsRunId,
+  iteration: parseAsWindowId,
   /** Runs overlaid on every chart besides `run` (comma-separated ids). */
   compare: parseAsArrayOf(parseAsString).withDefault([]),
   x: parseAsStringLiteral(X_MODES).withDefault("env_steps"),

@@ -21,7 +21,15 @@ export function useHistories(
   pollMs: number | null = null,
 ): Histories {
   const key = source && runIds.length ? `${source}|${runIds.join(",")}|${keys?.join(",") ?? ""}` : null;
-  const [state, setState] = useState<{ key: string | null } & Histories>({ key: null, byRun: {}, errors: {}, loading: false });
+  // `fetched`: the key the rows in byRun were asked for (while a new key loads, byRun still
+  // holds the previous key's rows).
+  const [state, setState] = useState<{ key: string | null; fetched: string | null } & Histories>({
+    key: null,
+    fetched: null,
+    byRun: {},
+    errors: {},
+    loading: false,
+  });
   const [tick, setTick] = useState(0);
   useEffect(() => {
     if (key === null || !pollMs) return;
@@ -41,13 +49,20 @@ export function useHistories(
       ),
     ).then((results) => {
       if (cancelled) return;
-      const byRun: Record<string, HistoryResponse> = {};
-      const errors: Record<string, unknown> = {};
-      for (const r of results) {
-        if (r.h) byRun[r.id] = r.h;
-        else errors[r.id] = r.e;
-      }
-      setState({ key, byRun, errors, loading: false });
+      // A run whose poll failed keeps its last good rows of this key next to its error (as
+      // useApi does): its lines stay instead of vanishing until the next poll.
+      setState((prev) => {
+        const byRun: Record<string, HistoryResponse> = {};
+        const errors: Record<string, unknown> = {};
+        for (const r of results) {
+          if (r.h) byRun[r.id] = r.h;
+          else {
+            errors[r.id] = r.e;
+            if (prev.fetched === key && prev.byRun[r.id]) byRun[r.id] = prev.byRun[r.id];
+          }
+        }
+        return { key, fetched: key, byRun, errors, loading: false };
+      });
     });
     return () => {
       cancelled = true;

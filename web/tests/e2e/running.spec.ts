@@ -44,6 +44,20 @@ test("a running run is polled live; a crashed one is re-checked slowly and a res
     // new windows appear without reloading (polled every 5 s)
     await expect.poll(async () => Number(await page.getByTestId("kpi-window").textContent()), { timeout: 30_000 }).toBeGreaterThan(first);
     expect(summaries.length).toBeGreaterThanOrEqual(2);
+    // a zoom dragged on a live chart survives the polls' new windows (breakweb)
+    const ret = page.getByTestId("chart-Return");
+    const over = ret.locator(".u-over");
+    const box = (await over.boundingBox())!;
+    await page.mouse.move(box.x + box.width * 0.2, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2, { steps: 5 });
+    await page.mouse.up();
+    await expect(ret).toHaveAttribute("data-zoomed", "true");
+    const zoomedAt = Number(await ret.getAttribute("data-points"));
+    await expect.poll(async () => Number(await ret.getAttribute("data-points")), { timeout: 30_000 }).toBeGreaterThan(zoomedAt);
+    await expect(ret).toHaveAttribute("data-zoomed", "true");
+    await ret.getByRole("button", { name: "Reset zoom" }).click();
+    await expect(ret).toHaveAttribute("data-zoomed", "false");
     // the "every metric" card is polled too: its charts gain the new windows
     await page.getByTestId("metrics-card").scrollIntoViewIfNeeded();
     const metric = page.getByTestId("metrics-card").getByTestId("chart-loss/value");

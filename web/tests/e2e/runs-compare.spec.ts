@@ -89,11 +89,25 @@ test("9: a --num-seeds 2 group compared in one click, on every chart, shareable 
     (await table.locator("td[data-col='eval/return_mean']").evaluateAll((tds) => tds.map((t) => t.getAttribute("data-value"))))
       .filter((v) => v !== "")
       .map(Number);
+  // wait on the table's order (a read right after the click can see the previous render)
+  await expect.poll(async () => { const v = await vals(); return v.length > 1 && v.every((x, i) => i === 0 || x >= v[i - 1]); }).toBe(true);
   const asc = await vals();
-  expect(asc).toEqual([...asc].sort((a, b) => a - b));
   await table.getByRole("button", { name: /^Eval return/ }).click();
-  const desc = await vals();
-  expect(desc).toEqual([...asc].sort((a, b) => b - a));
+  await expect(table.locator("th[aria-sort=descending]")).toContainText("Eval return");
+  await expect.poll(vals).toEqual([...asc].sort((a, b) => b - a));
+
+  // at 390 px the compare legends wrap (nothing but the runs table scrolls sideways) and each
+  // legend toggle is a finger's target, ~40 px as every button on a phone (breakweb)
+  await page.setViewportSize({ width: 390, height: 844 });
+  await expect.poll(() => page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+  const caption = page.getByTestId("chart-Return").locator("figcaption");
+  await expect.poll(async () => { const b = await caption.boundingBox(); return b ? b.x + b.width : Infinity; }).toBeLessThanOrEqual(390);
+  const legendButtons = caption.locator("button.legend-toggle");
+  await expect(legendButtons).toHaveCount(4);
+  await expect
+    .poll(() => legendButtons.evaluateAll((bs) => Math.min(...bs.map((b) => b.getBoundingClientRect().height))))
+    .toBeGreaterThanOrEqual(39.5);
+  await page.setViewportSize({ width: 1280, height: 860 });
 
   // the URL alone restores the view
   const shared = page.url();

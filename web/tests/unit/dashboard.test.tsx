@@ -1,4 +1,4 @@
-import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
+import { act, cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import { NuqsAdapter } from "nuqs/adapters/react";
 import type { ReactElement } from "react";
 import { beforeEach, describe, expect, it } from "vitest";
@@ -195,5 +195,153 @@ describe("following a running run", () => {
     expect(screen.getByTestId("iteration-panel")).toHaveAttribute("data-window", "11");
     release();
     await waitFor(() => expect(screen.getByTestId("iteration-panel")).toHaveAttribute("data-window", "12"));
+  });
+});
+
+describe("a chosen window older than the dropdown's (breakweb)", () => {
+  // Its row is not in the iterations list: until its own answer is in (or when it fails), the
+  // KPI card headed "KPIs at iteration N" and the charts' markers must not show another window.
+  it("test_AnalyticsDashboard__chosen_old_window_never_shows_latest_kpis_or_marker", async () => {
+    window.history.replaceState(null, "", "/analytics?iteration=2");
+    const { client } = fakeClient({ windows: 15 });
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const slow = {
+      ...client,
+      iteration: async (s: Source, run: string, w: number) => {
+        if (w === 2) await gate;
+        return client.iteration(s, run, w);
+      },
+    };
+    renderDash(<AnalyticsDashboard client={slow} />);
+    // the page has settled on everything but window 2's answer
+    await screen.findByTestId("chart-Return");
+    await waitFor(() => expect(screen.getByLabelText("Iteration")).toHaveValue("2"));
+    expect(screen.getByTestId("kpi-card")).toHaveTextContent("KPIs at iteration 2");
+    expect(screen.queryByTestId("kpi-window")).toBeNull();
+    expect(screen.getByTestId("chart-Return")).toHaveAttribute("data-highlight", "");
+    release();
+    await waitFor(() => expect(screen.getByTestId("kpi-window")).toHaveTextContent("2"));
+    expect(screen.getByTestId("chart-Return")).toHaveAttribute("data-highlight", String(3 * 4096));
+  });
+
+  it("test_AnalyticsDashboard__chosen_window_that_fails_shows_its_error_not_latest_kpis", async () => {
+    window.history.replaceState(null, "", "/analytics?iteration=999");
+    const { client } = fakeClient({ windows: 15, failIteration: new ApiError(404, "not_found", "window 999 not found") });
+    renderDash(<AnalyticsDashboard client={client} />);
+    const card = await screen.findByTestId("kpi-card");
+    await waitFor(() => expect(within(card).getByRole("alert")).toHaveTextContent("window 999 not found"));
+    expect(screen.queryByTestId("kpi-window")).toBeNull();
+    expect(screen.getByTestId("chart-Return")).toHaveAttribute("data-highlight", "");
+  });
+});
+
+describe("a compared run whose trainer vanished (breakweb)", () => {
+  // The page's run is finished (not polled); a compared run crashed. Resumed, it must be picked
+  // up as the page's own run is: re-checked slowly, then polled, without a reload.
+  it("test_AnalyticsDashboard__compared_crashed_run_is_rechecked_and_a_resume_polls_it", async () => {
+    window.history.replaceState(null, "", "/analytics?run=run-b&compare=run-a");
+    const f = fakeClient({ state: "finished" });
+    renderDash(<AnalyticsDashboard client={f.client} pollMs={40} recheckMs={120} />);
+    await screen.findByTestId("iteration-panel");
+    const comparedHistories = () => f.calls.filter((c) => c.startsWith("history:run-a:") && c.includes("eval/return_mean")).length;
+    await waitFor(() => expect(comparedHistories()).toBe(1));
+    // the list (which holds the compared runs' states) is re-checked at the slow rate
+    const lists = () => f.calls.filter((c) => c === "runs").length;
+    await waitFor(() => expect(lists()).toBeGreaterThanOrEqual(3));
+    expect(comparedHistories()).toBe(1);
+    f.runs.runs[1].state = "running";
+    await waitFor(() => expect(comparedHistories()).toBeGreaterThanOrEqual(3));
+  });
+});
+
+describe("the panel of a live run recovers by itself (breakweb)", () => {
+  // Every card of a running run is polled; the panel's window answered an error once (a 5xx, the
+  // record mid-write): the next poll asks again, as the other cards do, without a Retry click.
+  it("test_AnalyticsDashboard__running_run_panel_error_is_asked_again_by_the_poll", async () => {
+    const f = fakeClient({ windows: 12, state: "running", failIteration: new ApiError(503, "busy", "the record is being written") });
+    renderDash(<AnalyticsDashboard client={f.client} pollMs={60} />);
+    const card = await screen.findByTestId("iteration-card");
+    await waitFor(() => expect(within(card).getByRole("alert")).toHaveTextContent("the record is being written"));
+    f.state.failIteration = null;
+    await waitFor(() => expect(screen.getByTestId("iteration-panel")).toHaveAttribute("data-window", "11"));
+    expect(within(card).queryByRole("alert")).toBeNull();
+    // a window already in is not asked again by the polls
+    const asked11 = () => f.calls.filter((c) => c === "iteration:run-b:11").length;
+    const n = asked11();
+    const summaries = f.calls.filter((c) => c.startsWith("summary")).length;
+    await waitFor(() => expect(f.calls.filter((c) => c.startsWith("summary")).length).toBeGreaterThanOrEqual(summaries + 3));
+    expect(asked11()).toBe(n);
+  });
+});
+
+describe("the run picker shows the page's run (breakweb)", () => {
+  it("test_AnalyticsDashboard__run_not_in_the_list_is_shown_by_the_picker", async () => {
+    // an older run than the list holds (the newest 50), or one the list does not have
+    window.history.replaceState(null, "", "/analytics?run=run-z");
+    const { client } = fakeClient({ windows: 15 });
+    renderDash(<AnalyticsDashboard client={client} />);
+    await screen.findByTestId("iteration-panel");
+    const picker = screen.getByLabelText("Run") as HTMLSelectElement;
+    await waitFor(() => expect(picker).toHaveValue("run-z"));
+    expect(picker.selectedOptions[0].textContent).toContain("run-z");
+    // its state from its summary, with the badge
+    expect(screen.getAllByTestId("state-badge")[0]).toHaveTextContent("finished");
+  });
+
+  it("test_AnalyticsDashboard__unknown_run_is_shown_by_the_picker_with_its_error", async () => {
+    window.history.replaceState(null, "", "/analytics?run=nope");
+    const { client } = fakeClient({ windows: 15 });
+    const missing = { ...client, summary: async () => Promise.reject(new ApiError(404, "not_found", "run nope not found")) };
+    renderDash(<AnalyticsDashboard client={missing} />);
+    const card = await screen.findByTestId("kpi-card");
+    await waitFor(() => expect(within(card).getByRole("alert")).toHaveTextContent("run nope not found"));
+    expect(screen.getByLabelText("Run")).toHaveValue("nope");
+  });
+});
+
+describe("compare list from a URL (breakweb)", () => {
+  it("test_AnalyticsDashboard__duplicate_compared_run_charted_once", async () => {
+    window.history.replaceState(null, "", "/analytics?run=run-b&compare=run-a,run-a,run-b");
+    const { client, calls } = fakeClient({ windows: 15 });
+    renderDash(<AnalyticsDashboard client={client} />);
+    const chart = await screen.findByTestId("chart-Return");
+    await waitFor(() => expect(within(chart).getAllByRole("button", { pressed: true }).filter((b) => b.dataset.legend === "group")).toHaveLength(2));
+    const ids = (chart.getAttribute("data-series") ?? "").split(" ");
+    expect(ids.filter((id) => id === "run-a|eval/return_mean")).toHaveLength(1);
+    expect(calls.filter((c) => c.startsWith("history:run-a:") && c.includes("eval/return_mean"))).toHaveLength(1);
+  });
+});
+
+describe("rapid window changes (breakweb)", () => {
+  it("test_AnalyticsDashboard__late_answer_of_an_earlier_choice_never_replaces_the_current_window", async () => {
+    const { client } = fakeClient({ windows: 15 });
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const slow = {
+      ...client,
+      iteration: async (s: Source, run: string, w: number) => {
+        if (w !== 6) return client.iteration(s, run, w);
+        await gate;
+        const got = await client.iteration(s, run, w);
+        answered6 = true;
+        return got;
+      },
+    };
+    let answered6 = false;
+    renderDash(<AnalyticsDashboard client={slow} />);
+    await waitFor(() => expect(screen.getByTestId("iteration-panel")).toHaveAttribute("data-window", "14"));
+    fireEvent.change(screen.getByLabelText("Iteration"), { target: { value: "6" } });
+    fireEvent.change(screen.getByLabelText("Iteration"), { target: { value: "7" } });
+    await waitFor(() => expect(screen.getByTestId("iteration-panel")).toHaveAttribute("data-window", "7"));
+    release();
+    // window 6's answer comes in after: nothing changes
+    await waitFor(() => expect(window.location.search).toContain("iteration=7"));
+    await waitFor(() => expect(answered6).toBe(true));
+    await act(async () => {});
+    expect(screen.getByTestId("iteration-panel")).toHaveAttribute("data-window", "7");
+    expect(screen.getByTestId("kpi-window")).toHaveTextContent("7");
+    expect(screen.getByLabelText("Iteration")).toHaveValue("7");
+    expect(screen.getByTestId("chart-Return")).toHaveAttribute("data-highlight", String(8 * 4096));
   });
 });
