@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from ppo.launch import free_port
+from tests.procs import descendants, gone
 
 TRAIN_ARGS = (
     *("--num-envs", "256", "--rollout-steps", "16", "--updates-per-window", "2"),
@@ -39,29 +40,6 @@ def _env(cache: str) -> dict[str, str]:
         JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0",
     )
     return env
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below `pid` (Linux /proc)."""
-    out, todo = [], [pid]
-    while todo:
-        for task in Path(f"/proc/{todo.pop()}/task").glob("*"):
-            try:
-                kids = [int(k) for k in (task / "children").read_text().split()]
-            except OSError:
-                continue
-            out += kids
-            todo += kids
-    return out
-
-
-def gone(pid: int) -> bool:
-    """True once `pid` exited (an unreaped zombie counts)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
 
 
 def coordinator_killed(runs: Path, env: dict[str, str], k: int) -> str:

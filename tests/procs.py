@@ -98,3 +98,27 @@ def train_tiny(runs_dir: Path, run_id: str, *extra: str) -> None:
     )
     assert proc.returncode == 0, f"training failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     assert (runs_dir / run_id / "windows.jsonl").is_file()
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (Linux /proc), children first."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop(0)
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            try:
+                kids = [int(k) for k in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            out += kids
+            todo += kids
+    return out
+
+
+def gone(pid: int) -> bool:
+    """True once `pid` has exited (a zombie nobody reaped yet counts as exited)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")

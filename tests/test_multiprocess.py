@@ -36,7 +36,7 @@ from pathlib import Path
 
 import pytest
 from kill_after_window import parse_spec
-from procs import free_port
+from procs import descendants, free_port, gone
 
 from analytics_service.liveness import effective_state
 from ppo import checkpoint, distributed, launch, records
@@ -374,30 +374,6 @@ def test_coordinator_killed__the_others_stop_with_one_line_then_resume_is_exact(
     assert _hashes(run) == _hashes(reference)
 
 
-def _descendants(pid: int) -> list[int]:
-    """Every process below `pid` (Linux /proc), children first."""
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop(0)
-        for task in Path(f"/proc/{p}/task").glob("*"):
-            try:
-                kids = [int(k) for k in (task / "children").read_text().split()]
-            except OSError:
-                continue
-            out += kids
-            todo += kids
-    return out
-
-
-def _gone(pid: int) -> bool:
-    """True once `pid` has exited (a zombie nobody reaped yet counts as exited)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
-
-
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
 @pytest.mark.parametrize(
     "sig",
@@ -424,7 +400,7 @@ def test_launcher_killed_or_interrupted__its_processes_do_not_outlive_it(runs, s
                 break
         else:
             pytest.fail(f"no window line: rc={proc.wait()}\n{''.join(seen)[-3000:]}")
-        kids = _descendants(proc.pid)
+        kids = descendants(proc.pid)
         assert len(kids) >= 2, kids  # the two processes (and process 1's stderr filter)
         proc.send_signal(sig)
         killed = time.monotonic()
@@ -432,16 +408,16 @@ def test_launcher_killed_or_interrupted__its_processes_do_not_outlive_it(runs, s
         # bound: a process leaves on SIGTERM at once; process 0 waits at most the peer
         # timeout + 1 s for the others (ppo.distributed.exit_now); wide slack for load
         deadline = killed + peer_timeout + 1 + 30
-        while not all(_gone(k) for k in kids) and time.monotonic() < deadline:
+        while not all(gone(k) for k in kids) and time.monotonic() < deadline:
             time.sleep(0.1)
-        left = [k for k in kids if not _gone(k)]
+        left = [k for k in kids if not gone(k)]
         assert not left, f"still running after {time.monotonic() - killed:.1f} s: {left}"
         assert rc == (-signal.SIGKILL if sig == signal.SIGKILL else 128 + signal.SIGINT)
     finally:
         if proc.poll() is None:
             proc.kill()
         proc.wait()
-        for k in _descendants(proc.pid) if proc.poll() is None else []:
+        for k in descendants(proc.pid) if proc.poll() is None else []:
             os.kill(k, signal.SIGKILL)
 
 
