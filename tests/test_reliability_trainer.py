@@ -93,7 +93,7 @@ BAD = [
     (["--coordinator", "127.0.0.1:1", "--num-processes", "2"], "needs --process-id"),
     (["--total-steps", "10000000000000", "--num-envs", "1"], "windows of"),
     (["--hidden", "65536"], "of memory"),
-    (["--num-envs", "16777216", "--rollout-steps", "4096"], "of memory"),
+    (["--num-envs", "16777216", "--rollout-steps", "100"], "of memory"),
     (["--num-envs", "1e3"], "argument --num-envs: '1e3' is not an integer"),
     (["--lr", "fast"], "argument --lr: 'fast' is not a number"),
     # float32 range: finite in Python, inf or 0 in the compiled program
@@ -448,7 +448,7 @@ OTHER_ENTRY_POINTS = [
     ("profiler", ["--sweep", "num_envs=8,100000000000"], "--num-envs must be <= 16777216"),
     (
         "profiler",
-        ["--mode", "trainer", "--num-envs", "16777216", "--rollout-steps", "4096"],
+        ["--mode", "trainer", "--num-envs", "16777216", "--rollout-steps", "100"],
         "of memory",
     ),
     ("profiler", ["--out", "/dev/null"], "'/dev/null' is not a regular file"),
