@@ -31,6 +31,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -257,13 +258,14 @@ def test_missing_peer__fails_within_the_join_timeout_with_one_line(runs):
     assert took < 3 + 60, took  # the bound plus start-up (imports) on a loaded box
 
 
-def test_processes_with_different_arguments__all_stop_with_the_same_line(runs):
-    before = sorted(p.name for p in runs.iterdir())
+def _both_refuse(runs: Path, args_for: Callable[[int], list[str]]) -> list[str]:
+    """Start `ppo.train` as processes 0 and 1 of 2 (process I with `args_for(I)`), assert
+    both exit 2, and return each one's last stderr line."""
     addr = f"127.0.0.1:{free_port()}"
     base = [sys.executable, "-m", "ppo.train", *TRAIN_ARGS, "--run-dir", str(runs)]
     procs = [
         subprocess.Popen(
-            [*base, "--seed", str(i), "--coordinator", addr, *_ids(2, i)],
+            [*base, *args_for(i), "--coordinator", addr, *_ids(2, i)],
             cwd=REPO,
             env=_env(),
             stdout=subprocess.PIPE,
@@ -277,6 +279,12 @@ def test_processes_with_different_arguments__all_stop_with_the_same_line(runs):
         _, err = p.communicate(timeout=TIMEOUT_S)
         assert p.returncode == 2, err[-3000:]
         errs.append(err.strip().splitlines()[-1])
+    return errs
+
+
+def test_processes_with_different_arguments__all_stop_with_the_same_line(runs):
+    before = sorted(p.name for p in runs.iterdir())
+    errs = _both_refuse(runs, lambda i: ["--seed", str(i)])
     assert "seed=1 on process 1 (process 0: 0)" in errs[0], errs
     assert errs[0].split(" (process ")[0] == errs[1].split(" (process ")[0]
     assert sorted(p.name for p in runs.iterdir()) == before  # no run made
@@ -287,25 +295,8 @@ def test_processes_on_a_live_run__all_refuse_with_the_same_line(runs):
     every process refuses (exit 2) with the same line, naming the holder, before any work;
     only process 0 would take the lock, the others follow its verdict."""
     lock = RunLock.acquire(runs / "busy")  # this test process stands for the live trainer
-    addr = f"127.0.0.1:{free_port()}"
-    base = [sys.executable, "-m", "ppo.train", *TRAIN_ARGS, "--run-dir", str(runs)]
     try:
-        procs = [
-            subprocess.Popen(
-                [*base, "--run-id", "busy", "--coordinator", addr, *_ids(2, i)],
-                cwd=REPO,
-                env=_env(),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for i in range(2)
-        ]
-        errs = []
-        for p in procs:
-            _, err = p.communicate(timeout=TIMEOUT_S)
-            assert p.returncode == 2, err[-3000:]
-            errs.append(err.strip().splitlines()[-1])
+        errs = _both_refuse(runs, lambda i: ["--run-id", "busy"])
     finally:
         lock.release()
     assert f"error: run busy is being trained by pid {os.getpid()} on " in errs[0], errs
