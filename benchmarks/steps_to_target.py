@@ -30,6 +30,10 @@ def first_hit(rows: list[dict], profit: float, survival: float) -> dict | None:
     return None
 
 
+# The fields that tell configs apart in the summary (runs differing only in seed group).
+CONFIG_KEYS = ("hidden", "epochs", "minibatches", "lr", "rollout_steps")
+
+
 def summarize(run_dirs: list[Path], profit: float, survival: float) -> list[dict]:
     """One entry per run: config label, steps and wall seconds at the first hit, last eval."""
     out = []
@@ -43,6 +47,9 @@ def summarize(run_dirs: list[Path], profit: float, survival: float) -> list[dict
                 "run": d.name,
                 "hidden": cfg["hidden"],
                 "epochs": cfg["epochs"],
+                "minibatches": cfg.get("minibatches"),
+                "lr": cfg.get("lr"),
+                "rollout_steps": cfg.get("rollout_steps"),
                 "num_envs": cfg["num_envs"],
                 "steps_to_target": None if hit is None else hit["env_steps"],
                 "wall_s_to_target": None if hit is None else hit.get("wall_time_s"),
@@ -87,11 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     by_cfg: dict[tuple, list] = {}
     for r in rows:
         print(json.dumps(r))
-        by_cfg.setdefault((r["hidden"], r["epochs"]), []).append(r["steps_to_target"])
-    for (h, e), steps in by_cfg.items():
+        label = " ".join(f"{k} {r[k]}" for k in CONFIG_KEYS if r[k] is not None)
+        by_cfg.setdefault(label, []).append(r["steps_to_target"])
+    for label, steps in by_cfg.items():
         hit = [s for s in steps if s is not None]
         med = statistics.median(hit) if len(hit) == len(steps) else None
-        print(f"hidden {h} epochs {e}: steps to target {steps} (median {med})")
+        print(f"{label}: steps to target {steps} (median {med})")
     if a.out:
         a.out.write_text(json.dumps(rows, indent=1) + "\n")
     if a.png:

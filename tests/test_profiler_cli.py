@@ -205,6 +205,7 @@ def test_committed_reports__match_the_schema() -> None:
     reports += sorted(ARTIFACTS.glob("vs-peer*.json"))  # make bench-peer
     reports += sorted(ARTIFACTS.glob("trainer-*.json"))  # profiler --mode trainer
     reports += sorted(ARTIFACTS.glob("gpu/h200-*.json"))  # benchmarks/gpu_check_short.sh
+    reports += sorted(ARTIFACTS.glob("learning/*/profiler-*.json"))  # per-config steps/s
     assert reports, "the baseline report is committed"
     for path in reports:
         jsonschema.Draft202012Validator(schema).validate(json.loads(path.read_text()))

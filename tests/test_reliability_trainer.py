@@ -91,7 +91,7 @@ BAD = [
     (["--process-id", "x"], "argument --process-id: 'x' is not an integer"),
     (["--coordinator", "nohost"], "--coordinator 'nohost' must be HOST:PORT or 'auto'"),
     (["--coordinator", "127.0.0.1:1", "--num-processes", "2"], "needs --process-id"),
-    (["--total-steps", "10000000000000", "--num-envs", "1"], "windows of"),
+    (["--total-steps", "10000000000000", "--num-envs", "1", "--minibatches", "1"], "windows of"),
     (["--hidden", "65536"], "of memory"),
     (["--num-envs", "16777216", "--rollout-steps", "100"], "of memory"),
     (["--num-envs", "1e3"], "argument --num-envs: '1e3' is not an integer"),
