@@ -30,7 +30,7 @@ def first_hit(rows: list[dict], profit: float, survival: float) -> dict | None:
     return None
 
 
-# The fields that tell configs apart in the summary (runs differing only in seed group).
+# The fields that tell configs apart in the summary; runs that differ only in seed group.
 CONFIG_KEYS = ("hidden", "epochs", "minibatches", "lr", "rollout_steps")
 
 
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--png", type=Path, default=None)
     a = p.parse_args(argv)
     rows = summarize(a.runs, a.profit, a.survival)
-    by_cfg: dict[tuple, list] = {}
+    by_cfg: dict[str, list] = {}
     for r in rows:
         print(json.dumps(r))
         label = " ".join(f"{k} {r[k]}" for k in CONFIG_KEYS if r[k] is not None)
