@@ -45,11 +45,7 @@ def summarize(run_dirs: list[Path], profit: float, survival: float) -> list[dict
         out.append(
             {
                 "run": d.name,
-                "hidden": cfg["hidden"],
-                "epochs": cfg["epochs"],
-                "minibatches": cfg.get("minibatches"),
-                "lr": cfg.get("lr"),
-                "rollout_steps": cfg.get("rollout_steps"),
+                **{k: cfg.get(k) for k in CONFIG_KEYS},
                 "num_envs": cfg["num_envs"],
                 "steps_to_target": None if hit is None else hit["env_steps"],
                 "wall_s_to_target": None if hit is None else hit.get("wall_time_s"),
