@@ -10,9 +10,18 @@ steps, E minibatches...), with inputs taken from a real rollout (never zeros), c
 first, run once untimed, then timed `--repeats` times with `block_until_ready`; medians are
 reported. FLOPs and bytes are XLA's cost analysis of one call of the piece times the calls
 per update (XLA counts a loop body once, so loops are analysed by their body). "dense FLOPs"
-are the network's matmul FLOPs in the phase (2 * in * out per sample and layer; backward =
-2 x forward). `matmul-bound s` = dense FLOPs / measured matmul ceiling: the time the phase
-would take if only its matmuls cost anything.
+are the network's matmul FLOPs in the phase as the program runs them: 2 * in * out per sample
+and layer forward; backward the weight gradients of every layer (= forward) plus the input
+gradients of every layer but the first (the observations need none, and XLA computes none).
+`matmul-bound s` = dense FLOPs / measured matmul ceiling: the time the phase would take if
+only its matmuls cost anything. The ceiling is measured before and after the phases; their
+mean per CPU-second is used.
+
+The last phase is the window program itself (`ppo.window.make_window_fn`, K =
+updates_per_window updates per call, runner donated, as training runs it), per update. The
+non-matmul share is taken from it: 1 - matmul-bound time / window time per update. The
+standalone pieces (and the standalone "whole update") also pay for fresh output buffers that
+the window reuses, so they overstate their phase.
 """
 
 from __future__ import annotations
@@ -62,15 +71,19 @@ def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
 
     from envjax import N_ACTIONS, OBS_DIM, CaravanEnv
     from ppo.network import with_input_width
-    from ppo.window import STORED_OBS, Carry, init_runner, make_mesh, make_parts
+    from ppo.window import (
+        STORED_OBS,
+        Carry,
+        init_runner,
+        make_mesh,
+        make_parts,
+        make_window_fn,
+        obs_buffer,
+    )
     from profiler import ceiling as ceiling_mod
 
-    say("ceiling")
+    say("ceiling (before)")
     ceil = ceiling_mod.measure("full", repeats)
-    # Per CPU-second ceilings: the phases are compared with them in CPU time, which a
-    # shared machine's load moves much less than wall-clock time.
-    peak_flops = ceil["matmul"]["flops_per_cpu_s"]
-    peak_bytes = ceil["copy"]["bytes_per_cpu_s"]
 
     der = tc.derived(1)
     if der.num_devices != 1 or tc.num_seeds != 1:
@@ -84,12 +97,22 @@ def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
     key = jax.random.PRNGKey(7)
 
     # Real inputs: a few updates first, so params, obs and env states are not initial.
-    carry = Carry(one.params, one.opt_state, one.env_state, one.obs, one.rng[0], one.update)
+    carry = Carry(
+        one.params,
+        one.opt_state,
+        one.env_state,
+        one.obs,
+        one.rng[0],
+        one.update,
+        obs_buffer(tc, tc.num_envs),
+    )
     warm = jax.jit(lambda c: jax.lax.scan(parts.update, c, None, length=2)[0])
     say("warming: 2 updates")
     carry = jax.block_until_ready(warm(carry))
     params, opt_state = carry.params, carry.opt_state
-    (_, _, _), traj = jax.jit(parts.rollout)(params, carry.env_state, carry.obs, key)
+    (_, _, _), traj = jax.jit(parts.rollout)(
+        params, carry.env_state, carry.obs, key, obs_buffer(tc, tc.num_envs)
+    )
     flat, _ = jax.jit(parts.advantages)(params, traj, carry.obs)
     idx = jax.jit(parts.shuffle)(key)
     mbs = jax.jit(jax.vmap(parts.gather, in_axes=(None, 0)))(flat, idx)
@@ -113,7 +136,10 @@ def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
     # Forward matmul FLOPs per sample as the window does them: its first layer reads only the
     # stored observation columns (ppo.window.STORED_OBS), not all OBS_DIM.
     net_f = _dense_flops(with_input_width(params, STORED_OBS))
+    # Backward: weight gradients (= forward) + input gradients of all layers but the first.
+    bwd_f = 2.0 * net_f - _first_layer_flops(with_input_width(params, STORED_OBS))
     e, batch = tc.num_envs, tc.num_envs * t_len
+    update_dense = net_f * (e * t_len + e) + (net_f + bwd_f) * epochs * batch
 
     def phase(
         name: str,
@@ -144,8 +170,6 @@ def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
                 "xla_flops": None if flops is None else flops * scale,
                 "xla_bytes": None if nbytes is None else nbytes * scale,
                 "dense_flops": dense * scale,
-                "matmul_bound_cpu_s": dense * scale / peak_flops,
-                "copy_bound_cpu_s": None if nbytes is None else nbytes * scale / peak_bytes,
             }
         )
 
@@ -194,7 +218,7 @@ def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
     phase(
         "rollout: whole (as in the window)",
         "rollout-total",
-        lambda p, st, o, k: parts.rollout(p, st, o, k),
+        lambda p, st, o, k: parts.rollout(p, st, o, k, obs_buffer(tc, e)),
         (params, env_state0, obs0, key),
         None,
         (),
@@ -251,7 +275,7 @@ def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
         lambda p, mb: parts.grads(p, mb),
         (params, jax.tree.map(lambda x: x[0], mbs)),
         n_mb,
-        3.0 * net_f * batch,
+        (net_f + bwd_f) * batch,
         scale=epochs,
     )
 
@@ -283,8 +307,42 @@ def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
         None,
         (),
         1,
-        net_f * (e * t_len + e + 3 * epochs * batch),
+        update_dense,
     )
+    # --- the window program itself, per update ---
+    k_win = tc.updates_per_window
+    say(f"phase window ({k_win} updates per call)")
+    win = make_window_fn(tc, der, env, env.default_params, mesh, runner, N_ACTIONS)
+    held = {"runner": win(runner)[0]}  # compile + one untimed call; `runner` is donated
+
+    def window_call() -> Any:
+        held["runner"], stats = win(held["runner"])
+        return stats
+
+    w_secs, w_cpus = _time(window_call, repeats)
+    phases.append(
+        {
+            "phase": f"window program ({k_win} updates per call), per update",
+            "group": "window",
+            "seconds_per_update": statistics.median(w_secs) / k_win,
+            "cpu_seconds_per_update": statistics.median(w_cpus) / k_win,
+            "samples_s": [x / k_win for x in w_secs],
+            "xla_flops": None,
+            "xla_bytes": None,
+            "dense_flops": update_dense,
+        }
+    )
+    runner = held["runner"]
+    say("ceiling (after)")
+    ceil_end = ceiling_mod.measure("full", repeats)
+    # Per CPU-second ceilings: the phases are compared with them in CPU time, which a
+    # shared machine's load moves much less than wall-clock time. The mean of the readings
+    # before and after the phases: one reading alone moved 141-201 GFLOP/s run to run.
+    peak_flops = (ceil["matmul"]["flops_per_cpu_s"] + ceil_end["matmul"]["flops_per_cpu_s"]) / 2
+    peak_bytes = (ceil["copy"]["bytes_per_cpu_s"] + ceil_end["copy"]["bytes_per_cpu_s"]) / 2
+    for p in phases:
+        p["matmul_bound_cpu_s"] = p["dense_flops"] / peak_flops
+        p["copy_bound_cpu_s"] = None if p["xla_bytes"] is None else p["xla_bytes"] / peak_bytes
     # --- host: what ppo.train fetches per window ---
     say("phase host")
     host_stats = _time(lambda: jax.device_get(runner.update), repeats)[0]
@@ -292,13 +350,14 @@ def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
     runner_bytes = sum(x.nbytes for x in jax.tree.leaves(runner))
 
     whole = next(p for p in phases if p["group"] == "total")
+    window = next(p for p in phases if p["group"] == "window")
     roll = next(p for p in phases if p["group"] == "rollout-total")
     parts_sum = sum(
         p["cpu_seconds_per_update"] for p in phases if p["group"] in ("rollout", "gae", "update")
     )
     for p in phases:
         p["share_of_update"] = p["cpu_seconds_per_update"] / whole["cpu_seconds_per_update"]
-    nonmatmul = 1.0 - whole["matmul_bound_cpu_s"] / whole["cpu_seconds_per_update"]
+    nonmatmul = 1.0 - window["matmul_bound_cpu_s"] / window["cpu_seconds_per_update"]
     return {
         "config": {
             k: getattr(tc, k)
@@ -307,6 +366,7 @@ def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
                 "rollout_steps",
                 "epochs",
                 "minibatches",
+                "updates_per_window",
                 "hidden",
                 "layers",
                 "action_masking",
@@ -315,6 +375,8 @@ def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
         "backend": jax.default_backend(),
         "load_average_start": list(os.getloadavg()),
         "ceiling": ceil,
+        "ceiling_end": ceil_end,
+        "ceiling_used": {"flops_per_cpu_s": peak_flops, "bytes_per_cpu_s": peak_bytes},
         "phases": phases,
         "rollout_pieces_sum_cpu_s": sum(
             p["cpu_seconds_per_update"] for p in phases if p["group"] == "rollout"
@@ -322,10 +384,14 @@ def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
         "rollout_whole_cpu_s": roll["cpu_seconds_per_update"],
         "pieces_sum_cpu_s": parts_sum,
         "update_cpu_s": whole["cpu_seconds_per_update"],
+        "window_update_cpu_s": window["cpu_seconds_per_update"],
+        "window_update_s": window["seconds_per_update"],
         "update_s": whole["seconds_per_update"],
-        "env_steps_per_s": batch / whole["seconds_per_update"],
-        "env_steps_per_cpu_s": batch / whole["cpu_seconds_per_update"],
+        "env_steps_per_s": batch / window["seconds_per_update"],
+        "env_steps_per_cpu_s": batch / window["cpu_seconds_per_update"],
         "non_matmul_share": nonmatmul,
+        "non_matmul_share_standalone_update": 1.0
+        - whole["matmul_bound_cpu_s"] / whole["cpu_seconds_per_update"],
         "host": {
             "stats_fetch_s": statistics.median(host_stats),
             "runner_fetch_s_per_window": statistics.median(host_runner),
@@ -334,20 +400,31 @@ def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
     }
 
 
-def _dense_flops(params: Any) -> float:
+def _kernels(params: Any) -> list[tuple[str, Any]]:
     import jax
 
-    total = 0.0
-    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
-        if str(getattr(path[-1], "key", "")) == "kernel":
-            total += 2.0 * leaf.shape[-2] * leaf.shape[-1]
-    return total
+    return [
+        (jax.tree_util.keystr(path), leaf)
+        for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]
+        if str(getattr(path[-1], "key", "")) == "kernel"
+    ]
+
+
+def _dense_flops(params: Any) -> float:
+    """Forward matmul FLOPs per sample: 2 * in * out summed over the kernels."""
+    return sum(2.0 * k.shape[-2] * k.shape[-1] for _, k in _kernels(params))
+
+
+def _first_layer_flops(params: Any) -> float:
+    """Forward FLOPs per sample of the layer that reads the observations (`trunk_0`)."""
+    (k,) = [k for name, k in _kernels(params) if "trunk_0" in name]
+    return 2.0 * k.shape[-2] * k.shape[-1]
 
 
 def table(b: dict) -> str:
     """The breakdown as a Markdown table (CPU milliseconds per update) plus summary lines."""
-    c = b["ceiling"]
-    mm, cp = c["matmul"]["flops_per_cpu_s"], c["copy"]["bytes_per_cpu_s"]
+    c, c2 = b["ceiling"], b["ceiling_end"]
+    mm, cp = b["ceiling_used"]["flops_per_cpu_s"], b["ceiling_used"]["bytes_per_cpu_s"]
 
     def g(x: float | None) -> str:
         return "-" if x is None else f"{x / 1e9:,.2f}"
@@ -356,10 +433,12 @@ def table(b: dict) -> str:
         return "-" if x is None else f"{x * 1e3:,.0f}"
 
     lines = [
-        f"ceilings (same run): matmul {c['matmul']['flops_per_sec']['p50'] / 1e9:.1f} GFLOP/s "
-        f"wall, {mm / 1e9:.1f} GFLOP per CPU-s; copy {c['copy']['bytes_per_sec']['p50'] / 1e9:.1f}"
-        f" GB/s wall, {cp / 1e9:.1f} GB per CPU-s; load {b['load_average_start'][0]:.1f}; "
-        f"config {b['config']}",
+        f"ceilings (same run, before / after the phases): matmul "
+        f"{c['matmul']['flops_per_sec']['p50'] / 1e9:.1f} / "
+        f"{c2['matmul']['flops_per_sec']['p50'] / 1e9:.1f} GFLOP/s wall, mean "
+        f"{mm / 1e9:.1f} GFLOP per CPU-s; copy {c['copy']['bytes_per_sec']['p50'] / 1e9:.1f} / "
+        f"{c2['copy']['bytes_per_sec']['p50'] / 1e9:.1f} GB/s wall, mean {cp / 1e9:.1f} GB per "
+        f"CPU-s; load {b['load_average_start'][0]:.1f}; config {b['config']}",
         "",
         "| phase | CPU ms / update | share | wall ms | dense GFLOP | matmul-bound CPU ms "
         "| XLA GFLOP | XLA GB | copy-bound CPU ms |",
@@ -377,9 +456,11 @@ def table(b: dict) -> str:
         "",
         f"CPU time: rollout pieces sum {ms(b['rollout_pieces_sum_cpu_s'])} ms vs whole rollout "
         f"{ms(b['rollout_whole_cpu_s'])} ms; all pieces {ms(b['pieces_sum_cpu_s'])} ms vs whole "
-        f"update {ms(b['update_cpu_s'])} ms; {b['env_steps_per_cpu_s']:,.0f} env steps per "
-        f"CPU-s ({b['env_steps_per_s']:,.0f} per wall s); non-matmul share of the update "
-        f"{b['non_matmul_share']:.0%}",
+        f"update {ms(b['update_cpu_s'])} ms; window program {ms(b['window_update_cpu_s'])} ms "
+        f"per update: {b['env_steps_per_cpu_s']:,.0f} env steps per CPU-s "
+        f"({b['env_steps_per_s']:,.0f} per wall s); non-matmul share of the window "
+        f"{b['non_matmul_share']:.1%} (of the standalone update "
+        f"{b['non_matmul_share_standalone_update']:.1%})",
         f"host per window: stats fetch {h['stats_fetch_s'] * 1e3:.2f} ms; full runner fetch "
         f"{h['runner_fetch_s_per_window'] * 1e3:.1f} ms ({h['runner_bytes'] / 1e6:.0f} MB)",
     ]

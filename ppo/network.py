@@ -114,17 +114,33 @@ def cumsum_last(x: jax.Array) -> jax.Array:
     return jnp.matmul(x, upper, precision=jax.lax.Precision.HIGHEST)
 
 
-def sample_with_logp(logits: jax.Array, key: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """(action int32 [...], its log-probability [...]) with one log-softmax per row.
+def softmax_parts(logits: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """(exp(z) [..., n], log(sum exp(z)) [..., 1], z [..., n]) with z = logits - max(logits),
+    the max held constant under differentiation (as in jax.nn.log_softmax).
 
-    Same inverse-CDF draw as `sample_actions` (one uniform per row), on exp(log_softmax).
+    log-softmax is z - log_sum and the probabilities are exp(z) / sum: one exponential per
+    logit serves both (jax.nn.log_softmax followed by exp() costs two). For the rollout's
+    draw, which is not differentiated; in the loss the same rewrite made the backward pass
+    slower (docs/THROUGHPUT.md, P13). Masked logits (MASKED_LOGIT) give exp(z) == 0 exactly.
     """
-    logp_all = jax.nn.log_softmax(logits, axis=-1)
-    cdf = cumsum_last(jnp.exp(logp_all))
+    z = logits - jax.lax.stop_gradient(jnp.max(logits, axis=-1, keepdims=True))
+    e = jnp.exp(z)
+    return e, jnp.log(jnp.sum(e, axis=-1, keepdims=True)), z
+
+
+def sample_with_logp(logits: jax.Array, key: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(action int32 [...], its log-probability [...]) with one exponential per logit.
+
+    The inverse-CDF draw of `sample_actions` (one uniform per row) on the unnormalised
+    exp(logits - max): the comparison scales the uniform by the row's total, so no division
+    is needed.
+    """
+    e, log_sum, z = softmax_parts(logits)
+    cdf = cumsum_last(e)
     u = 1.0 - jax.random.uniform(key, logits.shape[:-1], dtype=logits.dtype)
     idx = jnp.sum(cdf < (u[..., None] * cdf[..., -1:]), axis=-1)
     action = jnp.minimum(idx, logits.shape[-1] - 1).astype(jnp.int32)
-    return action, select_logp(logp_all, action)
+    return action, select_logp(z, action) - log_sum[..., 0]
 
 
 def select_logp(logp_all: jax.Array, action: jax.Array) -> jax.Array:

@@ -229,8 +229,8 @@ class Parts(NamedTuple):
     policy: Callable  # (params, obs [..., OBS]) -> (masked logits [..., A], value [...])
     act: Callable  # (logits [E, A], key) -> (action int32 [E], logp [E])
     env_step: Callable  # (key, env_state, action [E]) -> (obs, env_state, reward, done, info)
-    rollout: Callable  # (params, env_state, obs, key) -> ((env_state, obs, RolloutAcc), Traj)
-    advantages: Callable  # (params, traj, last obs) -> (flat batch [T*E, ...], ev)
+    rollout: Callable  # (params, env_state, obs, key, obs_buf) -> ((env_state, obs, acc), Traj)
+    advantages: Callable  # (params, traj, last obs) -> ((obs [T*E, W], scalars [T*E, 8]), ev)
     shuffle: Callable  # key -> minibatch index rows int32 [M, T*E/M]
     gather: Callable  # (flat batch, index row) -> one minibatch
     grads: Callable  # (params, minibatch) -> ((loss, LossParts), grads)
@@ -258,10 +258,43 @@ class Carry(NamedTuple):
     obs: jax.Array
     key: jax.Array
     update: jax.Array
+    # [T, E, stored width] float32: the rollout's observation buffer, overwritten in place by
+    # every update's rollout (P11). Its contents never carry meaning from one update to the
+    # next; carrying it spares the zero-fill a scan's stacked output gets every update.
+    obs_buf: jax.Array
+
+
+def obs_buffer(cfg: TrainConfig, envs: int, width: int = STORED_OBS) -> jax.Array:
+    """A zeroed rollout observation buffer for `Carry.obs_buf`: float32 [T, envs, width]."""
+    return jnp.zeros((cfg.rollout_steps, envs, width), jnp.float32)
+
+
+# Columns of the packed per-sample scalars (`pack_scalars`): 8 float32, one 32-byte row.
+SCALAR_COLS = 8
+
+
+def pack_scalars(
+    action: jax.Array, logp: jax.Array, value: jax.Array, adv: jax.Array, ret: jax.Array
+) -> jax.Array:
+    """The per-sample scalars as one float32 [N, SCALAR_COLS] array: one row gather per
+    minibatch instead of five (P12). The int32 action ([N], 0 <= action < 2**24) is stored
+    as a float32, exact in that range (a bit-cast would make denormals of small ints, which
+    flush-to-zero arithmetic may zero); the last three columns are 0."""
+    cols = [action.astype(jnp.float32), logp, value, adv, ret]
+    zero = jnp.zeros_like(logp)
+    return jnp.stack(cols + [zero] * (SCALAR_COLS - len(cols)), axis=-1)
+
+
+def unpack_scalars(packed: jax.Array) -> tuple[jax.Array, ...]:
+    """`pack_scalars` inverted: (action int32, logp, value, adv, ret), each [N]."""
+    action = packed[..., 0].astype(jnp.int32)
+    return (action, *(packed[..., i] for i in range(1, 5)))
 
 
 def make_parts(cfg: TrainConfig, der: Derived, env: Any, env_params: Any, n_actions: int) -> Parts:
     """The update's pieces for one seed on one device (collectives only when sharded)."""
+    if n_actions > 2**24:
+        raise ValueError(f"n_actions {n_actions} > 2**24: actions are stored as float32")
     net = make_network(cfg, n_actions)
     tx = make_optimizer(cfg, der)
     sched = lr_schedule(cfg, der)
@@ -297,32 +330,35 @@ def make_parts(cfg: TrainConfig, der: Derived, env: Any, env_params: Any, n_acti
         )(key, env_state, action, env_params)
         return obs2, env_state2, reward, term | trunc, info
 
-    def rollout_step(carry: tuple, _: None) -> tuple[tuple, Traj]:
-        params, env_state, obs, key, acc = carry
+    def rollout_step(carry: tuple, t: jax.Array) -> tuple[tuple, tuple]:
+        params, env_state, obs, key, acc, buf = carry
         key, k_act, k_env = jax.random.split(key, 3)
         logits, value = policy(params, obs)
         action, logp = act(logits, k_act)
         obs2, env_state2, reward, done, info = env_step(k_env, env_state, action)
-        step = Traj(
-            stored_obs(obs, width), action, logp, value, reward * cfg.value_target_scale, done
-        )
-        return (params, env_state2, obs2, key, acc.add(info)), step
+        buf = jax.lax.dynamic_update_index_in_dim(buf, stored_obs(obs, width), t, 0)
+        step = (action, logp, value, reward * cfg.value_target_scale, done)
+        return (params, env_state2, obs2, key, acc.add(info), buf), step
 
-    def rollout(params: Any, env_state: Any, obs: jax.Array, key: jax.Array) -> tuple:
-        (_, env_state, obs, _, acc), traj = jax.lax.scan(
-            rollout_step, (params, env_state, obs, key, RolloutAcc.zeros()), None, length=t_len
+    def rollout(
+        params: Any, env_state: Any, obs: jax.Array, key: jax.Array, obs_buf: jax.Array
+    ) -> tuple:
+        """obs_buf: float32 [T, E, width], overwritten (its old contents are not read)."""
+        init = (params, env_state, obs, key, RolloutAcc.zeros(), obs_buf)
+        (_, env_state, obs, _, acc, obs_buf), steps = jax.lax.scan(
+            rollout_step, init, jnp.arange(t_len)
         )
-        return (env_state, obs, acc), traj
+        return (env_state, obs, acc), Traj(obs_buf, *steps)
 
     def advantages(params: Any, traj: Traj, obs: jax.Array) -> tuple[tuple, jax.Array]:
         _, last_value = policy(params, obs)
         adv, ret = gae(traj.reward, traj.value, traj.done, last_value, cfg.gamma, cfg.gae_lambda)
         ev = pmean(explained_variance(traj.value, ret))
-        flat = jax.tree.map(
-            lambda x: x.reshape((t_len * e_loc, *x.shape[2:])),
-            (traj.obs, traj.action, traj.logp, traj.value, adv, ret),
+        n = t_len * e_loc
+        scalars = pack_scalars(
+            *(x.reshape(n) for x in (traj.action, traj.logp, traj.value, adv, ret))
         )
-        return flat, ev
+        return (traj.obs.reshape((n, traj.obs.shape[-1])), scalars), ev
 
     def shuffle(key: jax.Array) -> jax.Array:
         return random_permutation(key, t_len * e_loc).reshape((n_mb, mb_size))
@@ -333,7 +369,8 @@ def make_parts(cfg: TrainConfig, der: Derived, env: Any, env_params: Any, n_acti
         )
 
     def loss_fn(params: Any, mb: tuple) -> tuple[jax.Array, Any]:
-        obs, action, logp, value, adv, ret = mb
+        obs, scalars = mb
+        action, logp, value, adv, ret = unpack_scalars(scalars)
         logits, v = policy(params, obs)
         return ppo_loss(
             logits, v, action, logp, value, adv, ret, cfg.clip, cfg.vf_coef, cfg.ent_coef
@@ -361,9 +398,9 @@ def make_parts(cfg: TrainConfig, der: Derived, env: Any, env_params: Any, n_acti
         return (params, opt_state, batch), out
 
     def update(carry: Carry, _step: None) -> tuple[Carry, UpdateStats]:
-        params, opt_state, env_state, obs, key, n_update = carry
+        params, opt_state, env_state, obs, key, n_update, obs_buf = carry
         key, k_roll, k_epochs = jax.random.split(key, 3)
-        (env_state, obs, acc), traj = rollout(params, env_state, obs, k_roll)
+        (env_state, obs, acc), traj = rollout(params, env_state, obs, k_roll, obs_buf)
         flat, ev = advantages(params, traj, obs)
         lr = sched(schedule_count(opt_state))  # the count before this update's steps
         (params, opt_state, _), (parts, gnorm) = jax.lax.scan(
@@ -390,7 +427,7 @@ def make_parts(cfg: TrainConfig, der: Derived, env: Any, env_params: Any, n_acti
             kind_counts=acc.kind_counts,
             params_finite=jnp.bool_(True),
         )
-        return Carry(params, opt_state, env_state, obs, key, n_update + 1), stats
+        return Carry(params, opt_state, env_state, obs, key, n_update + 1, traj.obs), stats
 
     return Parts(policy, act, env_step, rollout, advantages, shuffle, gather, grads, apply, update)
 
@@ -411,7 +448,8 @@ def make_window_fn(
     parts = make_parts(cfg, der, env, env_params, n_actions)
 
     def one_seed_window(r: Runner) -> tuple[Runner, UpdateStats]:
-        carry = Carry(r.params, r.opt_state, r.env_state, r.obs, r.rng[0], r.update)
+        buf = obs_buffer(cfg, der.envs_per_device, stored_width(r.obs.shape[-1]))
+        carry = Carry(r.params, r.opt_state, r.env_state, r.obs, r.rng[0], r.update, buf)
         carry, stats = jax.lax.scan(parts.update, carry, None, length=cfg.updates_per_window)
         params = carry.params
         finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(params)]))

@@ -157,3 +157,60 @@ def test_policy__reads_every_column_of_an_env_with_another_observation_layout() 
     _, value = parts.policy(params, obs)
     _, value_without = parts.policy(params, obs.at[:, -8:].set(0.0))
     assert not np.allclose(np.asarray(value), np.asarray(value_without))
+
+
+# ---- round 4 (docs/THROUGHPUT.md, P11-P13) keeps the numbers ----
+
+
+def test_pack_scalars__round_trips_exactly_through_a_jitted_gather() -> None:
+    import jax
+
+    from ppo.window import SCALAR_COLS, pack_scalars, unpack_scalars
+
+    n = 4096
+    key = jax.random.PRNGKey(3)
+    action = jnp.concatenate([jnp.arange(69), jnp.array([2**24 - 1])])
+    action = jnp.resize(action, (n,)).astype(jnp.int32)
+    floats = [
+        jax.random.normal(k, (n,), jnp.float32) * scale
+        for k, scale in zip(jax.random.split(key, 4), (1.0, 1e6, 1e-30, 3e38), strict=True)
+    ]
+    idx = jax.random.permutation(key, n)
+
+    @jax.jit
+    def through(a, f0, f1, f2, f3, i):
+        packed = pack_scalars(a, f0, f1, f2, f3)
+        return packed.shape, unpack_scalars(packed.at[i].get(mode="promise_in_bounds"))
+
+    shape, got = through(action, *floats, idx)
+    assert shape == (n, SCALAR_COLS)
+    assert got[0].dtype == jnp.int32
+    for g, want in zip(got, (action, *floats), strict=True):
+        np.testing.assert_array_equal(np.asarray(g), np.asarray(want)[np.asarray(idx)])
+
+
+def test_rollout__fills_the_whole_obs_buffer_and_never_reads_its_old_contents() -> None:
+    import jax
+
+    from envjax import N_ACTIONS, OBS_DIM, CaravanEnv
+    from ppo.window import STORED_OBS, init_runner, make_mesh, make_parts, obs_buffer
+
+    cfg = TrainConfig(num_envs=8, rollout_steps=5, minibatches=1, hidden=8)
+    der = cfg.derived(1)
+    env = CaravanEnv()
+    runner = init_runner(cfg, der, env, env.default_params, make_mesh(1), OBS_DIM, N_ACTIONS)
+    one = jax.tree.map(lambda x: x[0], runner)
+    parts = make_parts(cfg, der, env, env.default_params, N_ACTIONS)
+    rollout = jax.jit(parts.rollout)
+    key = jax.random.PRNGKey(11)
+    zeros = obs_buffer(cfg, cfg.num_envs)
+    assert zeros.shape == (5, 8, STORED_OBS)
+    out_a = rollout(one.params, one.env_state, one.obs, key, zeros)
+    out_b = rollout(one.params, one.env_state, one.obs, key, jnp.full(zeros.shape, jnp.nan))
+    for a, b in zip(jax.tree.leaves(out_a), jax.tree.leaves(out_b), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    traj = out_a[1]
+    assert bool(jnp.all(jnp.isfinite(traj.obs)))
+    # step 0 holds the rollout's first observation, each later step the env's next one
+    np.testing.assert_array_equal(np.asarray(traj.obs[0]), np.asarray(one.obs[:, :STORED_OBS]))
+    assert not np.array_equal(np.asarray(traj.obs[1]), np.asarray(traj.obs[0]))
