@@ -15,6 +15,7 @@ if __name__ == "__main__":  # check the command before importing jax: exit 2 in 
 
 import contextlib
 import dataclasses
+import faulthandler
 import functools
 import os
 import secrets
@@ -24,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import jax
 import numpy as np
@@ -81,8 +82,40 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
 
 
+class Terminated(SystemExit):
+    """Raised in the main thread by the trainer's SIGTERM handler."""
+
+
+def _leave_now(line: str, code: int) -> NoReturn:
+    """Print `line` on stderr and exit at once, the run already marked crashed.
+
+    The device may still be running the window, and nothing cancels a running XLA program:
+    Python's normal shutdown would wait for it (minutes for a long window).
+    """
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()
+    print(line, file=sys.stderr, flush=True)
+    os._exit(code)
+
+
+def wait_ready(tree: Any, poll_s: float = 0.02) -> Any:
+    """`jax.block_until_ready(tree)`, waiting in Python: the array leaves' `is_ready()` is
+    polled (1 ms, doubling to `poll_s`), so signal handlers run during a long device call.
+
+    A main thread blocked inside the runtime runs no Python signal handler: SIGTERM or
+    Ctrl-C would wait for the whole window, and forever if the runtime never finishes.
+    """
+    leaves: list[Any] = [x for x in jax.tree.leaves(tree) if isinstance(x, jax.Array)]
+    delay = 0.001
+    while not all(x.is_ready() for x in leaves):
+        time.sleep(delay)
+        delay = min(2 * delay, poll_s)
+    return jax.block_until_ready(tree)
+
+
 def _host(tree: Any) -> Any:
     """A device tree as host numpy (gathered across processes on multi-host)."""
+    wait_ready(tree)
     if jax.process_count() > 1:
         from jax.experimental import multihost_utils
 
@@ -230,7 +263,7 @@ def _train_locked(
 
     def on_sigterm(signum: int, frame: Any) -> None:
         if not failing.is_set():  # already on the way out: let the crash mark finish
-            raise SystemExit(f"terminated by signal {signum}")
+            raise Terminated(f"terminated by signal {signum}")
 
     def mark_crashed(reason: str) -> None:  # a peer died: the watchdog stops this process
         failing.set()
@@ -583,7 +616,7 @@ def _loop(launch: _Launch, runner: Runner, start_window: int) -> list[Path]:
         clock = _PhaseClock()
         with clock.phase("compute_s"):
             runner, stats = programs.window(runner)
-            jax.block_until_ready((runner, stats))
+            wait_ready((runner, stats))
         with clock.phase("fetch_s"):
             st = _fetch_stats(stats, w, der)
         with clock.phase("eval_s"):
@@ -682,6 +715,9 @@ def main(
     together (`distributed.finish`).
     """
     code, line = 0, ""
+    if threading.current_thread() is threading.main_thread():
+        # `kill -USR1 PID` prints every thread's Python stack: for a run that seems stuck
+        faulthandler.register(signal.SIGUSR1, all_threads=True, chain=False)
     try:
         cfg, opts = checked or _preflight_and_join(argv)
         if checked is not None:
@@ -705,7 +741,15 @@ def main(
         else:
             line = f"error: {distributed.process_label()} stopped: {type(e).__name__}: {e}"
         code = 1
-    except SystemExit as e:  # SIGTERM (e.g. ppo.launch stopping the others)
+    except Terminated as e:  # SIGTERM (e.g. ppo.launch stopping the others)
+        if not distributed.is_multiprocess():
+            _leave_now(str(e), 1)
+        code, line = 1, f"error: {distributed.process_label()} stopped: {e}"
+    except KeyboardInterrupt:
+        if not distributed.is_multiprocess():
+            _leave_now("interrupted", 128 + signal.SIGINT)
+        raise
+    except SystemExit as e:
         if not distributed.is_multiprocess():
             raise
         code, line = 1, f"error: {distributed.process_label()} stopped: {e}"

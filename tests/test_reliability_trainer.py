@@ -476,6 +476,9 @@ OTHER_ENTRY_POINTS = [
     ("benchmarks.breakdown", ["--set", "hidden=abc"], "--hidden must be an integer"),
     ("benchmarks.breakdown", ["--out", "/dev/null"], "--out '/dev/null' is not a regular file"),
     ("benchmarks.vs_peer", ["--repeats", "-1"], "--repeats must be in [1, 10000]"),
+    ("benchmarks.ab_window", [], "the following arguments are required: --base"),
+    ("benchmarks.ab_window", ["--base", "no-such-rev"], "--base 'no-such-rev': fatal: "),
+    ("benchmarks.ab_window", ["--base", "HEAD", "--num-envs", "0"], "--num-envs must be >= 1"),
     ("benchmarks.vs_peer", ["--set", "lr=nan"], "--lr must be a positive finite number"),
     ("benchmarks.vs_peer", ["--num-envs", "10000000000"], "--num-envs must be <= 16777216"),
     ("ppo.launch", ["--processes", "10000"], "--processes must be in [1, 256]"),
@@ -538,3 +541,54 @@ def test_train__run_dir_that_is_a_file_is_a_config_error_in_process(tmp_path):
     f.write_text("x")
     with pytest.raises(ConfigError, match="is a file, not a directory"):
         train(TrainConfig(**TINY, run_dir=str(f)))
+
+
+@pytest.mark.parametrize(
+    ("sig", "rc", "last_line"),
+    [
+        (signal.SIGTERM, 1, "terminated by signal 15"),
+        (signal.SIGINT, 128 + signal.SIGINT, "interrupted"),
+    ],
+    ids=["SIGTERM", "SIGINT"],
+)
+def test_signal__during_a_long_window_stops_the_run_within_seconds(tmp_path, sig, rc, last_line):
+    """SIGTERM or Ctrl-C while the device runs a window that would last minutes: the trainer
+    waits on the window in Python (`ppo.train.wait_ready`), so the handler runs at once, the
+    run is marked crashed, and the process exits without waiting for the window (which
+    nothing can cancel). Blocked inside the runtime, or in Python's shutdown, it would wait
+    out the window (~131 M env steps here, minutes on any CPU) and miss the 60 s bound."""
+    args = ["--num-envs", "1024", "--updates-per-window", "2000", "--total-steps", "131072000"]
+    args += ["--eval-episodes", "0", "--wandb", "disabled", "--run-dir", str(tmp_path)]
+    args += ["--run-id", "sigterm"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ppo.train", *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        seen = []
+        for line in proc.stdout:  # "training ...: N windows ..." comes after the compile
+            seen.append(line)
+            if line.startswith("training "):
+                break
+        else:
+            pytest.fail(f"no training line: rc={proc.wait()}\n{''.join(seen)[-3000:]}")
+        meta = records.read_run(tmp_path / "sigterm")
+        assert meta["state"] == "running" and meta.get("last_checkpoint") is None
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == rc, err[-3000:]
+    assert err.strip().splitlines()[-1] == last_line, err[-3000:]
+    meta = records.read_run(tmp_path / "sigterm")
+    assert meta["state"] == "crashed", meta
+    if sig == signal.SIGTERM:
+        assert "signal 15" in meta["error"], meta
