@@ -114,3 +114,29 @@ def test_profiler__enforce_target_passes_on_trivial_target(tmp_path: Path) -> No
     assert code == 0
     assert report is not None and report["passed"] is True
     assert [c["passed"] for c in report["checks"]] == [True]
+
+
+def test_network_flops__count_what_the_update_runs_and_match_the_breakdown() -> None:
+    """Backward has no input gradient for the layer reading the observations: the profiler's
+    FLOPs per env step and the breakdown's dense FLOPs per update say the same."""
+    import jax
+    import jax.numpy as jnp
+
+    from benchmarks.breakdown import _dense_flops, _first_layer_flops
+    from envjax import N_ACTIONS
+    from ppo.config import TrainConfig
+    from ppo.window import STORED_OBS, make_network
+    from profiler.modes.trainer import network_flops, network_layers
+
+    cfg = TrainConfig()
+    layers = network_layers(cfg)
+    assert layers[0] == [STORED_OBS, cfg.hidden]  # the input layer first
+    f = sum(2 * i * o for i, o in layers)
+    f0 = 2 * STORED_OBS * cfg.hidden
+    net = network_flops(layers, cfg.epochs, cfg.rollout_steps)
+    want = f * (1 + 1 / cfg.rollout_steps) + cfg.epochs * (3 * f - f0)
+    assert net["flops_per_env_step"] == want
+    params = make_network(cfg, N_ACTIONS).init(
+        jax.random.PRNGKey(0), jnp.zeros((1, STORED_OBS), jnp.float32)
+    )
+    assert _dense_flops(params) == f and _first_layer_flops(params) == f0

@@ -24,21 +24,29 @@ from profiler.modes.probe import TrainProbe
 from profiler.stats import TimedRepeats, cpu_block, peak_rss_bytes, summarize
 
 # Each env step costs one forward pass in the rollout and, per epoch, one forward and one
-# backward pass (backward ~ 2x forward) in the update; plus one bootstrap value per update.
-FORMULA = "F * (1 + 1/rollout_steps + 3 * epochs), F = sum over dense layers of 2 * in * out"
+# backward pass in the update; plus one bootstrap value per update. Backward = the weight
+# gradients of every layer (= forward) and the input gradients of every layer but the one
+# that reads the observations, which need none (XLA computes none).
+FORMULA = (
+    "F * (1 + 1/rollout_steps) + epochs * (3 * F - F0), F = sum over dense layers of "
+    "2 * in * out, F0 = the same for the input layer"
+)
 
 
 def network_flops(layer_shapes: list[list[int]], epochs: int, rollout_steps: int) -> dict:
-    """FLOPs of the network per env step from its dense kernels' (in, out) shapes.
+    """FLOPs of the network per env step from its dense kernels' (in, out) shapes, the
+    input layer first (`network_layers`' order).
 
     Counts matmul FLOPs only (2 per multiply-add); biases and activations add < 1 %.
+    Raises ValueError for an empty list.
     """
     if not layer_shapes:
         raise ValueError("no dense kernels found in the trainer's params")
     fwd = float(sum(2 * i * o for i, o in layer_shapes))
+    first = float(2 * layer_shapes[0][0] * layer_shapes[0][1])
     return {
         "forward_flops_per_sample": fwd,
-        "flops_per_env_step": fwd * (1.0 + 1.0 / rollout_steps + 3.0 * epochs),
+        "flops_per_env_step": fwd * (1.0 + 1.0 / rollout_steps) + epochs * (3.0 * fwd - first),
         "dense_layers": layer_shapes,
         "epochs": int(epochs),
         "formula": FORMULA,
@@ -63,15 +71,17 @@ def network_layers(cfg) -> list[list[int]]:
 
 
 def dense_layers(params) -> list[list[int]]:
-    """(in, out) of every dense kernel in a params tree (per-seed leading axes ignored)."""
+    """(in, out) of every dense kernel in a params tree (per-seed leading axes ignored), the
+    input layer (`trunk_0`, the one reading the observations) first, the rest in tree order."""
     import jax
 
-    layers: list[list[int]] = []
+    layers: list[tuple[bool, list[int]]] = []
     for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
         name = str(getattr(path[-1], "key", path[-1]))
         if name == "kernel" and len(leaf.shape) >= 2:
-            layers.append([int(leaf.shape[-2]), int(leaf.shape[-1])])
-    return layers
+            is_input = "trunk_0" in jax.tree_util.keystr(path)
+            layers.append((not is_input, [int(leaf.shape[-2]), int(leaf.shape[-1])]))
+    return [shape for _, shape in sorted(layers, key=lambda x: x[0])]
 
 
 def train_config(spec: dict, with_eval: bool, run_dir: str, windows: int):
