@@ -17,7 +17,6 @@ copy ceilings measured in the same process (quick level).
 from __future__ import annotations
 
 import io
-import json
 import os
 import re
 import statistics
@@ -31,6 +30,7 @@ from types import ModuleType
 from typing import Any
 
 from benchmarks import cli
+from profiler.report import write_json
 
 REPO = Path(__file__).resolve().parent.parent
 # `from ppo.x import`, `from ppo import`, `import ppo.x`: the base package's own imports.
@@ -170,8 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         f"matmul ceiling {out['ceiling']['matmul']['flops_per_sec']['p50'] / 1e9:.0f} GFLOP/s)"
     )
     if a.out:
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out).write_text(json.dumps(out, indent=1) + "\n")
+        write_json(a.out, out)
     return 0
 
 

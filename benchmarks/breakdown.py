@@ -26,16 +26,15 @@ the window reuses, so they overstate their phase.
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from benchmarks import cli
+from profiler.report import write_json
 
 
 def _cost(compiled: Any) -> tuple[float | None, float | None]:
@@ -475,8 +474,7 @@ def main(argv: list[str] | None = None) -> int:
     b = measure(tc, a.repeats, lambda m: print(f"breakdown: {m}", file=sys.stderr, flush=True))
     print(table(b))
     if a.out:
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out).write_text(json.dumps(b, indent=1) + "\n")
+        write_json(a.out, b)
     return 0
 
 

@@ -17,6 +17,7 @@ import statistics
 from pathlib import Path
 
 from ppo.records import read_run, read_windows
+from profiler.report import write_json
 
 HEURISTIC_PROFIT = 57_761.0
 
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         med = statistics.median(hit) if len(hit) == len(steps) else None
         print(f"{label}: steps to target {steps} (median {med})")
     if a.out:
-        a.out.write_text(json.dumps(rows, indent=1) + "\n")
+        write_json(a.out, rows)
     if a.png:
         plot(a.runs, a.png, a.profit)
     return 0

@@ -44,7 +44,7 @@ def validate(report: dict) -> None:
     jsonschema.Draft202012Validator(schema).validate(report)
 
 
-def write_json(path: str | Path, payload: dict) -> None:
+def write_json(path: str | Path, payload: dict | list) -> None:
     """Write JSON atomically (temp file in the same folder, fsync, rename).
 
     ValueError when `path` exists and is not a regular file (a rename would replace a device,

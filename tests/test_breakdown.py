@@ -1,0 +1,44 @@
+"""benchmarks.breakdown at a tiny size: every phase is timed, the ceilings are read before and
+after, and the non-matmul share is the window program's."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_breakdown__tiny_run_reports_the_window_program_and_its_share(tmp_path):
+    out = tmp_path / "b.json"
+    cmd = [sys.executable, "-m", "benchmarks.breakdown", "--num-envs", "32", "--repeats", "1"]
+    for s in ("rollout_steps=8", "minibatches=2", "hidden=16", "updates_per_window=2"):
+        cmd += ["--set", s]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(
+        [*cmd, "--out", str(out)], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    b = json.loads(out.read_text())
+    window = [p for p in b["phases"] if p["group"] == "window"]
+    assert len(window) == 1 and window[0]["cpu_seconds_per_update"] > 0
+    w = window[0]
+    peak = b["ceiling_used"]["flops_per_cpu_s"]
+    before, after = (c["matmul"]["flops_per_cpu_s"] for c in (b["ceiling"], b["ceiling_end"]))
+    assert peak == pytest.approx((before + after) / 2)
+    assert w["matmul_bound_cpu_s"] == pytest.approx(w["dense_flops"] / peak)
+    assert b["non_matmul_share"] == pytest.approx(
+        1 - w["matmul_bound_cpu_s"] / w["cpu_seconds_per_update"]
+    )
+    # the update's dense FLOPs: forward in the rollout and the bootstrap value, then per
+    # epoch forward + backward without the input layer's input gradient
+    (fb,) = [p for p in b["phases"] if p["phase"] == "update: forward + backward"]
+    f0, f = 2 * 240 * 16, 2 * (240 * 16 + 16 * 16 + 16 * 70)
+    assert fb["dense_flops"] == pytest.approx((3 * f - f0) * 2 * 32 * 8)  # 2 epochs
+    assert w["dense_flops"] == pytest.approx(f * (32 * 8 + 32) + fb["dense_flops"])
+    assert "non-matmul share of the window" in proc.stdout
