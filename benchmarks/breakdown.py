@@ -80,6 +80,7 @@ def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
         obs_buffer,
     )
     from profiler import ceiling as ceiling_mod
+    from profiler.modes.trainer import dense_layers, forward_backward_flops
 
     say("ceiling (before)")
     ceil = ceiling_mod.measure("full", repeats)
@@ -134,11 +135,12 @@ def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
     phases: list[dict] = []
     # Forward matmul FLOPs per sample as the window does them: its first layer reads only the
     # stored observation columns (ppo.window.STORED_OBS), not all OBS_DIM.
-    net_f = _dense_flops(with_input_width(params, STORED_OBS))
+    layers = dense_layers(with_input_width(params, STORED_OBS))
+    net_f = float(sum(2 * i * o for i, o in layers))
     # Backward: weight gradients (= forward) + input gradients of all layers but the first.
-    bwd_f = 2.0 * net_f - _first_layer_flops(with_input_width(params, STORED_OBS))
+    fwd_bwd_f = forward_backward_flops(layers)
     e, batch = tc.num_envs, tc.num_envs * t_len
-    update_dense = net_f * (e * t_len + e) + (net_f + bwd_f) * epochs * batch
+    update_dense = net_f * (e * t_len + e) + fwd_bwd_f * epochs * batch
 
     def phase(
         name: str,
@@ -274,7 +276,7 @@ def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
         lambda p, mb: parts.grads(p, mb),
         (params, jax.tree.map(lambda x: x[0], mbs)),
         n_mb,
-        (net_f + bwd_f) * batch,
+        fwd_bwd_f * batch,
         scale=epochs,
     )
 
@@ -397,27 +399,6 @@ def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
             "runner_bytes": runner_bytes,
         },
     }
-
-
-def _kernels(params: Any) -> list[tuple[str, Any]]:
-    import jax
-
-    return [
-        (jax.tree_util.keystr(path), leaf)
-        for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]
-        if str(getattr(path[-1], "key", "")) == "kernel"
-    ]
-
-
-def _dense_flops(params: Any) -> float:
-    """Forward matmul FLOPs per sample: 2 * in * out summed over the kernels."""
-    return sum(2.0 * k.shape[-2] * k.shape[-1] for _, k in _kernels(params))
-
-
-def _first_layer_flops(params: Any) -> float:
-    """Forward FLOPs per sample of the layer that reads the observations (`trunk_0`)."""
-    (k,) = [k for name, k in _kernels(params) if "trunk_0" in name]
-    return 2.0 * k.shape[-2] * k.shape[-1]
 
 
 def table(b: dict) -> str:

@@ -33,6 +33,13 @@ FORMULA = (
 )
 
 
+def forward_backward_flops(layer_shapes: list[list[int]]) -> float:
+    """Matmul FLOPs of one sample's forward and backward pass in the update, from the dense
+    kernels' (in, out) shapes with the input layer first: 3 F - F0 (see FORMULA)."""
+    fwd = float(sum(2 * i * o for i, o in layer_shapes))
+    return 3.0 * fwd - 2.0 * layer_shapes[0][0] * layer_shapes[0][1]
+
+
 def network_flops(layer_shapes: list[list[int]], epochs: int, rollout_steps: int) -> dict:
     """FLOPs of the network per env step from its dense kernels' (in, out) shapes, the
     input layer first (`network_layers`' order).
@@ -43,10 +50,10 @@ def network_flops(layer_shapes: list[list[int]], epochs: int, rollout_steps: int
     if not layer_shapes:
         raise ValueError("no dense kernels found in the trainer's params")
     fwd = float(sum(2 * i * o for i, o in layer_shapes))
-    first = float(2 * layer_shapes[0][0] * layer_shapes[0][1])
     return {
         "forward_flops_per_sample": fwd,
-        "flops_per_env_step": fwd * (1.0 + 1.0 / rollout_steps) + epochs * (3.0 * fwd - first),
+        "flops_per_env_step": fwd * (1.0 + 1.0 / rollout_steps)
+        + epochs * forward_backward_flops(layer_shapes),
         "dense_layers": layer_shapes,
         "epochs": int(epochs),
         "formula": FORMULA,
