@@ -78,13 +78,14 @@ def make_eval_fn(
     env was still stepped with, not part of the episode).
     """
     seeds = (seed_base + np.arange(n_episodes)).astype(np.uint32)
-    greedy = jnp.arange(2 * n_episodes) < n_episodes
-    all_seeds = jnp.asarray(np.concatenate([seeds, seeds]))
+    # Host (numpy) constants, not jax arrays: lowering embeds a closed-over jax array by
+    # waiting for its value, and a 3-seed run hung for good in that wait on an eagerly
+    # computed one (stack from `kill -USR1`, docs/THROUGHPUT.md). numpy needs no device.
+    greedy = np.arange(2 * n_episodes) < n_episodes
+    all_seeds = np.concatenate([seeds, seeds])
 
     def one(params: Any) -> dict[str, jax.Array]:
-        obs, state = jax.vmap(env.reset_from_seed, in_axes=(0, None))(
-            jnp.asarray(np.concatenate([seeds, seeds])), env_params
-        )
+        obs, state = jax.vmap(env.reset_from_seed, in_axes=(0, None))(all_seeds, env_params)
         m = 2 * n_episodes
         zf, zi = jnp.zeros(m, jnp.float32), jnp.zeros(m, jnp.int32)
         acc0 = dict(
