@@ -80,7 +80,7 @@ def make_eval_fn(
     seeds = (seed_base + np.arange(n_episodes)).astype(np.uint32)
     # Host (numpy) constants, not jax arrays: lowering embeds a closed-over jax array by
     # waiting for its value, and a 3-seed run hung for good in that wait on an eagerly
-    # computed one (stack from `kill -USR1`, docs/THROUGHPUT.md). numpy needs no device.
+    # computed one (stack from `kill -USR1`, docs/TRAINING.md). numpy needs no device.
     greedy = np.arange(2 * n_episodes) < n_episodes
     all_seeds = np.concatenate([seeds, seeds])
 
