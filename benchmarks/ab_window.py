@@ -31,8 +31,8 @@ from typing import Any
 
 from benchmarks import cli
 from profiler.report import write_json
+from profiler.system import REPO_ROOT
 
-REPO = Path(__file__).resolve().parent.parent
 # `from ppo.x import`, `from ppo import`, `import ppo.x`: the base package's own imports.
 _IMPORT = re.compile(r"^(\s*)(from|import) ppo(?=[.\s])", re.M)
 
@@ -43,7 +43,7 @@ def export_base(rev: str, into: Path) -> Path:
     try:
         tar = subprocess.run(
             ["git", "archive", "--format=tar", rev, "ppo"],
-            cwd=REPO,
+            cwd=REPO_ROOT,
             capture_output=True,
             check=True,
         ).stdout
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         cfgs = {"base": importlib.import_module("ppo_base.config"), "tree": ppo.config}
         out = measure(mods, cfgs, sets, tc.num_envs, a.repeats, say)
     head = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True
     ).stdout.strip()
     out = {"base": a.base, "tree_head": head, "num_envs": tc.num_envs, "set": sets, **out}
     s = out["sides"]
