@@ -20,8 +20,10 @@ mean per CPU-second is used.
 The last phase is the window program itself (`ppo.window.make_window_fn`, K =
 updates_per_window updates per call, runner donated, as training runs it), per update. The
 non-matmul share is taken from it: 1 - matmul-bound time / window time per update. The
-standalone pieces (and the standalone "whole update") also pay for fresh output buffers that
-the window reuses, so they overstate their phase.
+phases that own the observation buffer (the whole rollout, the whole update) donate it and pass
+each call's output to the next call, as the window does, and GAE leaves out the flat
+observations (a reshape of that buffer in the window): otherwise they would time 0.5 GB
+copies the window never makes. The smaller pieces still return fresh outputs.
 """
 
 from __future__ import annotations
@@ -152,11 +154,30 @@ def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
         calls: int,
         dense: float,
         scale: int = 1,
+        thread: tuple[int, Callable[[Any], Any]] | None = None,
     ) -> None:
-        """`whole(*args)` runs the piece as one update does (x `scale`); `body` is one call."""
+        """`whole(*args)` runs the piece as one update does (x `scale`); `body` is one call.
+
+        thread=(i, next_arg): argument i is donated and each call's `next_arg(output)` is the
+        next call's, as the window threads its carry. Without it, a piece that returns an
+        updated copy of a big input (the obs buffer) would time a copy the window never makes.
+        """
         say(f"phase {name}")
-        compiled = jax.jit(whole).lower(*args).compile()
-        secs, cpus = _time(lambda: compiled(*args), repeats)
+        if thread is None:
+            compiled = jax.jit(whole).lower(*args).compile()
+            secs, cpus = _time(lambda: compiled(*args), repeats)
+        else:
+            i, next_arg = thread
+            held = list(args)
+            held[i] = jax.tree.map(jnp.copy, held[i])  # donated: never the caller's arrays
+            compiled = jax.jit(whole, donate_argnums=i).lower(*held).compile()
+
+            def call() -> Any:
+                out = compiled(*held)
+                held[i] = next_arg(out)
+                return out
+
+            secs, cpus = _time(call, repeats)
         f1, b1 = _cost(jax.jit(body).lower(*body_args).compile()) if body else _cost(compiled)
         flops = None if f1 is None else f1 * calls
         nbytes = None if b1 is None else b1 * calls
@@ -219,18 +240,26 @@ def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
     phase(
         "rollout: whole (as in the window)",
         "rollout-total",
-        lambda p, st, o, k: parts.rollout(p, st, o, k, obs_buffer(tc, e)),
-        (params, env_state0, obs0, key),
+        parts.rollout,
+        (params, env_state0, obs0, key, obs_buffer(tc, e)),
         None,
         (),
         1,
         net_f * e * t_len,
+        thread=(4, lambda out: out[1].obs),
     )
+
     # --- GAE ---
+    def gae_scalars(p, tr, o):
+        # Without the flat obs: in the window that reshape reuses the buffer, standalone it
+        # would be a 0.5 GB output copy.
+        (_flat_obs, scalars), ev = parts.advantages(p, tr, o)
+        return scalars, ev
+
     phase(
         "GAE (+ bootstrap value, flatten)",
         "gae",
-        lambda p, tr, o: parts.advantages(p, tr, o),
+        gae_scalars,
         (params, traj, obs0),
         None,
         (),
@@ -309,6 +338,7 @@ def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
         (),
         1,
         update_dense,
+        thread=(0, lambda out: out[0]),
     )
     # --- the window program itself, per update ---
     k_win = tc.updates_per_window

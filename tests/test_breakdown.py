@@ -42,3 +42,7 @@ def test_breakdown__tiny_run_reports_the_window_program_and_its_share(tmp_path):
     assert fb["dense_flops"] == pytest.approx((3 * f - f0) * 2 * 32 * 8)  # 2 epochs
     assert w["dense_flops"] == pytest.approx(f * (32 * 8 + 32) + fb["dense_flops"])
     assert "non-matmul share of the window" in proc.stdout
+    # GAE is timed as the window runs it: the flat observations are a reshape of the buffer
+    # there, so the phase must not pay for copying it out (T * E * 240 float32 = 245,760 B).
+    (gae,) = [p for p in b["phases"] if p["group"] == "gae"]
+    assert 0 < gae["xla_bytes"] < 8 * 32 * 240 * 4
