@@ -543,6 +543,38 @@ def test_train__run_dir_that_is_a_file_is_a_config_error_in_process(tmp_path):
         train(TrainConfig(**TINY, run_dir=str(f)))
 
 
+@contextlib.contextmanager
+def sigint_not_ignored():
+    """Children started inside get SIGINT's default action, whatever this process inherited.
+
+    A shell without job control starts background commands (`make test &`, `nohup ... &`)
+    with SIGINT ignored, children inherit that, and Python then installs no KeyboardInterrupt
+    handler: a Ctrl-C test would fail by how the suite was launched. A Python handler here is
+    reset to the default by exec, so the child starts as it would from a terminal.
+    """
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def test_sigint_not_ignored__children_get_the_default_even_when_this_process_ignores_it():
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    code = "import signal; h = signal.getsignal(signal.SIGINT); print(h is signal.SIG_IGN, "
+    code += "h is signal.default_int_handler)"
+    probe = [sys.executable, "-c", code]
+    try:
+        ignored = subprocess.run(probe, capture_output=True, text=True, timeout=60).stdout
+        with sigint_not_ignored():
+            restored = subprocess.run(probe, capture_output=True, text=True, timeout=60).stdout
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN  # put back afterwards
+    finally:
+        signal.signal(signal.SIGINT, old)
+    assert ignored.split() == ["True", "False"]  # what the test below would have inherited
+    assert restored.split() == ["False", "True"]
+
+
 @pytest.mark.parametrize(
     ("sig", "rc", "last_line"),
     [
@@ -561,14 +593,15 @@ def test_signal__during_a_long_window_stops_the_run_within_seconds(tmp_path, sig
     args += ["--eval-episodes", "0", "--wandb", "disabled", "--run-dir", str(tmp_path)]
     args += ["--run-id", "sigterm"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ppo.train", *args],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    with sigint_not_ignored():
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ppo.train", *args],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
     try:
         assert proc.stdout is not None
         seen = []
