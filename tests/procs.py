@@ -1,7 +1,9 @@
-"""Process helpers for tests that run real servers on loopback: free ports, readiness, stop."""
+"""Process helpers for tests that run real servers on loopback (free ports, readiness, stop)
+or signal their children."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -9,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -52,6 +55,22 @@ def stop(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+@contextlib.contextmanager
+def sigint_not_ignored() -> Iterator[None]:
+    """Children started inside get SIGINT's default action, whatever this process inherited.
+
+    A shell without job control starts background commands (`make test &`, `nohup ... &`)
+    with SIGINT ignored, children inherit that, and Python then installs no KeyboardInterrupt
+    handler: a Ctrl-C test would fail by how the suite was launched. A Python handler here is
+    reset to the default by exec, so the child starts as it would from a terminal.
+    """
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 # A real but tiny training config: seconds of compute, yet every record file and a checkpoint.

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from procs import sigint_not_ignored
 
 from ppo import checkpoint, records, runlock
 from ppo.config import ConfigError, TrainConfig, parse_args
@@ -541,22 +542,6 @@ def test_train__run_dir_that_is_a_file_is_a_config_error_in_process(tmp_path):
     f.write_text("x")
     with pytest.raises(ConfigError, match="is a file, not a directory"):
         train(TrainConfig(**TINY, run_dir=str(f)))
-
-
-@contextlib.contextmanager
-def sigint_not_ignored():
-    """Children started inside get SIGINT's default action, whatever this process inherited.
-
-    A shell without job control starts background commands (`make test &`, `nohup ... &`)
-    with SIGINT ignored, children inherit that, and Python then installs no KeyboardInterrupt
-    handler: a Ctrl-C test would fail by how the suite was launched. A Python handler here is
-    reset to the default by exec, so the child starts as it would from a terminal.
-    """
-    old = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
 
 
 def test_sigint_not_ignored__children_get_the_default_even_when_this_process_ignores_it():
