@@ -82,7 +82,7 @@ def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
         obs_buffer,
     )
     from profiler import ceiling as ceiling_mod
-    from profiler.modes.trainer import dense_layers, forward_backward_flops
+    from profiler.modes.trainer import dense_layers, forward_backward_flops, forward_flops
 
     say("ceiling (before)")
     ceil = ceiling_mod.measure("full", repeats)
@@ -138,7 +138,7 @@ def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
     # Forward matmul FLOPs per sample as the window does them: its first layer reads only the
     # stored observation columns (ppo.window.STORED_OBS), not all OBS_DIM.
     layers = dense_layers(with_input_width(params, STORED_OBS))
-    net_f = float(sum(2 * i * o for i, o in layers))
+    net_f = forward_flops(layers)
     # Backward: weight gradients (= forward) + input gradients of all layers but the first.
     fwd_bwd_f = forward_backward_flops(layers)
     e, batch = tc.num_envs, tc.num_envs * t_len

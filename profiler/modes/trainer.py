@@ -33,11 +33,16 @@ FORMULA = (
 )
 
 
+def forward_flops(layer_shapes: list[list[int]]) -> float:
+    """Matmul FLOPs of one sample's forward pass: F = sum of 2 * in * out over the dense
+    kernels' (in, out) shapes."""
+    return float(sum(2 * i * o for i, o in layer_shapes))
+
+
 def forward_backward_flops(layer_shapes: list[list[int]]) -> float:
     """Matmul FLOPs of one sample's forward and backward pass in the update, from the dense
     kernels' (in, out) shapes with the input layer first: 3 F - F0 (see FORMULA)."""
-    fwd = float(sum(2 * i * o for i, o in layer_shapes))
-    return 3.0 * fwd - 2.0 * layer_shapes[0][0] * layer_shapes[0][1]
+    return 3.0 * forward_flops(layer_shapes) - 2.0 * layer_shapes[0][0] * layer_shapes[0][1]
 
 
 def network_flops(layer_shapes: list[list[int]], epochs: int, rollout_steps: int) -> dict:
@@ -49,7 +54,7 @@ def network_flops(layer_shapes: list[list[int]], epochs: int, rollout_steps: int
     """
     if not layer_shapes:
         raise ValueError("no dense kernels found in the trainer's params")
-    fwd = float(sum(2 * i * o for i, o in layer_shapes))
+    fwd = forward_flops(layer_shapes)
     return {
         "forward_flops_per_sample": fwd,
         "flops_per_env_step": fwd * (1.0 + 1.0 / rollout_steps)
