@@ -24,6 +24,12 @@ phases that own the observation buffer (the whole rollout, the whole update) don
 each call's output to the next call, as the window does, and GAE leaves out the flat
 observations (a reshape of that buffer in the window): otherwise they would time 0.5 GB
 copies the window never makes. The smaller pieces still return fresh outputs.
+
+Two more phases run the network alone (its matmuls, biases and ReLUs, nothing else) at the
+window's shapes and call counts: the rollout's forward passes and the update's forward +
+backward passes against a fixed random cotangent. Their time is a floor under the window's:
+`non_matmul_share_floor` = 1 - matmul-bound / dense-alone time is the least share any change
+outside the dense layers could reach, and `..._floor_with_env` adds the env step's time.
 """
 
 from __future__ import annotations
@@ -77,6 +83,7 @@ def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
         Carry,
         init_runner,
         make_mesh,
+        make_network,
         make_parts,
         make_window_fn,
         obs_buffer,
@@ -328,6 +335,66 @@ def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
         0.0,
         scale=epochs,
     )
+    # --- the dense layers alone: the floor under the non-matmul share ---
+    # The network (matmuls, biases, ReLUs, the heads' split) at the window's shapes and call
+    # counts, on real observations, with nothing else: no env, masking, sampling, gather or
+    # loss. A window can be no faster than this, so 1 - matmul-bound / this time is the least
+    # non-matmul share any change outside the dense layers could reach.
+    net = make_network(tc, N_ACTIONS)
+    p_in = with_input_width(params, STORED_OBS)
+
+    def fwd_sum(p, o):
+        logits, value = net.apply(p, o)
+        return jnp.sum(logits) + jnp.sum(value)
+
+    def dense_rollout(p, obs_t, o_last):
+        def step(c, o):
+            return c + fwd_sum(p, o), None
+
+        return jax.lax.scan(step, fwd_sum(p, o_last), obs_t)[0]
+
+    phase(
+        "dense layers alone: rollout forward + bootstrap value",
+        "dense-alone",
+        dense_rollout,
+        (p_in, traj.obs, traj.obs[-1]),
+        fwd_sum,
+        (p_in, traj.obs[0]),
+        t_len + 1,
+        net_f * e * (t_len + 1),
+    )
+    # A fixed random cotangent stands in for the loss: its gradient is every layer's weight
+    # gradient and every input gradient but the observations', as in the update.
+    cot = jax.random.normal(key, (*mbs[0].shape[1:-1], N_ACTIONS + 1), jnp.float32)
+
+    def dense_grads(p, o):
+        def head(p):
+            logits, value = net.apply(p, o)
+            return jnp.sum(logits * cot[..., :-1]) + jnp.sum(value * cot[..., -1])
+
+        # The value is kept: the gradient of a linear head alone does not need the head's
+        # forward matmul, and XLA would drop it.
+        return jax.value_and_grad(head)(p)
+
+    def dense_update(p, mb_obs):
+        def step(c, o):
+            p, acc = c
+            v, g = dense_grads(p, o)
+            return (jax.tree.map(lambda w, gw: w - 1e-6 * gw, p, g), acc + v), None
+
+        return jax.lax.scan(step, (p, jnp.float32(0)), mb_obs)[0]
+
+    phase(
+        "dense layers alone: update forward + backward",
+        "dense-alone",
+        dense_update,
+        (p_in, mbs[0]),
+        dense_grads,
+        (p_in, mbs[0][0]),
+        n_mb,
+        fwd_bwd_f * batch,
+        scale=epochs,
+    )
     # --- the whole update, as the window runs it ---
     phase(
         "whole update (as in the window)",
@@ -389,6 +456,10 @@ def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
     for p in phases:
         p["share_of_update"] = p["cpu_seconds_per_update"] / whole["cpu_seconds_per_update"]
     nonmatmul = 1.0 - window["matmul_bound_cpu_s"] / window["cpu_seconds_per_update"]
+    dense = [p for p in phases if p["group"] == "dense-alone"]
+    dense_cpu = sum(p["cpu_seconds_per_update"] for p in dense)
+    dense_bound = sum(p["matmul_bound_cpu_s"] for p in dense)
+    env_cpu = next(p for p in phases if p["phase"].startswith("rollout: env step"))
     return {
         "config": {
             k: getattr(tc, k)
@@ -421,6 +492,13 @@ def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
         "env_steps_per_s": batch / window["seconds_per_update"],
         "env_steps_per_cpu_s": batch / window["cpu_seconds_per_update"],
         "non_matmul_share": nonmatmul,
+        # The least share a change outside the dense layers could reach: all else free
+        # ("floor"), or all else free but the env's own steps ("floor with the env").
+        "dense_alone_cpu_s": dense_cpu,
+        "dense_alone_flops_per_cpu_s": sum(p["dense_flops"] for p in dense) / dense_cpu,
+        "non_matmul_share_floor": 1.0 - dense_bound / dense_cpu,
+        "non_matmul_share_floor_with_env": 1.0
+        - dense_bound / (dense_cpu + env_cpu["cpu_seconds_per_update"]),
         "non_matmul_share_standalone_update": 1.0
         - whole["matmul_bound_cpu_s"] / whole["cpu_seconds_per_update"],
         "host": {
@@ -471,6 +549,11 @@ def table(b: dict) -> str:
         f"({b['env_steps_per_s']:,.0f} per wall s); non-matmul share of the window "
         f"{b['non_matmul_share']:.1%} (of the standalone update "
         f"{b['non_matmul_share_standalone_update']:.1%})",
+        f"dense layers alone: {ms(b['dense_alone_cpu_s'])} CPU ms per update at "
+        f"{b['dense_alone_flops_per_cpu_s'] / 1e9:.1f} GFLOP per CPU-s "
+        f"({b['dense_alone_flops_per_cpu_s'] / mm:.0%} of the ceiling); the least non-matmul "
+        f"share with everything else free {b['non_matmul_share_floor']:.1%}, with only the env "
+        f"step added {b['non_matmul_share_floor_with_env']:.1%}",
         f"host per window: stats fetch {h['stats_fetch_s'] * 1e3:.2f} ms; full runner fetch "
         f"{h['runner_fetch_s_per_window'] * 1e3:.1f} ms ({h['runner_bytes'] / 1e6:.0f} MB)",
     ]
