@@ -25,11 +25,13 @@ each call's output to the next call, as the window does, and GAE leaves out the 
 observations (a reshape of that buffer in the window): otherwise they would time 0.5 GB
 copies the window never makes. The smaller pieces still return fresh outputs.
 
-Two more phases run the network alone (its matmuls, biases and ReLUs, nothing else) at the
-window's shapes and call counts: the rollout's forward passes and the update's forward +
-backward passes against a fixed random cotangent. Their time is a floor under the window's:
-`non_matmul_share_floor` = 1 - matmul-bound / dense-alone time is the least share any change
-outside the dense layers could reach, and `..._floor_with_env` adds the env step's time.
+Two more phases run the network alone (its matmuls, biases and ReLUs; per call also one
+product with a fixed random cotangent, the sums that keep outputs alive and a plain parameter
+step) at the window's shapes and call counts: the rollout's forward passes and the update's
+forward + backward passes. Their time estimates a floor under the window's at XLA's current
+code for these matmuls: `non_matmul_share_floor` = 1 - matmul-bound / dense-alone time is
+about the least share a change outside the dense layers could reach, and `..._floor_with_env`
+adds the env step's time. An estimate, not a bound: it has its own timing noise.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ from typing import Any
 
 from benchmarks import cli
 from profiler.report import write_json
+
+ENV_STEP_PHASE = "rollout: env step (+ auto-reset, obs)"
 
 
 def _cost(compiled: Any) -> tuple[float | None, float | None]:
@@ -215,7 +219,7 @@ def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
         return jax.lax.scan(step, state, (keys_t, acts))
 
     phase(
-        "rollout: env step (+ auto-reset, obs)",
+        ENV_STEP_PHASE,
         "rollout",
         env_only,
         (env_state0, actions),
@@ -368,19 +372,21 @@ def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
     cot = jax.random.normal(key, (*mbs[0].shape[1:-1], N_ACTIONS + 1), jnp.float32)
 
     def dense_grads(p, o):
-        def head(p):
+        def surrogate(p):
             logits, value = net.apply(p, o)
             return jnp.sum(logits * cot[..., :-1]) + jnp.sum(value * cot[..., -1])
 
         # The value is kept: the gradient of a linear head alone does not need the head's
         # forward matmul, and XLA would drop it.
-        return jax.value_and_grad(head)(p)
+        return jax.value_and_grad(surrogate)(p)
 
     def dense_update(p, mb_obs):
         def step(c, o):
             p, acc = c
-            v, g = dense_grads(p, o)
-            return (jax.tree.map(lambda w, gw: w - 1e-6 * gw, p, g), acc + v), None
+            # Each minibatch's params depend on the last one's gradient, as in the update,
+            # so the calls stay a chain that XLA cannot hoist or merge.
+            v, grads_o = dense_grads(p, o)
+            return (jax.tree.map(lambda w, gw: w - 1e-6 * gw, p, grads_o), acc + v), None
 
         return jax.lax.scan(step, (p, jnp.float32(0)), mb_obs)[0]
 
@@ -456,10 +462,10 @@ def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
     for p in phases:
         p["share_of_update"] = p["cpu_seconds_per_update"] / whole["cpu_seconds_per_update"]
     nonmatmul = 1.0 - window["matmul_bound_cpu_s"] / window["cpu_seconds_per_update"]
-    dense = [p for p in phases if p["group"] == "dense-alone"]
-    dense_cpu = sum(p["cpu_seconds_per_update"] for p in dense)
-    dense_bound = sum(p["matmul_bound_cpu_s"] for p in dense)
-    env_cpu = next(p for p in phases if p["phase"].startswith("rollout: env step"))
+    dense_phases = [p for p in phases if p["group"] == "dense-alone"]
+    dense_cpu = sum(p["cpu_seconds_per_update"] for p in dense_phases)
+    dense_bound = sum(p["matmul_bound_cpu_s"] for p in dense_phases)
+    env_phase = next(p for p in phases if p["phase"] == ENV_STEP_PHASE)
     return {
         "config": {
             k: getattr(tc, k)
@@ -492,13 +498,13 @@ def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
         "env_steps_per_s": batch / window["seconds_per_update"],
         "env_steps_per_cpu_s": batch / window["cpu_seconds_per_update"],
         "non_matmul_share": nonmatmul,
-        # The least share a change outside the dense layers could reach: all else free
-        # ("floor"), or all else free but the env's own steps ("floor with the env").
         "dense_alone_cpu_s": dense_cpu,
-        "dense_alone_flops_per_cpu_s": sum(p["dense_flops"] for p in dense) / dense_cpu,
+        "dense_alone_flops_per_cpu_s": sum(p["dense_flops"] for p in dense_phases) / dense_cpu,
+        # About the least share a change outside the dense layers could reach: all else free
+        # ("floor"), or all else free but the env's own steps ("floor with the env").
         "non_matmul_share_floor": 1.0 - dense_bound / dense_cpu,
         "non_matmul_share_floor_with_env": 1.0
-        - dense_bound / (dense_cpu + env_cpu["cpu_seconds_per_update"]),
+        - dense_bound / (dense_cpu + env_phase["cpu_seconds_per_update"]),
         "non_matmul_share_standalone_update": 1.0
         - whole["matmul_bound_cpu_s"] / whole["cpu_seconds_per_update"],
         "host": {

@@ -46,9 +46,10 @@ def test_breakdown__tiny_run_reports_the_window_program_and_its_share(tmp_path):
     # there, so the phase must not pay for copying it out (T * E * 240 float32 = 245,760 B).
     (gae,) = [p for p in b["phases"] if p["group"] == "gae"]
     assert 0 < gae["xla_bytes"] < 8 * 32 * 240 * 4
-    # The network alone runs every dense FLOP of the window (XLA would drop a matmul whose
-    # result nothing reads, and then count fewer FLOPs than the dense count), and the floor
-    # share is computed from those two phases.
+    # The network alone runs every dense FLOP of the window: XLA would drop a matmul whose
+    # result nothing reads and then count fewer FLOPs than the dense count (the count is of
+    # one call compiled alone; XLA counts a loop body once). The floor shares come from
+    # those two phases and the env step.
     dense = [p for p in b["phases"] if p["group"] == "dense-alone"]
     assert len(dense) == 2
     assert sum(p["dense_flops"] for p in dense) == pytest.approx(w["dense_flops"])
@@ -57,5 +58,8 @@ def test_breakdown__tiny_run_reports_the_window_program_and_its_share(tmp_path):
     cpu = sum(p["cpu_seconds_per_update"] for p in dense)
     bound = sum(p["matmul_bound_cpu_s"] for p in dense)
     assert b["non_matmul_share_floor"] == pytest.approx(1 - bound / cpu)
-    assert b["non_matmul_share_floor"] < b["non_matmul_share_floor_with_env"] < 1
+    (env,) = [p for p in b["phases"] if p["phase"].startswith("rollout: env step")]
+    assert b["non_matmul_share_floor_with_env"] == pytest.approx(
+        1 - bound / (cpu + env["cpu_seconds_per_update"])
+    )
     assert "the least non-matmul share" in proc.stdout
