@@ -38,13 +38,11 @@ from __future__ import annotations
 
 import os
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
 from benchmarks import cli
-from profiler.report import write_json
 
 ENV_STEP_PHASE = "rollout: env step (+ auto-reset, obs)"
 
@@ -567,15 +565,7 @@ def table(b: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = cli.parser("python -m benchmarks.breakdown", __doc__)
-    p.add_argument("--out", default=None, help="also write the breakdown as JSON here")
-    a = p.parse_args(argv)
-    tc = cli.config_from_args(a, out=a.out)
-    b = measure(tc, a.repeats, lambda m: print(f"breakdown: {m}", file=sys.stderr, flush=True))
-    print(table(b))
-    if a.out:
-        write_json(a.out, b)
-    return 0
+    return cli.run_report("benchmarks.breakdown", __doc__, measure, table, argv)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The shared command line of the trainer benchmarks (breakdown, vs_peer), checked before jax.
+"""The shared command line of the trainer benchmarks (breakdown, dot_rates, vs_peer), checked
+before jax.
 
 `--num-envs`, `--repeats` and `--set KEY=VALUE` (a ppo TrainConfig field) are parsed and
 checked against TrainConfig's declared bounds and the run's memory estimate
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,3 +71,28 @@ def config_from_args(a: argparse.Namespace, out: str | None = None) -> TrainConf
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
     return tc
+
+
+def run_report(
+    prog: str,
+    doc: str | None,
+    measure: Callable[[TrainConfig, int, Callable[[str], None]], dict],
+    table: Callable[[dict], str],
+    argv: list[str] | None = None,
+) -> int:
+    """The main of a benchmark that measures one TrainConfig into a report: parse the shared
+    flags and `--out`, `measure(config, repeats, progress)` with progress lines on stderr,
+    print `table(report)` and write the report as JSON to `--out` when given. Returns 0; bad
+    input exits 2 with one line (`config_from_args`)."""
+    from profiler.report import write_json
+
+    p = parser(f"python -m {prog}", doc)
+    p.add_argument("--out", default=None, help="also write the report as JSON here")
+    a = p.parse_args(argv)
+    tc = config_from_args(a, out=a.out)
+    name = prog.rsplit(".", 1)[-1]
+    report = measure(tc, a.repeats, lambda m: print(f"{name}: {m}", file=sys.stderr, flush=True))
+    print(table(report))
+    if a.out:
+        write_json(a.out, report)
+    return 0

@@ -25,13 +25,11 @@ from __future__ import annotations
 import itertools
 import os
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
 from benchmarks import cli
-from profiler.report import write_json
 
 MAX_STACK = 32  # distinct operands per timed program; bounds memory at big sizes
 
@@ -217,15 +215,7 @@ def table(r: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = cli.parser("python -m benchmarks.dot_rates", __doc__)
-    p.add_argument("--out", default=None, help="also write the report as JSON here")
-    a = p.parse_args(argv)
-    tc = cli.config_from_args(a, out=a.out)
-    r = measure(tc, a.repeats, lambda m: print(f"dot_rates: {m}", file=sys.stderr, flush=True))
-    print(table(r))
-    if a.out:
-        write_json(a.out, r)
-    return 0
+    return cli.run_report("benchmarks.dot_rates", __doc__, measure, table, argv)
 
 
 if __name__ == "__main__":

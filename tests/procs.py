@@ -4,6 +4,7 @@ or signal their children."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -141,3 +142,23 @@ def gone(pid: int) -> bool:
     except OSError:
         return True
     return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+def run_tiny_benchmark(module: str, out: Path, *sets: str) -> tuple[str, dict]:
+    """Run `python -m <module> --num-envs 32 --repeats 1 --set ... --out <out>` (a benchmark
+    on `benchmarks.cli.run_report`), assert it exits 0, and return (stdout, the JSON report)."""
+    repo = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, "-m", module, "--num-envs", "32", "--repeats", "1", "--out", str(out)]
+    for item in sets:
+        cmd += ["--set", item]
+    proc = subprocess.run(
+        cmd,
+        cwd=repo,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout, json.loads(out.read_text())

@@ -3,28 +3,16 @@ after, and the non-matmul share is the window program's."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-
-REPO = Path(__file__).resolve().parent.parent
+from procs import run_tiny_benchmark
 
 
 def test_breakdown__tiny_run_reports_the_window_program_and_its_share(tmp_path):
-    out = tmp_path / "b.json"
-    cmd = [sys.executable, "-m", "benchmarks.breakdown", "--num-envs", "32", "--repeats", "1"]
-    for s in ("rollout_steps=8", "minibatches=2", "hidden=16", "updates_per_window=2"):
-        cmd += ["--set", s]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.run(
-        [*cmd, "--out", str(out)], capture_output=True, text=True, env=env, timeout=300
+    stdout, b = run_tiny_benchmark(
+        "benchmarks.breakdown",
+        tmp_path / "b.json",
+        *("rollout_steps=8", "minibatches=2", "hidden=16", "updates_per_window=2"),
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    b = json.loads(out.read_text())
     window = [p for p in b["phases"] if p["group"] == "window"]
     assert len(window) == 1 and window[0]["cpu_seconds_per_update"] > 0
     w = window[0]
@@ -41,7 +29,7 @@ def test_breakdown__tiny_run_reports_the_window_program_and_its_share(tmp_path):
     f0, f = 2 * 240 * 16, 2 * (240 * 16 + 16 * 16 + 16 * 70)
     assert fb["dense_flops"] == pytest.approx((3 * f - f0) * 2 * 32 * 8)  # 2 epochs
     assert w["dense_flops"] == pytest.approx(f * (32 * 8 + 32) + fb["dense_flops"])
-    assert "non-matmul share of the window" in proc.stdout
+    assert "non-matmul share of the window" in stdout
     # GAE is timed as the window runs it: the flat observations are a reshape of the buffer
     # there, so the phase must not pay for copying it out (T * E * 240 float32 = 245,760 B).
     (gae,) = [p for p in b["phases"] if p["group"] == "gae"]
@@ -62,4 +50,4 @@ def test_breakdown__tiny_run_reports_the_window_program_and_its_share(tmp_path):
     assert b["non_matmul_share_floor_with_env"] == pytest.approx(
         1 - bound / (cpu + env["cpu_seconds_per_update"])
     )
-    assert "the least non-matmul share" in proc.stdout
+    assert "the least non-matmul share" in stdout

@@ -3,13 +3,13 @@ times every one of them in full."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from procs import run_tiny_benchmark
 
 from benchmarks.dot_rates import dot_shapes
 from profiler.modes.trainer import forward_backward_flops, forward_flops
@@ -38,16 +38,9 @@ def test_dot_shapes__a_size_below_one_is_refused():
 
 
 def test_dot_rates__tiny_run_times_every_dot_of_the_update(tmp_path):
-    out = tmp_path / "d.json"
-    cmd = [sys.executable, "-m", "benchmarks.dot_rates", "--num-envs", "32", "--repeats", "1"]
-    for s in ("rollout_steps=8", "minibatches=2", "hidden=16"):
-        cmd += ["--set", s]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.run(
-        [*cmd, "--out", str(out)], capture_output=True, text=True, env=env, timeout=300
+    stdout, r = run_tiny_benchmark(
+        "benchmarks.dot_rates", tmp_path / "d.json", "rollout_steps=8", "minibatches=2", "hidden=16"
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    r = json.loads(out.read_text())
     assert len(r["dots"]) == 11  # 3 layers: rollout, forward, weight grad; 2 input grads
     for d in r["dots"]:
         # XLA multiplies the whole product (it would count less for a dot cut short)
@@ -57,7 +50,7 @@ def test_dot_rates__tiny_run_times_every_dot_of_the_update(tmp_path):
     # 2 epochs of forward + backward without the observations' gradient).
     f0, f = 2 * 240 * 16, 2 * (240 * 16 + 16 * 16 + 16 * 70)
     assert r["update_dense_flops"] == pytest.approx(f * 32 * 9 + (3 * f - f0) * 2 * 32 * 8)
-    assert "all dots of one update" in proc.stdout
+    assert "all dots of one update" in stdout
 
 
 def test_dot_rates__a_bad_setting_exits_2_with_one_line():
