@@ -337,11 +337,12 @@ def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:
         0.0,
         scale=epochs,
     )
-    # --- the dense layers alone: the floor under the non-matmul share ---
+    # --- the dense layers alone: an estimate of the floor under the non-matmul share ---
     # The network (matmuls, biases, ReLUs, the heads' split) at the window's shapes and call
     # counts, on real observations, with nothing else: no env, masking, sampling, gather or
-    # loss. A window can be no faster than this, so 1 - matmul-bound / this time is the least
-    # non-matmul share any change outside the dense layers could reach.
+    # loss. A window runs all of this and more, so 1 - matmul-bound / this time is about the
+    # least non-matmul share a change outside the dense layers could reach (timing noise
+    # aside).
     net = make_network(tc, N_ACTIONS)
     p_in = with_input_width(params, STORED_OBS)
 
