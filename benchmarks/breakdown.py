@@ -38,11 +38,11 @@ from __future__ import annotations
 
 import os
 import statistics
-import time
 from collections.abc import Callable
 from typing import Any
 
 from benchmarks import cli
+from profiler.stats import time_calls
 
 ENV_STEP_PHASE = "rollout: env step (+ auto-reset, obs)"
 
@@ -59,17 +59,10 @@ def _cost(compiled: Any) -> tuple[float | None, float | None]:
 
 
 def _time(fn: Callable[[], Any], repeats: int) -> tuple[list[float], list[float]]:
-    """(wall seconds, process CPU seconds) of each timed call, after one untimed call."""
+    """(wall seconds, process CPU seconds) of each timed call of `fn`, after one untimed one."""
     import jax
 
-    jax.block_until_ready(fn())  # untimed: first-run allocations
-    walls, cpus = [], []
-    for _ in range(repeats):
-        c0, t0 = time.process_time(), time.perf_counter()
-        jax.block_until_ready(fn())
-        walls.append(time.perf_counter() - t0)
-        cpus.append(time.process_time() - c0)
-    return walls, cpus
+    return time_calls(lambda: jax.block_until_ready(fn()), repeats)
 
 
 def measure(tc: Any, repeats: int, say: Callable[[str], None]) -> dict:

@@ -25,11 +25,11 @@ from __future__ import annotations
 import itertools
 import os
 import statistics
-import time
 from collections.abc import Callable
 from typing import Any
 
 from benchmarks import cli
+from profiler.stats import time_calls
 
 MAX_STACK = 32  # distinct operands per timed program; bounds memory at big sizes
 
@@ -82,19 +82,6 @@ def dot_shapes(
     return shapes
 
 
-def _time(fn: Callable[[], Any], repeats: int) -> list[float]:
-    """Process CPU seconds of each timed call, after one untimed call."""
-    import jax
-
-    jax.block_until_ready(fn())
-    cpus = []
-    for _ in range(repeats):
-        c0 = time.process_time()
-        jax.block_until_ready(fn())
-        cpus.append(time.process_time() - c0)
-    return cpus
-
-
 def time_dot(shape: dict, calls: int, repeats: int, seed: int = 0) -> dict:
     """Time `calls` products of one shape in one scan; returns the row for the report."""
     import jax
@@ -125,7 +112,7 @@ def time_dot(shape: dict, calls: int, repeats: int, seed: int = 0) -> dict:
         return jax.lax.scan(lambda c, x: (c + jnp.sum(one(x, w)), None), jnp.float32(0), xs)[0]
 
     compiled = jax.jit(run).lower(xs, other).compile()
-    cpus = _time(lambda: compiled(xs, other), repeats)
+    _walls, cpus = time_calls(lambda: jax.block_until_ready(compiled(xs, other)), repeats)
     try:
         ca = jax.jit(one).lower(xs[0], other).compile().cost_analysis()
         ca = (ca[0] if isinstance(ca, list) else ca) or {}

@@ -54,6 +54,20 @@ class TimedRepeats:
     wall_s: float
 
 
+def time_calls(call: Callable[[], object], repeats: int) -> tuple[list[float], list[float]]:
+    """(wall seconds, process CPU seconds) of each of `repeats` timed calls, after one untimed
+    call (first-run allocations). `call` must block until its work is done, as for
+    `time_repeats`."""
+    call()
+    walls, cpus = [], []
+    for _ in range(repeats):
+        c0, t0 = time.process_time(), time.perf_counter()
+        call()
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    return walls, cpus
+
+
 def time_repeats(
     call: Callable[[], None],
     repeats: int,

@@ -12,7 +12,7 @@ from profiler.cli import config_from_args, main
 from profiler.compare import compare
 from profiler.config import MODES, ConfigError, parse_modes, parse_override, parse_sweep
 from profiler.jobs import job_specs, resolve_sizes
-from profiler.stats import summarize
+from profiler.stats import summarize, time_calls
 
 
 def test_parse_modes__all_expands_in_canonical_order() -> None:
@@ -120,6 +120,18 @@ def test_summarize__percentiles_of_known_samples() -> None:
     s = summarize([4.0, 1.0, 3.0, 2.0, 5.0])
     assert (s["mean"], s["p50"], s["min"], s["max"]) == (3.0, 3.0, 1.0, 5.0)
     assert s["p95"] == pytest.approx(4.8)
+
+
+def test_time_calls__one_untimed_call_then_one_wall_and_cpu_reading_per_repeat() -> None:
+    calls = []
+
+    def busy() -> None:
+        calls.append(1)
+        sum(range(20_000))  # some CPU work, so the CPU clock moves
+
+    walls, cpus = time_calls(busy, 3)
+    assert len(calls) == 4 and len(walls) == len(cpus) == 3
+    assert all(w > 0 for w in walls) and all(c >= 0 for c in cpus)
 
 
 def _run(mode: str, num_envs: int, p50: float, compile_s: float | None = 1.0) -> dict:
