@@ -43,18 +43,14 @@ from typing import Any
 
 from benchmarks import cli
 from profiler.stats import time_calls
+from profiler.xla_cost import xla_cost
 
 ENV_STEP_PHASE = "rollout: env step (+ auto-reset, obs)"
 
 
 def _cost(compiled: Any) -> tuple[float | None, float | None]:
-    try:
-        ca = compiled.cost_analysis()
-    except Exception:  # optional per backend
-        return None, None
-    if isinstance(ca, list):
-        ca = ca[0] if ca else {}
-    ca = dict(ca or {})
+    """(FLOPs, bytes accessed) by XLA's estimate; None where the backend gives none."""
+    ca = xla_cost(compiled)
     return ca.get("flops"), ca.get("bytes accessed")
 
 

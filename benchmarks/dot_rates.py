@@ -30,6 +30,7 @@ from typing import Any
 
 from benchmarks import cli
 from profiler.stats import time_calls
+from profiler.xla_cost import xla_cost
 
 MAX_STACK = 32  # distinct operands per timed program; bounds memory at big sizes
 
@@ -113,12 +114,7 @@ def time_dot(shape: dict, calls: int, repeats: int, seed: int = 0) -> dict:
 
     compiled = jax.jit(run).lower(xs, other).compile()
     _walls, cpus = time_calls(lambda: jax.block_until_ready(compiled(xs, other)), repeats)
-    try:
-        ca = jax.jit(one).lower(xs[0], other).compile().cost_analysis()
-        ca = (ca[0] if isinstance(ca, list) else ca) or {}
-        xla_flops = ca.get("flops")
-    except Exception:  # optional per backend
-        xla_flops = None
+    xla_flops = xla_cost(jax.jit(one).lower(xs[0], other).compile()).get("flops")
     flops = 2.0 * m * k * n
     cpu = statistics.median(cpus) / calls
     return {

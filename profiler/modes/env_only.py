@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from profiler.stats import cpu_block, peak_rss_bytes, summarize, time_repeats
+from profiler.xla_cost import xla_cost
 
 
 def run(spec: dict, progress: Callable[[str], None]) -> dict:
@@ -120,7 +121,7 @@ def memory_traffic(carry, num_envs: int, compiled, steps_per_sec: float) -> dict
     obs_bytes = obs.nbytes / num_envs
     # Each step at least reads and writes the state, writes obs, and reads it for the action.
     lower_bound = 2.0 * state_bytes + 2.0 * obs_bytes
-    xla = _cost(compiled)
+    xla = xla_cost(compiled)
     xla_bytes = xla.get("bytes accessed")
     xla_flops = xla.get("flops")
     return {
@@ -132,13 +133,3 @@ def memory_traffic(carry, num_envs: int, compiled, steps_per_sec: float) -> dict
         "xla_flops_per_env_step": None if xla_flops is None else xla_flops / num_envs,
         "xla_bytes_per_sec": None if xla_bytes is None else xla_bytes / num_envs * steps_per_sec,
     }
-
-
-def _cost(compiled) -> dict:
-    try:
-        ca = compiled.cost_analysis()
-    except Exception:  # cost analysis is optional per backend
-        return {}
-    if isinstance(ca, list):
-        ca = ca[0] if ca else {}
-    return dict(ca or {})
