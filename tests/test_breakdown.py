@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from procs import run_tiny_benchmark
 
+from benchmarks.breakdown import ENV_STEP_PHASE
+
 
 def test_breakdown__tiny_run_reports_the_window_program_and_its_share(tmp_path):
     stdout, b = run_tiny_benchmark(
@@ -46,7 +48,7 @@ def test_breakdown__tiny_run_reports_the_window_program_and_its_share(tmp_path):
     cpu = sum(p["cpu_seconds_per_update"] for p in dense)
     bound = sum(p["matmul_bound_cpu_s"] for p in dense)
     assert b["non_matmul_share_floor"] == pytest.approx(1 - bound / cpu)
-    (env,) = [p for p in b["phases"] if p["phase"].startswith("rollout: env step")]
+    (env,) = [p for p in b["phases"] if p["phase"] == ENV_STEP_PHASE]
     assert b["non_matmul_share_floor_with_env"] == pytest.approx(
         1 - bound / (cpu + env["cpu_seconds_per_update"])
     )
