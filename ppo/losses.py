@@ -36,6 +36,49 @@ def gae(
     return adv, adv + values
 
 
+@jax.custom_vjp
+def policy_terms(logits: jax.Array, actions: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(log pi(action) [...], entropy H(pi) [...]) of the categorical pi = softmax(logits).
+
+    logits: float32 [..., A], masked ones at a large finite negative value (ppo.network's
+    MASKED_LOGIT: -inf would make 0 * -inf a NaN in H); actions: int [...], 0 <= a < A.
+    Values equal `log_softmax(logits)[a]` and `-sum(pi * log pi)` up to float rounding.
+
+    Differentiable in `logits` by a hand-written VJP: autodiff of log_softmax, the one-hot
+    select and the entropy makes ~10 passes over [..., A]; this makes two forward (the row
+    max; one exponential with three row sums) and one backward, from the textbook
+    derivatives d log pi(a)/dz_k = [k = a] - pi_k and dH/dz_k = -pi_k (log pi_k + H)
+    (docs/THROUGHPUT.md, P14).
+    """
+    return _policy_terms_fwd(logits, actions)[0]
+
+
+def _policy_terms_fwd(logits: jax.Array, actions: jax.Array) -> tuple[tuple, tuple]:
+    z = logits - jnp.max(logits, axis=-1, keepdims=True)
+    e = jnp.exp(z)
+    total = jnp.sum(e, axis=-1)
+    log_total = jnp.log(total)
+    # One-hot select rather than take_along_axis: the same value, and no scatter anywhere.
+    hit = jnp.arange(z.shape[-1], dtype=actions.dtype) == actions[..., None]
+    logp = jnp.sum(jnp.where(hit, z, 0.0), axis=-1) - log_total
+    # H = log sum e^z - sum pi z: no log pi array is formed.
+    entropy = log_total - jnp.sum(e * z, axis=-1) / total
+    return (logp, entropy), (z, log_total, entropy, actions)
+
+
+def _policy_terms_bwd(res: tuple, g: tuple) -> tuple[jax.Array, None]:
+    z, log_total, entropy, actions = res
+    g_logp, g_ent = g[0][..., None], g[1][..., None]
+    logp_all = z - log_total[..., None]
+    probs = jnp.exp(logp_all)
+    hit = jnp.arange(z.shape[-1], dtype=actions.dtype) == actions[..., None]
+    d = jnp.where(hit, g_logp, 0.0) - probs * (g_logp + g_ent * (logp_all + entropy[..., None]))
+    return d, None
+
+
+policy_terms.defvjp(_policy_terms_fwd, _policy_terms_bwd)
+
+
 class LossParts(NamedTuple):
     """The loss terms and diagnostics of one minibatch."""
 
@@ -62,11 +105,7 @@ def ppo_loss(
 
     Advantages are normalised per minibatch; the value loss is clipped like the policy.
     """
-    logp_all = jax.nn.log_softmax(logits, axis=-1)
-    # One-hot select rather than take_along_axis: the same values, and its gradient is an
-    # elementwise select instead of a scatter.
-    hit = jnp.arange(logp_all.shape[-1], dtype=actions.dtype) == actions[..., None]
-    logp = jnp.sum(jnp.where(hit, logp_all, 0.0), axis=-1)
+    logp, entropy_rows = policy_terms(logits, actions)
     log_ratio = logp - old_logp
     ratio = jnp.exp(log_ratio)
     adv = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
@@ -77,8 +116,7 @@ def ppo_loss(
     v_clipped = old_values + jnp.clip(values - old_values, -clip, clip)
     v_loss = 0.5 * jnp.maximum((values - returns) ** 2, (v_clipped - returns) ** 2).mean()
 
-    probs = jnp.exp(logp_all)
-    entropy = -(probs * logp_all).sum(-1).mean()
+    entropy = entropy_rows.mean()
     total = policy + vf_coef * v_loss - ent_coef * entropy
 
     approx_kl = ((ratio - 1.0) - log_ratio).mean()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
-from ppo.losses import explained_variance, gae, ppo_loss
+from ppo.losses import explained_variance, gae, policy_terms, ppo_loss
 from ppo.network import MASKED_LOGIT, apply_mask, sample_actions
 
 
@@ -80,3 +81,55 @@ def test_explained_variance__perfect_and_constant():
     r = jnp.arange(10.0)
     assert float(explained_variance(r, r)) == 1.0
     assert float(explained_variance(r, jnp.ones(10))) == 0.0
+
+
+def _reference_terms(logits: jax.Array, actions: jax.Array) -> tuple[jax.Array, jax.Array]:
+    logp_all = jax.nn.log_softmax(logits, axis=-1)
+    logp = jnp.take_along_axis(logp_all, actions[..., None], axis=-1)[..., 0]
+    return logp, -(jnp.exp(logp_all) * logp_all).sum(-1)
+
+
+@pytest.mark.parametrize(
+    ("shape", "scale", "valid_frac"),
+    [
+        ((256, 69), 1.0, 0.3),  # the trainer's shape, sparse masks
+        ((4, 5, 69), 3.0, 0.9),  # extra leading axes, mostly valid
+        ((64, 69), 40.0, 0.5),  # near one-hot policies (large logits)
+        ((64, 69), 1.0, 0.0),  # one valid action per row: logp 0, entropy 0
+        ((32, 2), 0.5, 1.0),  # two actions, none masked
+    ],
+)
+def test_policy_terms__values_and_gradients_equal_autodiff_of_log_softmax(
+    shape: tuple[int, ...], scale: float, valid_frac: float
+):
+    rng = np.random.default_rng(int(scale * 10) + len(shape))
+    n_act = shape[-1]
+    valid = rng.random(shape) < valid_frac
+    actions = rng.integers(0, n_act, size=shape[:-1])
+    np.put_along_axis(valid, actions[..., None], True, axis=-1)  # the taken action is valid
+    logits = apply_mask(
+        jnp.asarray(scale * rng.normal(size=shape), jnp.float32), jnp.asarray(valid)
+    )
+    acts = jnp.asarray(actions, jnp.int32)
+    g_logp = jnp.asarray(rng.normal(size=shape[:-1]), jnp.float32)
+    g_ent = jnp.asarray(rng.normal(size=shape[:-1]), jnp.float32)
+
+    def contract(fn):
+        def f(x):
+            logp, ent = fn(x, acts)
+            return jnp.sum(logp * g_logp) + jnp.sum(ent * g_ent)
+
+        return f
+
+    got, want = policy_terms(logits, acts), _reference_terms(logits, acts)
+    for g, w in zip(got, want, strict=True):
+        assert g.shape == w.shape == shape[:-1]
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-5, atol=2e-5)
+    d_got = jax.jit(jax.grad(contract(policy_terms)))(logits)
+    d_want = jax.grad(contract(_reference_terms))(logits)
+    np.testing.assert_allclose(np.asarray(d_got), np.asarray(d_want), rtol=1e-4, atol=2e-5)
+    # Masked logits get exactly zero gradient, as through the reference.
+    assert np.all(np.asarray(d_got)[~valid] == 0.0)
+    if valid_frac == 0.0:
+        np.testing.assert_allclose(np.asarray(got[0]), 0.0, atol=1e-6)
+        np.testing.assert_allclose(np.asarray(got[1]), 0.0, atol=1e-6)
