@@ -32,6 +32,9 @@ F32_MAX = 3.4028234663852886e38
 F32_TINY = 1.1754943508222875e-38
 # Fields renamed since runs were first recorded: old run.json / flag name -> field.
 RENAMED_FIELDS = {"reward_scale": "value_target_scale"}
+# Fields added after runs were stored, with the value those runs trained with: a resumed
+# run keeps its sampling instead of taking a newer default.
+STORED_BEFORE = {"minibatch_chunk": 1}
 
 
 class ConfigError(ValueError):
@@ -78,6 +81,7 @@ class Derived:
     envs_per_device: int
     batch_size: int  # env steps per update (all devices)
     minibatch_size: int  # samples per minibatch (all devices)
+    minibatch_chunk: int  # consecutive envs gathered together (divides both per-device sizes)
     steps_per_window: int
     num_windows: int
     total_updates: int
@@ -101,6 +105,17 @@ class TrainConfig:
     # CPU, 3 seeds need 2.5x fewer env steps to the target than at 32 (16.8 M vs 41.9 M
     # median) and the update is no slower (1.06x env steps per CPU-s), docs/TRAINING.md.
     minibatches: int = opt(128, "minibatches per epoch", lo=1, hi=2**20)
+    # 8 (not 1): a minibatch gathers 8 consecutive envs of one rollout step at a time, 2.2x
+    # cheaper than single rows on the CPU; the envs are independent episodes, so only the
+    # shared step differs from single samples (docs/THROUGHPUT.md, P15).
+    minibatch_chunk: int = opt(
+        8,
+        "minibatches are drawn as chunks of this many consecutive envs at one rollout step "
+        "(1: single samples); lowered to the largest divisor of the per-device envs and "
+        "minibatch size",
+        lo=1,
+        hi=2**20,
+    )
     lr: float = opt(1e-3, "Adam learning rate", lo=0.0, lo_open=True, hi=10.0)
     anneal_lr: bool = opt(False, "anneal the learning rate linearly to 0 over the run")
     gamma: float = opt(0.99, "discount", lo=0.0, hi=1.0)
@@ -170,6 +185,15 @@ class TrainConfig:
         lo=0.0,
         hi=1e9,
     )
+    # 120 s: a CPU window that runs uses >= 1 core all the time; a wedged XLA runtime uses
+    # none, and nothing in-process can cancel it (ppo.ready).
+    stall_s: float = opt(
+        120.0,
+        "on the CPU backend, end the run (marked crashed, resumable) when a window or eval "
+        "uses no CPU for this many seconds: a wedged XLA runtime (0: wait forever)",
+        lo=0.0,
+        hi=1e9,
+    )
 
     def to_json(self) -> dict[str, Any]:
         """The config as a JSON-able dict (run.json, W&B config)."""
@@ -182,6 +206,7 @@ class TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         kw = {RENAMED_FIELDS.get(k, k): v for k, v in stored.items()}
         kw = {k: v for k, v in kw.items() if k in known}
+        kw = {**{k: v for k, v in STORED_BEFORE.items() if k not in kw}, **kw}
         kw.update(changes)
         cfg = cls(**kw)
         errs = field_errors(cfg)
@@ -201,11 +226,14 @@ def derive(cfg: TrainConfig, device_count: int) -> Derived:
     batch = cfg.num_envs * cfg.rollout_steps
     spw = batch * cfg.updates_per_window
     num_windows = max(1, math.ceil(cfg.total_steps / spw))
+    # A chunk never spans two rollout steps or two minibatches.
+    chunk = math.gcd(cfg.minibatch_chunk, cfg.num_envs // nd, batch // nd // cfg.minibatches)
     return Derived(
         num_devices=nd,
         envs_per_device=cfg.num_envs // nd,
         batch_size=batch,
         minibatch_size=batch // cfg.minibatches,
+        minibatch_chunk=max(chunk, 1),
         steps_per_window=spw,
         num_windows=num_windows,
         total_updates=num_windows * cfg.updates_per_window,

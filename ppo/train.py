@@ -45,6 +45,7 @@ from ppo.events import (
 )
 from ppo.metrics import WINDOW_ROW_KEYS, nonfinite_keys, update_rows, window_metrics
 from ppo.preflight import check_run_dir, launch_plan, preflight, resolve_resume
+from ppo.ready import RuntimeStalled, stall_limit, wait_ready
 from ppo.records import RunWriter, is_disk_full, read_windows, utc_now
 from ppo.runlock import RunLock, RunLocked
 from ppo.wandb_log import WandbLogger
@@ -98,24 +99,10 @@ def _leave_now(line: str, code: int) -> NoReturn:
     os._exit(code)
 
 
-def wait_ready(tree: Any, poll_s: float = 0.02) -> Any:
-    """`jax.block_until_ready(tree)`, waiting in Python: the array leaves' `is_ready()` is
-    polled (1 ms, doubling to `poll_s`), so signal handlers run during a long device call.
-
-    A main thread blocked inside the runtime runs no Python signal handler: SIGTERM or
-    Ctrl-C would wait for the whole window, and forever if the runtime never finishes.
-    """
-    leaves: list[Any] = [x for x in jax.tree.leaves(tree) if isinstance(x, jax.Array)]
-    delay = 0.001
-    while not all(x.is_ready() for x in leaves):
-        time.sleep(delay)
-        delay = min(2 * delay, poll_s)
-    return jax.block_until_ready(tree)
-
-
-def _host(tree: Any) -> Any:
-    """A device tree as host numpy (gathered across processes on multi-host)."""
-    wait_ready(tree)
+def _host(tree: Any, stall_s: float = 0.0) -> Any:
+    """A device tree as host numpy (gathered across processes on multi-host); `stall_s` as
+    for `ppo.ready.wait_ready`."""
+    wait_ready(tree, stall_s=stall_s)
     if jax.process_count() > 1:
         from jax.experimental import multihost_utils
 
@@ -299,6 +286,8 @@ def _train_locked(
             sr.wandb.finish(exit_code=1)
             if not sr.writer.write_final_meta(state=state, error=error):
                 print(f"warning: could not mark {sr.run_id} {state}: {error}", file=sys.stderr)
+        if isinstance(e, RuntimeStalled):
+            raise RuntimeStalled(f"{e}; restart it with --resume {group or run_ids[0]}") from e
         raise
     finally:
         forget_hook()
@@ -479,9 +468,11 @@ def _fetch_stats(stats: Any, w: int, der: Derived) -> dict[str, np.ndarray]:
     return st
 
 
-def _evaluate(eval_fn: Callable | None, runner: Runner) -> dict[str, np.ndarray] | None:
+def _evaluate(
+    eval_fn: Callable | None, runner: Runner, stall_s: float
+) -> dict[str, np.ndarray] | None:
     """Per-episode eval arrays [S, 2n] on the host, or None when eval is off."""
-    return _host(eval_fn(runner.params)) if eval_fn is not None else None
+    return _host(eval_fn(runner.params), stall_s) if eval_fn is not None else None
 
 
 def _persist_windows(
@@ -611,16 +602,17 @@ def _loop(launch: _Launch, runner: Runner, start_window: int) -> list[Path]:
         )
 
     previous: Phases | None = None
+    stall_s = stall_limit(cfg.stall_s)
     for w in range(start_window, der.num_windows):
         tw, cpu0 = time.perf_counter(), time.process_time()
         clock = _PhaseClock()
         with clock.phase("compute_s"):
             runner, stats = programs.window(runner)
-            wait_ready((runner, stats))
+            wait_ready((runner, stats), stall_s=stall_s)
         with clock.phase("fetch_s"):
             st = _fetch_stats(stats, w, der)
         with clock.phase("eval_s"):
-            evals = _evaluate(programs.eval, runner)
+            evals = _evaluate(programs.eval, runner, stall_s)
         due = checkpoint_due(w, launch.checkpoint_every, final=w == der.num_windows - 1)
         with clock.phase("fetch_s"):
             host_runner = _host(runner) if due else None
@@ -729,6 +721,12 @@ def main(
         code, line = 2, f"error: {e}"
     except TrainingFailed as e:
         code, line = 1, f"error: training failed: {e}"
+    except RuntimeStalled as e:
+        # The wedged computation never ends, and Python's shutdown would wait for it.
+        line = f"error: {e} (the run is marked crashed)"
+        if not distributed.is_multiprocess():
+            _leave_now(line, 1)
+        code = 1
     except OSError as e:
         if not is_disk_full(e) and not distributed.is_multiprocess():
             raise

@@ -163,6 +163,25 @@ def runner_specs(runner: Runner) -> Runner:
     return Runner(rep, rep_opt, env, P(None, AXIS), P(None, AXIS), P())  # type: ignore[arg-type]
 
 
+def seed_keys(cfg: TrainConfig, seed_index: jax.Array) -> jax.Array:
+    """The keys of seed `seed_index` of a launch: [3] keys for the network, the envs and the
+    runner's RNG, from `cfg.seed`."""
+    return jax.random.split(jax.random.fold_in(jax.random.PRNGKey(cfg.seed), seed_index), 3)
+
+
+def seed_params_fn(cfg: TrainConfig, n_actions: int, obs_dim: int) -> Callable:
+    """Jitted `seed_index (int32 scalar) -> initial network params` of one seed.
+
+    One seed per call, never vmapped over seeds: see `init_runner`.
+    """
+    net = make_network(cfg, n_actions)
+
+    def seed_params(seed_index: jax.Array) -> Any:
+        return net.init(seed_keys(cfg, seed_index)[0], jnp.zeros((1, obs_dim), jnp.float32))
+
+    return jax.jit(seed_params)
+
+
 def init_runner(
     cfg: TrainConfig,
     der: Derived,
@@ -173,25 +192,30 @@ def init_runner(
     n_actions: int,
 ) -> Runner:
     """Initial runner state for every seed, placed with the run's shardings."""
-    net = make_network(cfg, n_actions)
     tx = make_optimizer(cfg, der)
     s, e, d = cfg.num_seeds, cfg.num_envs, der.num_devices
 
-    def one_seed(seed_index: jax.Array) -> Runner:
-        key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), seed_index)
-        k_net, k_env, k_run = jax.random.split(key, 3)
-        params = net.init(k_net, jnp.zeros((1, obs_dim), jnp.float32))
-        opt_state = tx.init(params)
+    def one_seed(seed_index: jax.Array, params: Any) -> Runner:
+        _, k_env, k_run = seed_keys(cfg, seed_index)
         obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(
             jax.random.split(k_env, e), env_params
         )
         rng = jax.random.split(k_run, d)
-        return Runner(params, opt_state, env_state, obs, rng, jnp.int32(0))
+        return Runner(params, tx.init(params), env_state, obs, rng, jnp.int32(0))
 
-    abstract = jax.eval_shape(jax.vmap(one_seed), jnp.arange(s))
+    # The orthogonal init's QR runs one seed per call: vmapped over seeds it becomes a batched
+    # LAPACK call that splits its batch over XLA's CPU thread pool and waits for it, and two
+    # such calls at once can take every pool thread and wait forever (seen on 2 cores with
+    # --num-seeds 3; docs/TRAINING.md "A wedged run"). Same values: the batched kernel runs
+    # the same factorisation per matrix.
+    init_params = seed_params_fn(cfg, n_actions, obs_dim)
+    per_seed = [init_params(jnp.int32(i)) for i in range(s)]
+    params = jax.tree.map(lambda *x: jnp.stack(x), *per_seed)
+    seeds = jnp.arange(s)
+    abstract = jax.eval_shape(jax.vmap(one_seed), seeds, params)
     shardings = jax.tree.map(lambda sp: NamedSharding(mesh, sp), runner_specs(abstract))
     del abstract
-    return jax.jit(jax.vmap(one_seed), out_shardings=shardings)(jnp.arange(s))
+    return jax.jit(jax.vmap(one_seed), out_shardings=shardings)(seeds, params)
 
 
 def stored_width(obs_dim: int) -> int:
@@ -231,8 +255,8 @@ class Parts(NamedTuple):
     env_step: Callable  # (key, env_state, action [E]) -> (obs, env_state, reward, done, info)
     rollout: Callable  # (params, env_state, obs, key, obs_buf) -> ((env_state, obs, acc), Traj)
     advantages: Callable  # (params, traj, last obs) -> ((obs [T*E, W], scalars [T*E, 8]), ev)
-    shuffle: Callable  # key -> minibatch index rows int32 [M, T*E/M]
-    gather: Callable  # (flat batch, index row) -> one minibatch
+    shuffle: Callable  # key -> minibatch chunk-index rows int32 [M, T*E/(M*C)], C = chunk
+    gather: Callable  # (flat batch, chunk-index row) -> one minibatch of T*E/M samples
     grads: Callable  # (params, minibatch) -> ((loss, LossParts), grads)
     apply: Callable  # (params, opt_state, grads) -> (params, opt_state, grad_norm)
     update: Callable  # (carry, None) -> (carry, UpdateStats), carry = Carry
@@ -301,6 +325,7 @@ def make_parts(cfg: TrainConfig, der: Derived, env: Any, env_params: Any, n_acti
     t_len, e_loc = cfg.rollout_steps, der.envs_per_device
     n_mb = cfg.minibatches
     mb_size = t_len * e_loc // n_mb
+    chunk = der.minibatch_chunk
     multi = der.num_devices > 1
     width = stored_width(env.observation_space(env_params).shape[-1])
 
@@ -361,12 +386,18 @@ def make_parts(cfg: TrainConfig, der: Derived, env: Any, env_params: Any, n_acti
         return (traj.obs.reshape((n, traj.obs.shape[-1])), scalars), ev
 
     def shuffle(key: jax.Array) -> jax.Array:
-        return random_permutation(key, t_len * e_loc).reshape((n_mb, mb_size))
+        # Chunk c holds flat rows c*chunk ... c*chunk + chunk - 1: `chunk` consecutive envs
+        # of one rollout step (rows are step-major and chunk divides the envs).
+        n_chunks = t_len * e_loc // chunk
+        return random_permutation(key, n_chunks).reshape((n_mb, mb_size // chunk))
 
     def gather(batch: tuple, idx: jax.Array) -> tuple:
-        return jax.tree.map(
-            lambda x: x.at[idx].get(mode="promise_in_bounds", unique_indices=True), batch
-        )
+        def rows(x: jax.Array) -> jax.Array:
+            chunks = x.reshape((x.shape[0] // chunk, chunk, *x.shape[1:]))
+            mb = chunks.at[idx].get(mode="promise_in_bounds", unique_indices=True)
+            return mb.reshape((idx.shape[0] * chunk, *x.shape[1:]))
+
+        return jax.tree.map(rows, batch)
 
     def loss_fn(params: Any, mb: tuple) -> tuple[jax.Array, Any]:
         obs, scalars = mb

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -214,3 +216,93 @@ def test_rollout__fills_the_whole_obs_buffer_and_never_reads_its_old_contents() 
     # step 0 holds the rollout's first observation, each later step the env's next one
     np.testing.assert_array_equal(np.asarray(traj.obs[0]), np.asarray(one.obs[:, :STORED_OBS]))
     assert not np.array_equal(np.asarray(traj.obs[1]), np.asarray(traj.obs[0]))
+
+
+# ---- round 7 (docs/THROUGHPUT.md, P15): minibatches drawn in chunks of consecutive envs ----
+
+
+@pytest.mark.parametrize(
+    ("num_envs", "rollout_steps", "minibatches", "chunk", "want_chunk"),
+    [
+        (16, 4, 2, 4, 4),  # chunks of 4 envs
+        (16, 4, 2, 1, 1),  # single samples
+        (12, 4, 3, 8, 4),  # 8 does not divide 12 envs: lowered to gcd(8, 12, 16) = 4
+        (8, 3, 6, 8, 4),  # minibatches of 4 samples cap the chunk at 4
+        (5, 4, 4, 8, 1),  # 5 envs: single samples
+    ],
+)
+def test_shuffle_and_gather__each_epoch_is_a_permutation_of_whole_chunks(
+    num_envs: int, rollout_steps: int, minibatches: int, chunk: int, want_chunk: int
+) -> None:
+    import jax
+
+    from envjax import N_ACTIONS, CaravanEnv
+    from ppo.window import make_parts
+
+    cfg = TrainConfig(
+        num_envs=num_envs,
+        rollout_steps=rollout_steps,
+        minibatches=minibatches,
+        minibatch_chunk=chunk,
+        hidden=8,
+    )
+    der = cfg.derived(1)
+    assert der.minibatch_chunk == want_chunk
+    env = CaravanEnv()
+    parts = make_parts(cfg, der, env, env.default_params, N_ACTIONS)
+    n = num_envs * rollout_steps
+    # Flat rows are step-major: row = step * num_envs + env; column 0 says which row it is.
+    flat = (jnp.arange(n, dtype=jnp.float32)[:, None] * jnp.ones((1, 3)),)
+    seen = []
+    for seed in range(3):
+        idx = jax.jit(parts.shuffle)(jax.random.PRNGKey(seed))
+        assert idx.dtype == jnp.int32
+        mbs = [np.asarray(parts.gather(flat, row)[0][:, 0]).astype(int) for row in idx]
+        assert all(len(mb) == n // minibatches for mb in mbs)
+        rows = np.concatenate(mbs)
+        np.testing.assert_array_equal(np.sort(rows), np.arange(n))  # each sample once
+        groups = rows.reshape(-1, want_chunk)
+        # each chunk: consecutive envs of one rollout step, starting on a chunk boundary
+        assert np.all(groups[:, 0] % want_chunk == 0)
+        np.testing.assert_array_equal(groups - groups[:, :1], np.arange(want_chunk) + 0 * groups)
+        assert np.all(groups[:, 0] // num_envs == groups[:, -1] // num_envs)
+        seen.append(rows)
+    assert not np.array_equal(seen[0], seen[1])  # the key moves the permutation
+
+
+def test_stored_config_without_minibatch_chunk__resumes_with_single_samples() -> None:
+    stored = dataclasses.asdict(TrainConfig(num_envs=16))
+    del stored["minibatch_chunk"]
+    assert TrainConfig.from_stored(stored).minibatch_chunk == 1
+    stored["minibatch_chunk"] = 4
+    assert TrainConfig.from_stored(stored).minibatch_chunk == 4
+    assert TrainConfig().minibatch_chunk == 8
+
+
+def test_init_runner__each_seeds_qr_runs_unbatched_with_the_seeds_own_keys() -> None:
+    """The orthogonal init's QR is a LAPACK call that, batched over seeds, splits its batch
+    over XLA's CPU thread pool and waits on it; two at once wedged 2-core runs with
+    --num-seeds 3 (docs/TRAINING.md "A wedged run"). init_runner runs one seed per call."""
+    import jax
+
+    from envjax import N_ACTIONS, OBS_DIM, CaravanEnv
+    from ppo.window import init_runner, make_mesh, make_network, seed_keys, seed_params_fn
+
+    cfg = TrainConfig(num_envs=8, rollout_steps=4, minibatches=2, hidden=8, num_seeds=3, seed=5)
+    fn = seed_params_fn(cfg, N_ACTIONS, OBS_DIM)
+    hlo = fn.lower(jnp.int32(0)).compile().as_text()
+    qr = [ln for ln in hlo.splitlines() if "geqrf" in ln and "custom-call" in ln]
+    assert qr, "no QR custom call found: the check below would pass vacuously"
+    assert all('num_batch_dims="0"' in ln for ln in qr), qr
+
+    env = CaravanEnv()
+    der = cfg.derived(1)
+    runner = init_runner(cfg, der, env, env.default_params, make_mesh(1), OBS_DIM, N_ACTIONS)
+    net = make_network(cfg, N_ACTIONS)
+    for i in range(3):
+        want = net.init(seed_keys(cfg, jnp.int32(i))[0], jnp.zeros((1, OBS_DIM)))
+        got = jax.tree.map(lambda x, i=i: x[i], runner.params)
+        for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+            np.testing.assert_array_equal(np.asarray(g), np.asarray(w))
+    a, b = (np.asarray(jax.tree.leaves(runner.params)[-1][i]) for i in (0, 1))
+    assert not np.array_equal(a, b)  # seeds differ
