@@ -16,6 +16,7 @@ import json
 import statistics
 from pathlib import Path
 
+from ppo.config import STORED_BEFORE
 from ppo.records import read_run, read_windows
 from profiler.report import write_json
 
@@ -32,7 +33,7 @@ def first_hit(rows: list[dict], profit: float, survival: float) -> dict | None:
 
 
 # The fields that tell configs apart in the summary; runs that differ only in seed group.
-CONFIG_KEYS = ("hidden", "epochs", "minibatches", "lr", "rollout_steps")
+CONFIG_KEYS = ("hidden", "epochs", "minibatches", "minibatch_chunk", "lr", "rollout_steps")
 
 
 def summarize(run_dirs: list[Path], profit: float, survival: float) -> list[dict]:
@@ -46,7 +47,8 @@ def summarize(run_dirs: list[Path], profit: float, survival: float) -> list[dict
         out.append(
             {
                 "run": d.name,
-                **{k: cfg.get(k) for k in CONFIG_KEYS},
+                # a field newer than the run: the value such runs trained with
+                **{k: cfg.get(k, STORED_BEFORE.get(k)) for k in CONFIG_KEYS},
                 "num_envs": cfg["num_envs"],
                 "steps_to_target": None if hit is None else hit["env_steps"],
                 "wall_s_to_target": None if hit is None else hit.get("wall_time_s"),

@@ -105,11 +105,11 @@ class TrainConfig:
     # CPU, 3 seeds need 2.5x fewer env steps to the target than at 32 (16.8 M vs 41.9 M
     # median) and the update is no slower (1.06x env steps per CPU-s), docs/TRAINING.md.
     minibatches: int = opt(128, "minibatches per epoch", lo=1, hi=2**20)
-    # 8 (not 1): a minibatch gathers 8 consecutive envs of one rollout step at a time, 2.2x
-    # cheaper than single rows on the CPU; the envs are independent episodes, so only the
-    # shared step differs from single samples (docs/THROUGHPUT.md, P15).
+    # 1 (not 8): chunks of 8 envs gather 2.6x faster and the update runs ~1.03x faster per
+    # CPU-s, but 3 seeds needed 18.9 M env steps to the target against 16.8 M
+    # (docs/THROUGHPUT.md, P15): no sooner in wall-clock, so single samples stay the default.
     minibatch_chunk: int = opt(
-        8,
+        1,
         "minibatches are drawn as chunks of this many consecutive envs at one rollout step "
         "(1: single samples); lowered to the largest divisor of the per-device envs and "
         "minibatch size",
@@ -182,15 +182,6 @@ class TrainConfig:
     max_wall_s: float = opt(
         0.0,
         "stop (finished) after the first window ending past this many seconds (0: off)",
-        lo=0.0,
-        hi=1e9,
-    )
-    # 120 s: a CPU window that runs uses >= 1 core all the time; a wedged XLA runtime uses
-    # none, and nothing in-process can cancel it (ppo.ready).
-    stall_s: float = opt(
-        120.0,
-        "on the CPU backend, end the run (marked crashed, resumable) when a window or eval "
-        "uses no CPU for this many seconds: a wedged XLA runtime (0: wait forever)",
         lo=0.0,
         hi=1e9,
     )
@@ -288,6 +279,16 @@ class RunOptions:
         lo=0,
         hi=10**9,
         metavar="N",
+    )
+    # 120 s: a running CPU window keeps XLA's threads busy all the time; a wedged runtime
+    # leaves them idle, and nothing in-process can cancel it (ppo.ready).
+    stall_s: float = opt(
+        120.0,
+        "single-process CPU runs: end the run (marked crashed, resumable) when a window or "
+        "eval leaves XLA's threads idle for this many seconds: a wedged runtime (0: wait "
+        "forever)",
+        lo=0.0,
+        hi=1e9,
     )
     # multi-process settings: a group of flags of their own (frozen, so one default is safe)
     launch: DistConfig = dataclasses.field(

@@ -59,7 +59,7 @@ def _policy_terms_fwd(logits: jax.Array, actions: jax.Array) -> tuple[tuple, tup
     total = jnp.sum(e, axis=-1)
     log_total = jnp.log(total)
     # One-hot select rather than take_along_axis: the same value, and no scatter anywhere.
-    hit = jnp.arange(z.shape[-1], dtype=actions.dtype) == actions[..., None]
+    hit = jnp.arange(z.shape[-1]) == actions.astype(jnp.int32)[..., None]
     logp = jnp.sum(jnp.where(hit, z, 0.0), axis=-1) - log_total
     # H = log sum e^z - sum pi z: no log pi array is formed.
     entropy = log_total - jnp.sum(e * z, axis=-1) / total
@@ -71,7 +71,7 @@ def _policy_terms_bwd(res: tuple, g: tuple) -> tuple[jax.Array, None]:
     g_logp, g_ent = g[0][..., None], g[1][..., None]
     logp_all = z - log_total[..., None]
     probs = jnp.exp(logp_all)
-    hit = jnp.arange(z.shape[-1], dtype=actions.dtype) == actions[..., None]
+    hit = jnp.arange(z.shape[-1]) == actions.astype(jnp.int32)[..., None]
     d = jnp.where(hit, g_logp, 0.0) - probs * (g_logp + g_ent * (logp_all + entropy[..., None]))
     return d, None
 

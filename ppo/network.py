@@ -145,7 +145,8 @@ def sample_with_logp(logits: jax.Array, key: jax.Array) -> tuple[jax.Array, jax.
 
 def select_logp(logp_all: jax.Array, action: jax.Array) -> jax.Array:
     """logp_all[..., action] by a one-hot select: its gradient is elementwise (no scatter)."""
-    hit = jnp.arange(logp_all.shape[-1], dtype=action.dtype) == action[..., None]
+    # int32 compare: an index array in the action's dtype would wrap for a narrow one (uint8).
+    hit = jnp.arange(logp_all.shape[-1]) == action.astype(jnp.int32)[..., None]
     return jnp.sum(jnp.where(hit, logp_all, 0.0), axis=-1)
 
 

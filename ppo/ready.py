@@ -1,11 +1,11 @@
 """Waiting for a dispatched JAX computation in Python, with a stall detector for the CPU.
 
-XLA's CPU runtime can wedge: every worker thread parks on its Eigen pool's condition
-variable and the computation never completes (seen intermittently with `--num-seeds 3`,
-vmapped windows, before the first window ends; docs/TRAINING.md "A wedged run"). A CPU
-computation that runs uses CPU time, so a wait during which the process accrues almost none
-is a wedge, not a long window. Waiting on another backend (the host is idle while a GPU
-works) is never judged.
+XLA's CPU runtime can wedge: every worker thread parks on a condition variable and the
+computation never completes (seen with `--num-seeds 3` on 2 cores, from a batched LAPACK
+call that waited on its own thread pool; fixed in ppo.window.init_runner, docs/TRAINING.md
+"A wedged run"). A CPU computation that runs uses CPU time on XLA's threads, so a wait
+during which they accrue almost none is a wedge, not a long window. This turns any such
+wedge into an error instead of a run that waits forever.
 """
 
 from __future__ import annotations
@@ -16,9 +16,16 @@ from typing import Any
 
 import jax
 
-# A running window keeps >= 1 core busy; the polling thread alone uses ~0.3 % of one.
-# Progress means at least this fraction of one core over the window of the check.
-MIN_CPU_FRACTION = 0.02
+# Judged on the CPU time of every thread but the waiting one: a running window keeps XLA's
+# threads on >= 1 core, a wedged one leaves them parked (0 CPU-s). 0.2 % of one core still
+# counts as progress, so a process starved by other jobs (a nice 19 process next to one
+# busy nice 0 job gets ~1.4 % of the core) is not judged stalled.
+MIN_CPU_FRACTION = 0.002
+
+
+def other_threads_cpu_s() -> float:
+    """CPU seconds used so far by every thread of this process but the calling one."""
+    return time.process_time() - time.thread_time()
 
 
 class RuntimeStalled(RuntimeError):
@@ -46,15 +53,15 @@ def poll_until(
     poll_s: float,
     stall_s: float,
     *,
-    cpu_clock: Callable[[], float] = time.process_time,
+    cpu_clock: Callable[[], float] = other_threads_cpu_s,
     wall_clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> None:
     """Sleep (1 ms, doubling to `poll_s` s) until `ready()`.
 
     stall_s > 0: the wait is judged in consecutive stretches of `stall_s` wall seconds;
-    RuntimeStalled is raised at the end of one in which the process used under
-    MIN_CPU_FRACTION of one core (process CPU time, all threads), so a wedge is reported
+    RuntimeStalled is raised at the end of one in which the other threads of the process
+    (`cpu_clock`: XLA's workers) used under MIN_CPU_FRACTION of one core, so a wedge is reported
     between stall_s and 2 stall_s after it began. A poll that overslept by more than
     max(10 poll_s, 1 s) (the process was stopped, or the machine suspended) starts a new
     stretch.
@@ -80,7 +87,9 @@ def poll_until(
         last = now
 
 
-def stall_limit(configured_s: float) -> float:
-    """The stall limit for this process's backend: `configured_s` on the CPU, 0 (never)
-    elsewhere, where the host idles while the device computes."""
-    return configured_s if jax.default_backend() == "cpu" else 0.0
+def stall_limit(configured_s: float, multiprocess: bool) -> float:
+    """The stall limit for this process: `configured_s` for a single process on the CPU
+    backend; 0 (never judged) on an accelerator, where the host idles while the device
+    computes, and in a multi-process launch, where a process idles in a collective while a
+    slower peer catches up (a peer that is gone has its own watchdog, ppo.distributed)."""
+    return configured_s if jax.default_backend() == "cpu" and not multiprocess else 0.0

@@ -142,6 +142,7 @@ def train(
     progress_fn: ProgressFn | None = None,
     checkpoint_every: int | None = 1,
     stop_fn: StopFn | None = None,
+    stall_s: float = 0.0,
 ) -> list[Path]:
     """Run (or resume) a training launch; returns the run directories.
 
@@ -152,6 +153,9 @@ def train(
     stop_fn(event) -> bool: asked after each window (before progress_fn sees the event);
       True ends the run cleanly (state finished) after that window. In a multi-process
       launch process 0's answer is the one every process follows.
+    stall_s: on a single-process CPU launch, a window or eval that leaves XLA's threads idle
+      for a stretch of this many seconds raises RuntimeStalled (ppo.ready; the run is
+      marked crashed, the message names its --resume id); 0: wait forever.
 
     Raises ConfigError before compiling anything when the config is inconsistent or
     cfg.run_dir is not a writable directory, RunLocked when another live process trains one
@@ -212,6 +216,7 @@ def train(
             progress_fn=progress_fn,
             stop_fn=stop_fn,
             is_main=is_main,
+            stall_s=stall_s,
         )
     finally:
         for lock in locks:
@@ -230,6 +235,7 @@ def _train_locked(
     progress_fn: ProgressFn | None,
     stop_fn: StopFn | None,
     is_main: bool,
+    stall_s: float,
 ) -> list[Path]:
     """train() once the launch's run locks are held."""
     from envjax import CaravanEnv
@@ -270,6 +276,7 @@ def _train_locked(
         run_ids=run_ids,
         t_start=t_start,
         checkpoint_every=every,
+        stall_s=stall_limit(stall_s, multiprocess=distributed.is_multiprocess()),
         progress_fn=progress_fn,
         stop_fn=stop_fn,
     )
@@ -384,6 +391,7 @@ class _Launch:
     run_ids: list[str]
     t_start: float
     checkpoint_every: int
+    stall_s: float  # 0: never judged (ppo.ready.stall_limit)
     progress_fn: ProgressFn | None
     stop_fn: StopFn | None
 
@@ -602,7 +610,7 @@ def _loop(launch: _Launch, runner: Runner, start_window: int) -> list[Path]:
         )
 
     previous: Phases | None = None
-    stall_s = stall_limit(cfg.stall_s)
+    stall_s = launch.stall_s
     for w in range(start_window, der.num_windows):
         tw, cpu0 = time.perf_counter(), time.process_time()
         clock = _PhaseClock()
@@ -716,17 +724,19 @@ def main(
             plan = launch_plan(opts)  # checked by preflight
             if plan is not None:
                 distributed.initialize(plan)  # before anything touches the backend
-        dirs = train(cfg, checkpoint_every=opts.checkpoint_every, progress_fn=progress_fn)
+        dirs = train(
+            cfg,
+            checkpoint_every=opts.checkpoint_every,
+            progress_fn=progress_fn,
+            stall_s=opts.stall_s,
+        )
     except (ConfigError, RunLocked, distributed.DistributedConfigError, FileNotFoundError) as e:
         code, line = 2, f"error: {e}"
     except TrainingFailed as e:
         code, line = 1, f"error: training failed: {e}"
-    except RuntimeStalled as e:
+    except RuntimeStalled as e:  # single-process only (stall_limit)
         # The wedged computation never ends, and Python's shutdown would wait for it.
-        line = f"error: {e} (the run is marked crashed)"
-        if not distributed.is_multiprocess():
-            _leave_now(line, 1)
-        code = 1
+        _leave_now(f"error: {e} (the run is marked crashed)", 1)
     except OSError as e:
         if not is_disk_full(e) and not distributed.is_multiprocess():
             raise

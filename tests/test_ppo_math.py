@@ -133,3 +133,23 @@ def test_policy_terms__values_and_gradients_equal_autodiff_of_log_softmax(
     if valid_frac == 0.0:
         np.testing.assert_allclose(np.asarray(got[0]), 0.0, atol=1e-6)
         np.testing.assert_allclose(np.asarray(got[1]), 0.0, atol=1e-6)
+
+
+def test_policy_terms_and_select_logp__narrow_action_dtypes_do_not_wrap():
+    """uint8 actions with 300 actions: an index array in the action's dtype would wrap, so
+    action 10 would also match index 266."""
+    from ppo.network import select_logp
+
+    rng = np.random.default_rng(7)
+    logits = jnp.asarray(rng.normal(size=(4, 300)), jnp.float32)
+    acts = jnp.asarray([10, 0, 255, 44], jnp.uint8)
+    want = _reference_terms(logits, acts.astype(jnp.int32))
+    got = policy_terms(logits, acts)
+    np.testing.assert_allclose(np.asarray(got[0]), np.asarray(want[0]), rtol=1e-5)
+    lp = jax.nn.log_softmax(logits)
+    np.testing.assert_allclose(
+        np.asarray(select_logp(lp, acts)), np.asarray(want[0]), rtol=1e-5, atol=1e-6
+    )
+    d = jax.grad(lambda x: policy_terms(x, acts)[0].sum())(logits)
+    d_want = jax.grad(lambda x: _reference_terms(x, acts.astype(jnp.int32))[0].sum())(logits)
+    np.testing.assert_allclose(np.asarray(d), np.asarray(d_want), rtol=1e-4, atol=1e-6)

@@ -110,6 +110,9 @@ BAD = [
     (["--resume", "../x"], "--resume '../x' must match"),
     (["--resume="], "--resume '' must match"),
     (["--reward-scale", "nan"], "--value-target-scale must be a positive finite number"),
+    (["--stall-s", "-5"], "--stall-s must be"),
+    (["--stall-s", "nan"], "--stall-s must be"),
+    (["--minibatch-chunk", "0"], "--minibatch-chunk must be"),
 ]
 
 

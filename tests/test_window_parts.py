@@ -276,7 +276,7 @@ def test_stored_config_without_minibatch_chunk__resumes_with_single_samples() ->
     assert TrainConfig.from_stored(stored).minibatch_chunk == 1
     stored["minibatch_chunk"] = 4
     assert TrainConfig.from_stored(stored).minibatch_chunk == 4
-    assert TrainConfig().minibatch_chunk == 8
+    assert TrainConfig().minibatch_chunk == 1
 
 
 def test_init_runner__each_seeds_qr_runs_unbatched_with_the_seeds_own_keys() -> None:
