@@ -105,7 +105,7 @@ class TrainConfig:
     # CPU, 3 seeds need 2.5x fewer env steps to the target than at 32 (16.8 M vs 41.9 M
     # median) and the update is no slower (1.06x env steps per CPU-s), docs/TRAINING.md.
     minibatches: int = opt(128, "minibatches per epoch", lo=1, hi=2**20)
-    # 1 (not 8): chunks of 8 envs gather 2.6x faster and the update runs ~1.03x faster per
+    # 1 (not 8): chunks of 8 envs gather ~1.6x faster and the update runs ~1.03x faster per
     # CPU-s, but 3 seeds needed 18.9 M env steps to the target against 16.8 M
     # (docs/THROUGHPUT.md, P15): no sooner in wall-clock, so single samples stay the default.
     minibatch_chunk: int = opt(
