@@ -16,7 +16,7 @@ import json
 import statistics
 from pathlib import Path
 
-from ppo.config import STORED_BEFORE
+from ppo.config import TrainConfig
 from ppo.records import read_run, read_windows
 from profiler.report import write_json
 
@@ -34,6 +34,7 @@ def first_hit(rows: list[dict], profit: float, survival: float) -> dict | None:
 
 # The fields that tell configs apart in the summary; runs that differ only in seed group.
 CONFIG_KEYS = ("hidden", "epochs", "minibatches", "minibatch_chunk", "lr", "rollout_steps")
+DEFAULTS = TrainConfig()
 
 
 def summarize(run_dirs: list[Path], profit: float, survival: float) -> list[dict]:
@@ -47,8 +48,8 @@ def summarize(run_dirs: list[Path], profit: float, survival: float) -> list[dict
         out.append(
             {
                 "run": d.name,
-                # a field newer than the run: the value such runs trained with
-                **{k: cfg.get(k, STORED_BEFORE.get(k)) for k in CONFIG_KEYS},
+                # a field newer than the run: its default, as a resumed run would take
+                **{k: cfg.get(k, getattr(DEFAULTS, k)) for k in CONFIG_KEYS},
                 "num_envs": cfg["num_envs"],
                 "steps_to_target": None if hit is None else hit["env_steps"],
                 "wall_s_to_target": None if hit is None else hit.get("wall_time_s"),

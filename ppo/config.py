@@ -32,9 +32,6 @@ F32_MAX = 3.4028234663852886e38
 F32_TINY = 1.1754943508222875e-38
 # Fields renamed since runs were first recorded: old run.json / flag name -> field.
 RENAMED_FIELDS = {"reward_scale": "value_target_scale"}
-# Fields added after runs were stored, with the value those runs trained with: a resumed
-# run keeps its sampling instead of taking a newer default.
-STORED_BEFORE = {"minibatch_chunk": 1}
 
 
 class ConfigError(ValueError):
@@ -197,7 +194,6 @@ class TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         kw = {RENAMED_FIELDS.get(k, k): v for k, v in stored.items()}
         kw = {k: v for k, v in kw.items() if k in known}
-        kw = {**{k: v for k, v in STORED_BEFORE.items() if k not in kw}, **kw}
         kw.update(changes)
         cfg = cls(**kw)
         errs = field_errors(cfg)

@@ -7,6 +7,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from ppo.network import select_logp, softmax_parts
+
 
 def gae(
     rewards: jax.Array,
@@ -54,15 +56,11 @@ def policy_terms(logits: jax.Array, actions: jax.Array) -> tuple[jax.Array, jax.
 
 
 def _policy_terms_fwd(logits: jax.Array, actions: jax.Array) -> tuple[tuple, tuple]:
-    z = logits - jnp.max(logits, axis=-1, keepdims=True)
-    e = jnp.exp(z)
-    total = jnp.sum(e, axis=-1)
-    log_total = jnp.log(total)
-    # One-hot select rather than take_along_axis: the same value, and no scatter anywhere.
-    hit = jnp.arange(z.shape[-1]) == actions.astype(jnp.int32)[..., None]
-    logp = jnp.sum(jnp.where(hit, z, 0.0), axis=-1) - log_total
+    e, log_sum, z = softmax_parts(logits)
+    log_total = log_sum[..., 0]
+    logp = select_logp(z, actions) - log_total
     # H = log sum e^z - sum pi z: no log pi array is formed.
-    entropy = log_total - jnp.sum(e * z, axis=-1) / total
+    entropy = log_total - jnp.sum(e * z, axis=-1) / jnp.sum(e, axis=-1)
     return (logp, entropy), (z, log_total, entropy, actions)
 
 

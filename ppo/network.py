@@ -120,8 +120,9 @@ def softmax_parts(logits: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
 
     log-softmax is z - log_sum and the probabilities are exp(z) / sum: one exponential per
     logit serves both (jax.nn.log_softmax followed by exp() costs two). For the rollout's
-    draw, which is not differentiated; in the loss the same rewrite made the backward pass
-    slower (docs/THROUGHPUT.md, P13). Masked logits (MASKED_LOGIT) give exp(z) == 0 exactly.
+    draw and the forward pass of ppo.losses.policy_terms, whose gradient is written by hand:
+    differentiated by autodiff, the same rewrite made the loss's backward pass slower
+    (docs/THROUGHPUT.md, P13). Masked logits (MASKED_LOGIT) give exp(z) == 0 exactly.
     """
     z = logits - jax.lax.stop_gradient(jnp.max(logits, axis=-1, keepdims=True))
     e = jnp.exp(z)

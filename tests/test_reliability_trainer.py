@@ -573,7 +573,7 @@ def test_sigint_not_ignored__children_get_the_default_even_when_this_process_ign
 )
 def test_signal__during_a_long_window_stops_the_run_within_seconds(tmp_path, sig, rc, last_line):
     """SIGTERM or Ctrl-C while the device runs a window that would last minutes: the trainer
-    waits on the window in Python (`ppo.train.wait_ready`), so the handler runs at once, the
+    waits on the window in Python (`ppo.ready.wait_ready`), so the handler runs at once, the
     run is marked crashed, and the process exits without waiting for the window (which
     nothing can cancel). Blocked inside the runtime, or in Python's shutdown, it would wait
     out the window (~131 M env steps here, minutes on any CPU) and miss the 60 s bound."""

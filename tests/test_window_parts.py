@@ -271,6 +271,8 @@ def test_shuffle_and_gather__each_epoch_is_a_permutation_of_whole_chunks(
 
 
 def test_stored_config_without_minibatch_chunk__resumes_with_single_samples() -> None:
+    # runs stored before the field trained with single samples: the default must stay 1, or
+    # from_stored must learn to fill the old value
     stored = dataclasses.asdict(TrainConfig(num_envs=16))
     del stored["minibatch_chunk"]
     assert TrainConfig.from_stored(stored).minibatch_chunk == 1
